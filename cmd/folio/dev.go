@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/foliohq/folio/internal/app"
+	"github.com/foliohq/folio/internal/config"
+	"github.com/foliohq/folio/internal/devstack"
+	"github.com/foliohq/folio/internal/telemetry"
+	"github.com/foliohq/folio/migrations"
+	"github.com/foliohq/folio/storage"
+)
+
+// devOptions are folio dev's flags.
+type devOptions struct {
+	dir    string
+	pgPort int
+	s3Port int
+}
+
+func dev(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("folio dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts devOptions
+	fs.StringVar(&opts.dir, "dir", "", "state folder (default: .folio at the root of the source tree, else in the current folder)")
+	fs.IntVar(&opts.pgPort, "pg-port", envInt("FOLIO_DEV_PG_PORT", 54329), "port of the local Postgres (when DATABASE_URL is unset)")
+	fs.IntVar(&opts.s3Port, "s3-port", envInt("FOLIO_DEV_S3_PORT", 7070), "port of the local versitygw (when AWS_ENDPOINT_URL_S3 is unset)")
+	if err := fs.Parse(args); err != nil {
+		return app.ExitUsage
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintf(stderr, "folio dev: %v\n", err)
+		return app.ExitUsage
+	}
+	logger := telemetry.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat).With("process", "dev")
+	ctx, stop := app.SignalContext(logger)
+	defer stop()
+
+	if err := runDev(ctx, cfg, opts, logger, stdout); err != nil {
+		fmt.Fprintf(stderr, "folio dev: %v\n", err)
+		return app.ExitFailed
+	}
+	return app.ExitOK
+}
+
+func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *slog.Logger, stdout io.Writer) error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, rootErr := devstack.Root(wd)
+	if opts.dir == "" {
+		opts.dir = filepath.Join(wd, ".folio")
+		if rootErr == nil {
+			opts.dir = filepath.Join(root, ".folio")
+		}
+	}
+	if err := os.MkdirAll(opts.dir, 0o755); err != nil {
+		return err
+	}
+
+	if cfg.DatabaseURL == "" {
+		logger.Info("starting local Postgres", "dir", filepath.Join(opts.dir, "pg"), "port", opts.pgPort)
+		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Dir: filepath.Join(opts.dir, "pg"), Port: opts.pgPort})
+		if err != nil {
+			return err
+		}
+		defer stopLogged(logger, "postgres", pg.Stop)
+		cfg.DatabaseURL = pg.URL
+	}
+
+	s3opts := storage.ClientOptions{PathStyle: cfg.S3PathStyle}
+	if os.Getenv("AWS_ENDPOINT_URL_S3") == "" {
+		bin, err := versityBin(ctx, root, rootErr)
+		if err != nil {
+			return err
+		}
+		logger.Info("starting local S3 (versitygw)", "dir", filepath.Join(opts.dir, "s3"), "port", opts.s3Port)
+		s3srv, err := devstack.StartS3(ctx, devstack.S3Options{Bin: bin, Dir: filepath.Join(opts.dir, "s3"), Port: opts.s3Port})
+		if err != nil {
+			return err
+		}
+		defer stopLogged(logger, "versitygw", s3srv.Stop)
+		s3opts = storage.ClientOptions{Endpoint: s3srv.Endpoint, PathStyle: true, Region: devstack.S3Region,
+			AccessKey: devstack.S3AccessKey, SecretKey: devstack.S3SecretKey}
+	}
+
+	a, err := app.Open(ctx, cfg, logger, s3opts)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.Store.EnsureBucket(ctx); err != nil {
+		return err
+	}
+	if _, err := migrations.Up(ctx, a.Pool, logger); err != nil {
+		return err
+	}
+
+	apiLn, err := a.Listen(ctx)
+	if err != nil {
+		return err
+	}
+	healthLn, err := a.ListenHealth(ctx)
+	if err != nil {
+		apiLn.Close()
+		return err
+	}
+	fmt.Fprintf(stdout, "\nFolio is running.\n  API:      %s\n  Postgres: %s\n  S3:       %s (bucket %s)\n\nPress Ctrl-C to stop.\n\n",
+		httpURL(apiLn.Addr().String()), redact(cfg.DatabaseURL), endpointOf(s3opts), cfg.S3Bucket)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.RunAPI(gctx, apiLn) })
+	g.Go(func() error { return a.RunWorker(gctx, healthLn) })
+	return g.Wait()
+}
+
+// versityBin finds versitygw: built from the tools module inside a source
+// tree, else on PATH.
+func versityBin(ctx context.Context, root string, rootErr error) (string, error) {
+	if rootErr == nil {
+		return devstack.VersityBin(ctx, root)
+	}
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("no versitygw: run folio dev inside the Folio source tree (it builds versitygw from tools/go.mod), put versitygw on PATH, or set AWS_ENDPOINT_URL_S3 to use another S3 server")
+}
+
+func stopLogged(logger *slog.Logger, name string, stop func() error) {
+	if err := stop(); err != nil {
+		logger.Warn("stopping "+name, "err", err)
+		return
+	}
+	logger.Info("stopped " + name)
+}
+
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return n
+	}
+	return def
+}
+
+func httpURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return "http://" + host + ":" + port
+}
+
+func endpointOf(o storage.ClientOptions) string {
+	if o.Endpoint != "" {
+		return o.Endpoint
+	}
+	return os.Getenv("AWS_ENDPOINT_URL_S3")
+}
+
+// redact hides the password of a Postgres URL for printing.
+func redact(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "(unprintable)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,46 @@
+// Command folio is Folio's operator and developer tool.
+//
+//	folio dev                 run the whole stack on this machine (make run)
+//	folio migrate [up]        apply pending migrations (River's, then Folio's)
+//	folio migrate status      list migrations and whether each is applied
+//	folio migrate down --to N undo Folio's migrations above version N
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/foliohq/folio/internal/app"
+)
+
+const usage = `usage: folio <command> [flags]
+
+commands:
+  dev                   run Postgres, S3 (versitygw), the API and the worker on this machine
+  migrate [up]          apply pending migrations (River's, then Folio's); safe to run concurrently
+  migrate status        list migrations and whether each is applied
+  migrate down --to N   undo Folio's migrations above version N (River's tables are kept)
+
+Configuration comes from the environment; see README.md.
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return app.ExitUsage
+	}
+	switch args[0] {
+	case "dev":
+		return dev(args[1:], stdout, stderr)
+	case "migrate":
+		return migrate(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return app.ExitOK
+	}
+	fmt.Fprintf(stderr, "folio: unknown command %q\n\n%s", args[0], usage)
+	return app.ExitUsage
+}

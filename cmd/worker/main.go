@@ -1,0 +1,21 @@
+// Command worker runs Folio's River jobs (parsing, sweeping) and serves
+// /healthz, /readyz and /metrics on FOLIO_HEALTH_ADDR. Configuration is read
+// from the environment (see README.md).
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/foliohq/folio/internal/app"
+)
+
+func main() {
+	os.Exit(app.Main("worker", os.Args[1:], os.Stderr, func(ctx context.Context, a *app.App) error {
+		ln, err := a.ListenHealth(ctx)
+		if err != nil {
+			return err
+		}
+		return a.RunWorker(ctx, ln)
+	}))
+}

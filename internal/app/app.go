@@ -1,0 +1,108 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/foliohq/folio/internal/config"
+	"github.com/foliohq/folio/internal/health"
+	"github.com/foliohq/folio/internal/telemetry"
+	"github.com/foliohq/folio/storage"
+)
+
+// App holds one process's open connections.
+type App struct {
+	Config  *config.Config
+	Logger  *slog.Logger
+	Pool    *pgxpool.Pool
+	Store   *storage.Store
+	Metrics *telemetry.Metrics
+	Health  *health.Checker
+}
+
+// Open connects to Postgres and S3. It does not wait for either to be up:
+// a process starts even while a dependency is down, and /readyz tells.
+func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, s3opts storage.ClientOptions) (*App, error) {
+	if err := cfg.RequireDatabase(); err != nil {
+		return nil, err
+	}
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, &config.Error{Var: "DATABASE_URL", Reason: "not a valid Postgres URL"}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("error creating Postgres pool: %w", err)
+	}
+	s3opts.PathStyle = s3opts.PathStyle || cfg.S3PathStyle
+	client, err := storage.NewClient(ctx, s3opts)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	a := &App{
+		Config:  cfg,
+		Logger:  logger,
+		Pool:    pool,
+		Store:   storage.New(client, cfg.S3Bucket, storage.Options{}),
+		Metrics: telemetry.NewMetrics(),
+	}
+	a.Health = health.NewChecker(3*time.Second, map[string]health.Check{
+		"postgres": func(ctx context.Context) error { return pool.Ping(ctx) },
+		"s3":       a.Store.Ping,
+	})
+	return a, nil
+}
+
+// Close closes the pool.
+func (a *App) Close() { a.Pool.Close() }
+
+// serve runs srv on ln until ctx ends, then shuts it down gracefully within
+// timeout.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("error serving HTTP on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("error shutting down HTTP server on %s: %w", ln.Addr(), err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// SignalContext returns a context cancelled by the first SIGINT or SIGTERM
+// (with the signal as its cause). A second signal exits the process at once
+// with status 1.
+func SignalContext(logger *slog.Logger) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		logger.Info("shutting down; send the signal again to exit at once", "signal", sig.String())
+		cancel(fmt.Errorf("received %s", sig))
+		sig = <-sigs
+		logger.Warn("second signal: exiting at once", "signal", sig.String())
+		os.Exit(1)
+	}()
+	return ctx, func() { signal.Stop(sigs); cancel(context.Canceled) }
+}

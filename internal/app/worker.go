@@ -1,0 +1,59 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/foliohq/folio/jobs"
+)
+
+// RunWorker works River jobs until ctx ends, serving /healthz, /readyz and
+// /metrics on healthLn meanwhile. On shutdown River stops fetching, running
+// jobs get Config.ShutdownTimeout to finish, and the rest are cancelled.
+func (a *App) RunWorker(ctx context.Context, healthLn net.Listener) error {
+	client, err := jobs.NewClient(a.Pool, jobs.Deps{Store: a.Store, Logger: a.Logger, UploadMaxAge: a.Config.UploadMaxAge}, a.Config.WorkerConcurrency)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.Health.Healthz)
+	mux.HandleFunc("GET /readyz", a.Health.Readyz)
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	srv := &http.Server{Handler: a.Metrics.Instrument(mux), ReadHeaderTimeout: 10 * time.Second}
+	healthDone := make(chan error, 1)
+	healthCtx, stopHealth := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHealth()
+	go func() { healthDone <- serve(healthCtx, srv, healthLn, 5*time.Second) }()
+
+	if err := client.Start(ctx); err != nil {
+		return fmt.Errorf("error starting River client: %w", err)
+	}
+	a.Logger.Info("worker started", "concurrency", a.Config.WorkerConcurrency, "health_addr", healthLn.Addr().String())
+
+	<-ctx.Done()
+	a.Health.Drain()
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.ShutdownTimeout)
+	defer cancel()
+	if err := client.Stop(stopCtx); err != nil {
+		a.Logger.Warn("jobs did not finish in time; cancelling them", "timeout", a.Config.ShutdownTimeout.String())
+		hardCtx, hardCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer hardCancel()
+		if err := client.StopAndCancel(hardCtx); err != nil {
+			return fmt.Errorf("error stopping River client: %w", err)
+		}
+	}
+	stopHealth()
+	return <-healthDone
+}
+
+// ListenHealth opens the worker's health listener.
+func (a *App) ListenHealth(ctx context.Context) (net.Listener, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.Config.HealthAddr)
+	if err != nil {
+		return nil, fmt.Errorf("error listening on FOLIO_HEALTH_ADDR=%s: %w", a.Config.HealthAddr, err)
+	}
+	return ln, nil
+}

@@ -1,0 +1,231 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config is the whole configuration of a Folio process. Build it with Load;
+// the zero value is not useful.
+type Config struct {
+	// DatabaseURL is the Postgres connection string (DATABASE_URL). Empty
+	// only where the caller starts a local database itself (folio dev).
+	DatabaseURL string
+
+	// S3Bucket is the bucket holding originals and artifacts (FOLIO_S3_BUCKET).
+	S3Bucket string
+	// S3PathStyle addresses buckets as http://host/bucket rather than
+	// http://bucket.host, as most S3-compatible servers want
+	// (FOLIO_S3_PATH_STYLE).
+	S3PathStyle bool
+
+	// HTTPAddr is where the API listens (FOLIO_HTTP_ADDR).
+	HTTPAddr string
+	// HealthAddr is where the worker serves /healthz, /readyz and /metrics
+	// (FOLIO_HEALTH_ADDR).
+	HealthAddr string
+
+	// LogLevel is the minimum level logged (FOLIO_LOG_LEVEL).
+	LogLevel string
+	// LogFormat is "json", "text" or "auto" (JSON unless stderr is a
+	// terminal) (FOLIO_LOG_FORMAT).
+	LogFormat string
+
+	// ShutdownTimeout bounds how long a process waits for in-flight work
+	// when asked to stop (FOLIO_SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+
+	// WorkerConcurrency is how many jobs one worker process runs at once
+	// (FOLIO_WORKER_CONCURRENCY).
+	WorkerConcurrency int
+
+	// UploadMaxAge is how old an unfinished multipart upload under Folio's
+	// prefix may grow before the sweeper aborts it (FOLIO_UPLOAD_MAX_AGE).
+	UploadMaxAge time.Duration
+}
+
+// Error is a configuration error. It names the variable at fault.
+type Error struct {
+	Var    string
+	Reason string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("config: %s: %s", e.Var, e.Reason) }
+
+// Lookup finds an environment variable, like os.LookupEnv.
+type Lookup func(key string) (string, bool)
+
+// Load builds a Config from the process environment.
+func Load() (*Config, error) { return LoadFrom(os.LookupEnv) }
+
+// LoadFrom builds a Config from lookup. It returns the first problem found as
+// an *Error.
+func LoadFrom(lookup Lookup) (*Config, error) {
+	r := reader{lookup: lookup}
+	cfg := &Config{
+		DatabaseURL:       r.secret("DATABASE_URL", ""),
+		S3Bucket:          r.str("FOLIO_S3_BUCKET", "folio"),
+		S3PathStyle:       r.boolean("FOLIO_S3_PATH_STYLE", false),
+		HTTPAddr:          r.addr("FOLIO_HTTP_ADDR", ":8080"),
+		HealthAddr:        r.addr("FOLIO_HEALTH_ADDR", ":8081"),
+		LogLevel:          r.oneOf("FOLIO_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		LogFormat:         r.oneOf("FOLIO_LOG_FORMAT", "auto", "auto", "json", "text"),
+		ShutdownTimeout:   r.duration("FOLIO_SHUTDOWN_TIMEOUT", 30*time.Second),
+		WorkerConcurrency: r.integer("FOLIO_WORKER_CONCURRENCY", defaultConcurrency(), 1, 10_000),
+		UploadMaxAge:      r.duration("FOLIO_UPLOAD_MAX_AGE", 24*time.Hour),
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if cfg.DatabaseURL != "" {
+		if _, err := pgxpool.ParseConfig(cfg.DatabaseURL); err != nil {
+			return nil, &Error{Var: "DATABASE_URL", Reason: "not a valid Postgres URL or DSN (want postgres://user:pass@host:5432/db)"}
+		}
+	}
+	if err := validBucket(cfg.S3Bucket); err != nil {
+		return nil, &Error{Var: "FOLIO_S3_BUCKET", Reason: err.Error()}
+	}
+	return cfg, nil
+}
+
+// RequireDatabase reports an *Error when DatabaseURL is empty.
+func (c *Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return &Error{Var: "DATABASE_URL", Reason: "must be set (or DATABASE_URL_FILE)"}
+	}
+	return nil
+}
+
+// reader reads variables and keeps the first error, so Load reads as a table.
+type reader struct {
+	lookup Lookup
+	err    error
+}
+
+func (r *reader) fail(key, format string, args ...any) {
+	if r.err == nil {
+		r.err = &Error{Var: key, Reason: fmt.Sprintf(format, args...)}
+	}
+}
+
+func (r *reader) str(key, def string) string {
+	v, ok := r.lookup(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return def
+	}
+	return strings.TrimSpace(v)
+}
+
+// secret reads key, or the contents of the file named by key_FILE. Setting
+// both is an error: it is never clear which one was meant.
+func (r *reader) secret(key, def string) string {
+	v, hasV := r.lookup(key)
+	path, hasFile := r.lookup(key + "_FILE")
+	switch {
+	case hasV && hasFile && v != "" && path != "":
+		r.fail(key, "set either %s or %s_FILE, not both", key, key)
+		return ""
+	case hasFile && path != "":
+		b, err := os.ReadFile(path)
+		if err != nil {
+			r.fail(key+"_FILE", "cannot read the file: %v", errors.Unwrap(err))
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	case hasV && v != "":
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (r *reader) boolean(key string, def bool) bool {
+	v := r.str(key, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(key, "%q is not a boolean (want true or false)", v)
+	}
+	return b
+}
+
+func (r *reader) integer(key string, def, lo, hi int) int {
+	v := r.str(key, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.fail(key, "%q is not a whole number", v)
+		return def
+	}
+	if n < lo || n > hi {
+		r.fail(key, "%d is out of range (%d to %d)", n, lo, hi)
+	}
+	return n
+}
+
+func (r *reader) duration(key string, def time.Duration) time.Duration {
+	v := r.str(key, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.fail(key, "%q is not a duration (want e.g. 30s, 5m, 24h)", v)
+		return def
+	}
+	if d <= 0 {
+		r.fail(key, "%q must be positive", v)
+	}
+	return d
+}
+
+func (r *reader) addr(key, def string) string {
+	v := r.str(key, def)
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		r.fail(key, "%q is not a listen address (want host:port or :port)", v)
+		return v
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		r.fail(key, "%q has no valid port", v)
+	}
+	return v
+}
+
+func (r *reader) oneOf(key, def string, allowed ...string) string {
+	v := strings.ToLower(r.str(key, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	return def
+}
+
+// validBucket applies the S3 bucket naming rules that matter in practice.
+func validBucket(name string) error {
+	if len(name) < 3 || len(name) > 63 {
+		return errors.New("bucket names are 3 to 63 characters long")
+	}
+	for i, c := range name {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || (c == '-' || c == '.') && i > 0 && i < len(name)-1
+		if !ok {
+			return fmt.Errorf("%q is not a valid bucket name (lowercase letters, digits, '-' and '.')", name)
+		}
+	}
+	return nil
+}
+
+func defaultConcurrency() int { return max(runtime.NumCPU(), 1) }

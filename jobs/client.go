@@ -1,0 +1,52 @@
+package jobs
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/foliohq/folio/storage"
+)
+
+// Deps is what Folio's workers need.
+type Deps struct {
+	Store        *storage.Store
+	Logger       *slog.Logger
+	UploadMaxAge time.Duration
+}
+
+// Workers registers every Folio worker.
+func Workers(deps Deps) *river.Workers {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &SweepUploadsWorker{Store: deps.Store, MaxAge: deps.UploadMaxAge})
+	return workers
+}
+
+// ClientConfig is the River configuration of a worker process running
+// concurrency jobs at once.
+func ClientConfig(deps Deps, concurrency int) *river.Config {
+	return &river.Config{
+		Logger:  deps.Logger,
+		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: concurrency}},
+		Workers: Workers(deps),
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return SweepUploadsArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true, ID: "sweep_uploads"}),
+		},
+	}
+}
+
+// NewClient returns a River client that works jobs.
+func NewClient(pool *pgxpool.Pool, deps Deps, concurrency int) (*river.Client[pgx.Tx], error) {
+	client, err := river.NewClient(riverpgxv5.New(pool), ClientConfig(deps, concurrency))
+	if err != nil {
+		return nil, fmt.Errorf("error creating River client: %w", err)
+	}
+	return client, nil
+}

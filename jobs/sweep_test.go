@@ -1,0 +1,87 @@
+package jobs_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+	"github.com/stretchr/testify/require"
+
+	"github.com/foliohq/folio/internal/testenv"
+	"github.com/foliohq/folio/jobs"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+type sweepBundle struct {
+	db     *testenv.DB
+	bucket *testenv.Bucket
+}
+
+func setupSweep(t *testing.T) *sweepBundle {
+	t.Helper()
+	return &sweepBundle{db: testenv.Postgres(t), bucket: testenv.S3(t)}
+}
+
+func (b *sweepBundle) startUpload(t *testing.T, key string) {
+	t.Helper()
+	_, err := b.bucket.Client.CreateMultipartUpload(context.Background(),
+		&s3.CreateMultipartUploadInput{Bucket: &b.bucket.Name, Key: aws.String(key)})
+	require.NoError(t, err)
+}
+
+func (b *sweepBundle) work(t *testing.T, now time.Time) *rivertest.WorkResult {
+	t.Helper()
+	ctx := context.Background()
+	worker := &jobs.SweepUploadsWorker{Store: b.bucket.Store, MaxAge: time.Hour, Now: func() time.Time { return now }}
+	tw := rivertest.NewWorker(t, riverpgxv5.New(b.db.Pool), &river.Config{}, worker)
+	tx, err := b.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	res, err := tw.Work(ctx, t, tx, jobs.SweepUploadsArgs{}, nil)
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+	return res
+}
+
+func TestSweepAbortsStaleUploadsOnly(t *testing.T) {
+	t.Parallel()
+	b := setupSweep(t)
+	b.startUpload(t, "originals/alice/stale")
+	b.startUpload(t, "elsewhere/not-ours")
+
+	// An upload younger than the max age is kept: it may be in flight.
+	b.work(t, time.Now())
+	uploads, err := b.bucket.Store.ListUploads(context.Background(), "")
+	require.NoError(t, err)
+	require.Len(t, uploads, 2)
+
+	// Once older than the max age it is aborted; keys outside Folio's
+	// prefix are never touched.
+	b.work(t, time.Now().Add(2*time.Hour))
+	uploads, err = b.bucket.Store.ListUploads(context.Background(), "")
+	require.NoError(t, err)
+	require.Len(t, uploads, 1)
+	require.Equal(t, "elsewhere/not-ours", uploads[0].Key)
+}
+
+func TestSweepIsUniquePerPeriod(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testenv.Postgres(t)
+	client, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{})
+	require.NoError(t, err)
+
+	for range 3 {
+		_, err := client.Insert(ctx, jobs.SweepUploadsArgs{}, nil)
+		require.NoError(t, err)
+	}
+	var n int
+	require.NoError(t, db.Pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'sweep_uploads'").Scan(&n))
+	require.Equal(t, 1, n)
+}

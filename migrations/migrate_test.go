@@ -1,0 +1,91 @@
+package migrations_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/foliohq/folio/internal/testenv"
+	"github.com/foliohq/folio/migrations"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func tableExists(t *testing.T, pool *pgxpool.Pool, name string) bool {
+	t.Helper()
+	var ok bool
+	require.NoError(t, pool.QueryRow(context.Background(), "SELECT to_regclass($1) IS NOT NULL", name).Scan(&ok))
+	return ok
+}
+
+func TestUpDownUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testenv.EmptyPostgres(t)
+
+	rep, err := migrations.Up(ctx, db.Pool, nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, rep.River, "River's migrations run first")
+	require.Equal(t, []int64{1}, rep.Folio)
+	require.True(t, tableExists(t, db.Pool, "documents"))
+	require.True(t, tableExists(t, db.Pool, "river_job"))
+
+	rep, err = migrations.Up(ctx, db.Pool, nil)
+	require.NoError(t, err)
+	require.Empty(t, rep.River, "a second run has nothing to do")
+	require.Empty(t, rep.Folio)
+
+	status, riverPending, err := migrations.StatusOf(ctx, db.Pool)
+	require.NoError(t, err)
+	require.Empty(t, riverPending)
+	require.Len(t, status, 1)
+	require.True(t, status[0].Applied)
+	require.Equal(t, "00001_documents.sql", status[0].Name)
+
+	rep, err = migrations.DownTo(ctx, db.Pool, 0, nil)
+	require.NoError(t, err)
+	require.Equal(t, []int64{1}, rep.Folio)
+	require.False(t, tableExists(t, db.Pool, "documents"))
+	require.True(t, tableExists(t, db.Pool, "river_job"), "River's tables are not ours to drop")
+
+	status, _, err = migrations.StatusOf(ctx, db.Pool)
+	require.NoError(t, err)
+	require.False(t, status[0].Applied)
+
+	rep, err = migrations.Up(ctx, db.Pool, nil)
+	require.NoError(t, err)
+	require.Equal(t, []int64{1}, rep.Folio)
+	require.True(t, tableExists(t, db.Pool, "documents"))
+}
+
+// TestConcurrentUp runs Up from several pools at once, as several release
+// steps of a rolling deploy would: exactly one applies each migration.
+func TestConcurrentUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testenv.EmptyPostgres(t)
+
+	const n = 3
+	reports := make([]*migrations.Report, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		pool, err := pgxpool.New(ctx, db.URL)
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		wg.Go(func() { reports[i], errs[i] = migrations.Up(ctx, pool, nil) })
+	}
+	wg.Wait()
+
+	var river, folio int
+	for i := range n {
+		require.NoError(t, errs[i])
+		river += len(reports[i].River)
+		folio += len(reports[i].Folio)
+	}
+	require.Equal(t, migrations.RiverVersion(), river, "each River migration applied exactly once")
+	require.Equal(t, 1, folio, "each Folio migration applied exactly once")
+}

@@ -1,0 +1,343 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
+)
+
+// S3API is the part of the S3 client that Store uses.
+type S3API interface {
+	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, opts ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	CreateBucket(ctx context.Context, in *s3.CreateBucketInput, opts ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
+	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
+	UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error)
+	CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
+	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+	ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, opts ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
+}
+
+var _ S3API = (*s3.Client)(nil)
+
+// ErrNotFound is returned when an object does not exist.
+var ErrNotFound = errors.New("storage: object not found")
+
+const (
+	// MinPartSize is S3's smallest allowed part (all but the last).
+	MinPartSize = 5 << 20
+	// maxParts is S3's largest part number.
+	maxParts = 10_000
+	// cleanupTimeout bounds the aborts and deletes done after a failure,
+	// on a context that outlives the request's.
+	cleanupTimeout = 30 * time.Second
+)
+
+// Options tune a Store. Memory per Put is at most PartSize × (PartsInFlight+1).
+type Options struct {
+	// PartSize is the multipart part size; at least MinPartSize.
+	PartSize int
+	// PartsInFlight is how many parts of one Put upload at once.
+	PartsInFlight int
+}
+
+// Store keeps objects in one bucket.
+type Store struct {
+	client   S3API
+	bucket   string
+	partSize int
+	inFlight int
+	buffers  sync.Pool
+}
+
+// New returns a Store on bucket. Zero options get defaults (5 MiB parts,
+// two in flight).
+func New(client S3API, bucket string, opts Options) *Store {
+	if opts.PartSize < MinPartSize {
+		opts.PartSize = MinPartSize
+	}
+	if opts.PartsInFlight < 1 {
+		opts.PartsInFlight = 2
+	}
+	s := &Store{client: client, bucket: bucket, partSize: opts.PartSize, inFlight: opts.PartsInFlight}
+	s.buffers.New = func() any { b := make([]byte, s.partSize); return &b }
+	return s
+}
+
+// Bucket is the bucket's name.
+func (s *Store) Bucket() string { return s.bucket }
+
+// MaxObjectSize is the largest object Put can store with this part size.
+func (s *Store) MaxObjectSize() int64 { return int64(s.partSize) * maxParts }
+
+// Ping checks that the bucket is reachable with the configured credentials.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket}); err != nil {
+		return fmt.Errorf("error reaching bucket %s: %w", s.bucket, err)
+	}
+	return nil
+}
+
+// EnsureBucket creates the bucket unless it exists (dev and tests).
+func (s *Store) EnsureBucket(ctx context.Context) error {
+	if s.Ping(ctx) == nil {
+		return nil
+	}
+	_, err := s.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &s.bucket})
+	var owned *types.BucketAlreadyOwnedByYou
+	if err != nil && !errors.As(err, &owned) {
+		return fmt.Errorf("error creating bucket %s: %w", s.bucket, err)
+	}
+	return nil
+}
+
+// PutOptions describe the object being stored.
+type PutOptions struct {
+	ContentType        string
+	ContentDisposition string
+	Metadata           map[string]string
+}
+
+// Put streams r to key and returns the number of bytes stored. A body that
+// fits in one part goes up in a single PutObject; a larger one as a
+// multipart upload with at most PartsInFlight parts in flight, so memory
+// stays bounded whatever the size. If reading r fails, ctx ends or S3 fails,
+// the multipart upload is aborted (on a context that outlives ctx) and the
+// error is returned wrapped: errors.Is finds r's own error in it.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (int64, error) {
+	first := s.getBuffer()
+	n, err := io.ReadFull(r, *first)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		defer s.buffers.Put(first)
+		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket:             &s.bucket,
+			Key:                &key,
+			Body:               bytes.NewReader((*first)[:n]),
+			ContentLength:      aws.Int64(int64(n)),
+			ContentType:        nonEmpty(opts.ContentType),
+			ContentDisposition: nonEmpty(opts.ContentDisposition),
+			Metadata:           opts.Metadata,
+		})
+		if err != nil {
+			return 0, fmt.Errorf("error putting object %s: %w", key, err)
+		}
+		return int64(n), nil
+	case err != nil:
+		s.buffers.Put(first)
+		return 0, fmt.Errorf("error reading upload body: %w", err)
+	}
+	return s.putMultipart(ctx, key, r, first, opts)
+}
+
+func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, first *[]byte, opts PutOptions) (int64, error) {
+	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:             &s.bucket,
+		Key:                &key,
+		ContentType:        nonEmpty(opts.ContentType),
+		ContentDisposition: nonEmpty(opts.ContentDisposition),
+		Metadata:           opts.Metadata,
+	})
+	if err != nil {
+		s.buffers.Put(first)
+		return 0, fmt.Errorf("error starting multipart upload of %s: %w", key, err)
+	}
+	uploadID := created.UploadId
+
+	var (
+		mu    sync.Mutex
+		parts []types.CompletedPart
+		total int64
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.inFlight)
+	uploadPart := func(num int32, buf *[]byte, n int) {
+		// Go blocks while PartsInFlight parts are uploading: that is the
+		// back-pressure that bounds memory.
+		g.Go(func() error {
+			defer s.buffers.Put(buf)
+			out, err := s.client.UploadPart(gctx, &s3.UploadPartInput{
+				Bucket:        &s.bucket,
+				Key:           &key,
+				UploadId:      uploadID,
+				PartNumber:    aws.Int32(num),
+				Body:          bytes.NewReader((*buf)[:n]),
+				ContentLength: aws.Int64(int64(n)),
+			})
+			if err != nil {
+				return fmt.Errorf("error uploading part %d of %s: %w", num, key, err)
+			}
+			mu.Lock()
+			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+			mu.Unlock()
+			return nil
+		})
+	}
+
+	buf, n := first, len(*first)
+	var readErr error
+	for num := int32(1); ; num++ {
+		if num > maxParts {
+			s.buffers.Put(buf)
+			readErr = fmt.Errorf("object %s is larger than %d parts of %d bytes", key, maxParts, s.partSize)
+			break
+		}
+		total += int64(n)
+		uploadPart(num, buf, n)
+		if n < s.partSize || gctx.Err() != nil {
+			break
+		}
+		buf = s.getBuffer()
+		n, readErr = io.ReadFull(r, *buf)
+		if errors.Is(readErr, io.EOF) { // the previous part was the last
+			s.buffers.Put(buf)
+			readErr = nil
+			break
+		}
+		if errors.Is(readErr, io.ErrUnexpectedEOF) { // a short last part
+			readErr = nil
+			continue
+		}
+		if readErr != nil {
+			s.buffers.Put(buf)
+			readErr = fmt.Errorf("error reading upload body: %w", readErr)
+			break
+		}
+	}
+	upErr := g.Wait()
+	if err := errors.Join(readErr, upErr, ctx.Err()); err != nil {
+		s.abort(ctx, key, uploadID)
+		return 0, err
+	}
+
+	sortParts(parts)
+	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          &s.bucket,
+		Key:             &key,
+		UploadId:        uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		// It may have completed after all: the key is ours alone, so
+		// deleting it is always safe.
+		s.abort(ctx, key, uploadID)
+		s.cleanupDelete(ctx, key)
+		return 0, fmt.Errorf("error completing multipart upload of %s: %w", key, err)
+	}
+	return total, nil
+}
+
+func (s *Store) getBuffer() *[]byte {
+	return s.buffers.Get().(*[]byte)
+}
+
+func (s *Store) abort(ctx context.Context, key string, uploadID *string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	// A failed abort leaves parts for the sweeper and the bucket's lifecycle
+	// rule; there is nobody better to tell.
+	_, _ = s.client.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &key, UploadId: uploadID})
+}
+
+func (s *Store) cleanupDelete(ctx context.Context, key string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_ = s.Delete(cctx, key)
+}
+
+// Object is an object being read. Close it.
+type Object struct {
+	io.ReadCloser
+	Size        int64
+	ContentType string
+}
+
+// Get opens key for reading.
+func (s *Store) Get(ctx context.Context, key string) (*Object, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("error getting %s: %w", key, ErrNotFound)
+		}
+		return nil, fmt.Errorf("error getting %s: %w", key, err)
+	}
+	return &Object{ReadCloser: out.Body, Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}, nil
+}
+
+// Delete removes key. Deleting a missing key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("error deleting %s: %w", key, err)
+	}
+	return nil
+}
+
+// Upload is an unfinished multipart upload.
+type Upload struct {
+	Key       string
+	UploadID  string
+	Initiated time.Time
+}
+
+// ListUploads lists the unfinished multipart uploads under prefix.
+func (s *Store) ListUploads(ctx context.Context, prefix string) ([]Upload, error) {
+	var uploads []Upload
+	in := &s3.ListMultipartUploadsInput{Bucket: &s.bucket, Prefix: &prefix}
+	for {
+		out, err := s.client.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("error listing multipart uploads under %q: %w", prefix, err)
+		}
+		for _, u := range out.Uploads {
+			uploads = append(uploads, Upload{Key: aws.ToString(u.Key), UploadID: aws.ToString(u.UploadId), Initiated: aws.ToTime(u.Initiated)})
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return uploads, nil
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+}
+
+// AbortUpload aborts one multipart upload, dropping its parts.
+func (s *Store) AbortUpload(ctx context.Context, u Upload) error {
+	_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &u.Key, UploadId: &u.UploadID})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("error aborting upload %s of %s: %w", u.UploadID, u.Key, err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NoSuchKey", "NotFound", "NoSuchUpload":
+			return true
+		}
+	}
+	return false
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func sortParts(parts []types.CompletedPart) {
+	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
+}
