@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO    ?= go
 TOOLS := .folio/bin
 
-.PHONY: help build run test lint tools clean
+.PHONY: help build run test bench lint tools clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "usage: make <target>\n\n"} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,6 +20,10 @@ run: ## Run the whole stack on this machine (Postgres, S3, API, worker) at http:
 test: $(TOOLS)/versitygw ## Run every test against real Postgres and S3, with the race detector
 	$(GO) test -race -count=1 ./...
 
+bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (real api process, Postgres and S3) into bench.txt; see docs/benchmarks.md
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count $(or $(COUNT),6) ./internal/e2e | tee bench.txt
+	$(TOOLS)/benchstat bench.txt
+
 lint: $(TOOLS)/golangci-lint ## Check formatting (gofmt), go vet and golangci-lint
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -29,6 +33,9 @@ tools: $(TOOLS)/versitygw $(TOOLS)/golangci-lint ## Build the pinned tools (tool
 
 $(TOOLS)/versitygw: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../$@ github.com/versity/versitygw/cmd/versitygw
+
+$(TOOLS)/benchstat: tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$@ golang.org/x/perf/cmd/benchstat
 
 $(TOOLS)/golangci-lint: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../$@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint

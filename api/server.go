@@ -1,38 +1,160 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/rs/cors"
+
+	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/internal/health"
 	"github.com/foliohq/folio/internal/telemetry"
+	"github.com/foliohq/folio/storage"
 )
 
-// Server is the API's HTTP handler.
-type Server struct {
-	logger  *slog.Logger
-	health  *health.Checker
-	metrics *telemetry.Metrics
-	handler http.Handler
+// Limits are the API's settings for uploads and downloads.
+type Limits struct {
+	MaxUploadBytes   int64
+	UploadRateLimit  int
+	UploadRateWindow time.Duration
+	OwnerQuotaBytes  int64
+	PresignTTL       time.Duration
 }
 
 // Deps are the Server's collaborators.
 type Deps struct {
-	Logger  *slog.Logger
-	Health  *health.Checker
-	Metrics *telemetry.Metrics
+	Logger         *slog.Logger
+	Health         *health.Checker
+	Metrics        *telemetry.Metrics
+	Pool           *pgxpool.Pool
+	Store          *storage.Store
+	River          *river.Client[pgx.Tx] // inserts jobs; works none
+	Verifier       *auth.Verifier
+	Limits         Limits
+	AllowedOrigins []string
+}
+
+// Server is the API's HTTP handler.
+type Server struct {
+	Deps
+	handler http.Handler
+	routes  []route
+	uploads *prometheus.CounterVec
+	bytes   prometheus.Counter
+}
+
+// route is one endpoint. Routes are a table so that tests (the OpenAPI
+// check) can see them all.
+type route struct {
+	pattern string
+	public  bool // no bearer token needed
+	handler http.HandlerFunc
 }
 
 // New returns a Server with every route mounted.
 func New(deps Deps) *Server {
-	s := &Server{logger: deps.Logger, health: deps.Health, metrics: deps.Metrics}
+	s := &Server{Deps: deps}
+	s.uploads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "folio_uploads_total",
+		Help: "Uploads by outcome: created, rejected (4xx before storing), client_gone, too_large, over_quota, storage_error, database_error.",
+	}, []string{"outcome"})
+	s.bytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "folio_upload_bytes_total",
+		Help: "Bytes of uploads that were stored and committed.",
+	})
+	deps.Metrics.Registry.MustRegister(s.uploads, s.bytes)
+
+	s.routes = []route{
+		{"GET /healthz", true, deps.Health.Healthz},
+		{"GET /readyz", true, deps.Health.Readyz},
+		{"GET /metrics", true, deps.Metrics.Handler().ServeHTTP},
+		{"GET /v1/openapi.json", true, serveOpenAPI},
+		{"POST /v1/documents", false, s.upload},
+		{"PUT /v1/documents", false, s.upload}, // what `curl -T file` sends
+		{"GET /v1/documents", false, s.list},
+		{"GET /v1/documents/{id}", false, s.get},
+		{"GET /v1/documents/{id}/content", false, s.content},
+		{"POST /v1/documents/{id}/reparse", false, s.reparse},
+		{"DELETE /v1/documents/{id}", false, s.delete},
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.health.Healthz)
-	mux.HandleFunc("GET /readyz", s.health.Readyz)
-	mux.Handle("GET /metrics", s.metrics.Handler())
-	s.handler = s.metrics.Instrument(mux)
+	for _, rt := range s.routes {
+		h := rt.handler
+		if !rt.public {
+			h = s.authenticated(h)
+		}
+		mux.HandleFunc(rt.pattern, h)
+	}
+	mux.Handle("/", notFound(mux))
+	c := cors.New(cors.Options{
+		AllowedOrigins:   deps.AllowedOrigins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodDelete},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "Content-Disposition", "Last-Event-ID"},
+		ExposedHeaders:   []string{"Location", "Retry-After"},
+		AllowCredentials: false,
+		MaxAge:           600,
+	})
+	s.handler = c.Handler(deps.Metrics.Instrument(mux))
 	return s
 }
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Routes lists the patterns the server serves ("METHOD /path").
+func (s *Server) Routes() []string {
+	out := make([]string, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = rt.pattern
+	}
+	return out
+}
+
+// notFound answers what no route matches with a problem: 405 with Allow
+// when the path exists for other methods, 404 otherwise.
+func notFound(mux *http.ServeMux) http.Handler {
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeProblem(w, problem(http.StatusMethodNotAllowed, "method_not_allowed",
+				r.Method+" is not allowed here; use "+strings.Join(allow, ", ")+"."))
+			return
+		}
+		writeProblem(w, problem(http.StatusNotFound, "no_such_endpoint", "There is no endpoint at "+r.URL.Path+"; see /v1/openapi.json."))
+	})
+}
+
+type ownerKey struct{}
+
+// authenticated lets through only requests with a valid bearer token, and
+// puts the token's subject in the context as the owner.
+func (s *Server) authenticated(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		owner, err := s.Verifier.FromRequest(r)
+		if err != nil {
+			// The reason goes to the log at debug level, never the token.
+			s.Logger.Debug("unauthorized request", "path", r.URL.Path, "reason", err.Error())
+			writeProblem(w, errUnauthorized("A valid bearer token is required (Authorization: Bearer <JWT>)."))
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), ownerKey{}, owner)))
+	}
+}
+
+func ownerOf(ctx context.Context) string { return ctx.Value(ownerKey{}).(string) }

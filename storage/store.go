@@ -57,6 +57,7 @@ type Options struct {
 // Store keeps objects in one bucket.
 type Store struct {
 	client   S3API
+	presign  *s3.PresignClient
 	bucket   string
 	partSize int
 	inFlight int
@@ -73,6 +74,9 @@ func New(client S3API, bucket string, opts Options) *Store {
 		opts.PartsInFlight = 2
 	}
 	s := &Store{client: client, bucket: bucket, partSize: opts.PartSize, inFlight: opts.PartsInFlight}
+	if c, ok := client.(*s3.Client); ok {
+		s.presign = s3.NewPresignClient(c)
+	}
 	s.buffers.New = func() any { b := make([]byte, s.partSize); return &b }
 	return s
 }
@@ -275,6 +279,23 @@ func (s *Store) Get(ctx context.Context, key string) (*Object, error) {
 		return nil, fmt.Errorf("error getting %s: %w", key, err)
 	}
 	return &Object{ReadCloser: out.Body, Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}, nil
+}
+
+// PresignGet returns a URL that downloads key for ttl, served with the given
+// Content-Disposition.
+func (s *Store) PresignGet(ctx context.Context, key, contentDisposition string, ttl time.Duration) (string, error) {
+	if s.presign == nil {
+		return "", errors.New("storage: presigning needs an *s3.Client")
+	}
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket:                     &s.bucket,
+		Key:                        &key,
+		ResponseContentDisposition: nonEmpty(contentDisposition),
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("error presigning %s: %w", key, err)
+	}
+	return req.URL, nil
 }
 
 // Delete removes key. Deleting a missing key is not an error.

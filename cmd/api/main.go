@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/foliohq/folio/internal/app"
+	"github.com/foliohq/folio/internal/config"
 )
 
 func main() {
@@ -17,5 +18,5 @@ func main() {
 			return err
 		}
 		return a.RunAPI(ctx, ln)
-	}))
+	}, (*config.Config).RequireAuth))
 }

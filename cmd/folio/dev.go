@@ -13,9 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/internal/app"
 	"github.com/foliohq/folio/internal/config"
 	"github.com/foliohq/folio/internal/devstack"
@@ -63,14 +65,20 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 		return err
 	}
 	root, rootErr := devstack.Root(wd)
-	if opts.dir == "" {
-		opts.dir = filepath.Join(wd, ".folio")
-		if rootErr == nil {
-			opts.dir = filepath.Join(root, ".folio")
-		}
-	}
+	opts.dir = stateDir(opts.dir)
 	if err := os.MkdirAll(opts.dir, 0o755); err != nil {
 		return err
+	}
+	devToken := ""
+	if cfg.AuthJWTSecret == "" && cfg.AuthJWKSURL == "" {
+		if cfg.AuthJWTSecret, err = devSecret(opts.dir); err != nil {
+			return err
+		}
+	}
+	if cfg.AuthJWTSecret != "" {
+		if devToken, err = auth.Sign([]byte(cfg.AuthJWTSecret), "dev", 24*time.Hour); err != nil {
+			return err
+		}
 	}
 
 	if cfg.DatabaseURL == "" {
@@ -120,8 +128,12 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 		apiLn.Close()
 		return err
 	}
-	fmt.Fprintf(stdout, "\nFolio is running.\n  API:      %s\n  Postgres: %s\n  S3:       %s (bucket %s)\n\nPress Ctrl-C to stop.\n\n",
+	fmt.Fprintf(stdout, "\nFolio is running.\n  API:      %s\n  Postgres: %s\n  S3:       %s (bucket %s)\n",
 		httpURL(apiLn.Addr().String()), redact(cfg.DatabaseURL), endpointOf(s3opts), cfg.S3Bucket)
+	if devToken != "" {
+		fmt.Fprintf(stdout, "\nA token for the dev user \"dev\" (24 h; `folio token --sub NAME` makes more):\n  export T=%s\n", devToken)
+	}
+	fmt.Fprint(stdout, "\nPress Ctrl-C to stop.\n\n")
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.RunAPI(gctx, apiLn) })

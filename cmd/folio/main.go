@@ -1,6 +1,7 @@
 // Command folio is Folio's operator and developer tool.
 //
 //	folio dev                 run the whole stack on this machine (make run)
+//	folio token --sub NAME    print a development token for NAME
 //	folio migrate [up]        apply pending migrations (River's, then Folio's)
 //	folio migrate status      list migrations and whether each is applied
 //	folio migrate down --to N undo Folio's migrations above version N
@@ -18,6 +19,7 @@ const usage = `usage: folio <command> [flags]
 
 commands:
   dev                   run Postgres, S3 (versitygw), the API and the worker on this machine
+  token --sub NAME      print a token for NAME signed with the dev secret (--ttl 1h)
   migrate [up]          apply pending migrations (River's, then Folio's); safe to run concurrently
   migrate status        list migrations and whether each is applied
   migrate down --to N   undo Folio's migrations above version N (River's tables are kept)
@@ -35,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "dev":
 		return dev(args[1:], stdout, stderr)
+	case "token":
+		return token(args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

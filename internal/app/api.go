@@ -7,7 +7,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
 	"github.com/foliohq/folio/api"
+	"github.com/foliohq/folio/auth"
 )
 
 // Listen opens the API's listener (separate from RunAPI so that callers
@@ -20,11 +24,51 @@ func (a *App) Listen(ctx context.Context) (net.Listener, error) {
 	return ln, nil
 }
 
+// NewAPI builds the API handler: token verification, an insert-only River
+// client, and the limits from Config.
+func (a *App) NewAPI(ctx context.Context) (*api.Server, error) {
+	cfg := a.Config
+	if err := cfg.RequireAuth(); err != nil {
+		return nil, err
+	}
+	verifier, err := auth.New(ctx, auth.Config{
+		Secret: []byte(cfg.AuthJWTSecret), JWKSURL: cfg.AuthJWKSURL, Issuer: cfg.AuthIssuer, Audience: cfg.AuthAudience,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("error setting up token verification: %w", err)
+	}
+	inserter, err := river.NewClient(riverpgxv5.New(a.Pool), &river.Config{Logger: a.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("error creating River client: %w", err)
+	}
+	return api.New(api.Deps{
+		Logger:   a.Logger,
+		Health:   a.Health,
+		Metrics:  a.Metrics,
+		Pool:     a.Pool,
+		Store:    a.Store,
+		River:    inserter,
+		Verifier: verifier,
+		Limits: api.Limits{
+			MaxUploadBytes:   cfg.MaxUploadBytes,
+			UploadRateLimit:  cfg.UploadRateLimit,
+			UploadRateWindow: cfg.UploadRateWindow,
+			OwnerQuotaBytes:  cfg.OwnerQuotaBytes,
+			PresignTTL:       cfg.PresignTTL,
+		},
+		AllowedOrigins: cfg.AllowedOrigins,
+	}), nil
+}
+
 // RunAPI serves the API on ln until ctx ends, then drains: /readyz turns
 // 503 and in-flight requests get Config.ShutdownTimeout to finish.
 func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
+	handler, err := a.NewAPI(ctx)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api.New(api.Deps{Logger: a.Logger, Health: a.Health, Metrics: a.Metrics}),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

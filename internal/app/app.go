@@ -54,7 +54,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, s3opts s
 		Config:  cfg,
 		Logger:  logger,
 		Pool:    pool,
-		Store:   storage.New(client, cfg.S3Bucket, storage.Options{}),
+		Store:   storage.New(client, cfg.S3Bucket, storage.Options{PartSize: int(cfg.UploadPartSize), PartsInFlight: cfg.UploadPartsInFlight}),
 		Metrics: telemetry.NewMetrics(),
 	}
 	a.Health = health.NewChecker(3*time.Second, map[string]health.Check{

@@ -21,9 +21,9 @@ const (
 )
 
 // Main is the whole of cmd/api's and cmd/worker's main: read flags and
-// configuration, open the App, run it until SIGINT/SIGTERM, and map the
-// outcome to an exit code.
-func Main(name string, args []string, stderr io.Writer, run func(context.Context, *App) error) int {
+// configuration (checked further by require), open the App, run it until
+// SIGINT/SIGTERM, and map the outcome to an exit code.
+func Main(name string, args []string, stderr io.Writer, run func(context.Context, *App) error, require ...func(*config.Config) error) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	migrate := fs.Bool("migrate", false, "apply pending migrations before starting (development only: production runs `folio migrate` as a release step)")
@@ -33,6 +33,11 @@ func Main(name string, args []string, stderr io.Writer, run func(context.Context
 	cfg, err := config.Load()
 	if err == nil {
 		err = cfg.RequireDatabase()
+	}
+	for _, check := range require {
+		if err == nil {
+			err = check(cfg)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)

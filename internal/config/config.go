@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -47,6 +48,39 @@ type Config struct {
 	// (FOLIO_WORKER_CONCURRENCY).
 	WorkerConcurrency int
 
+	// AuthJWTSecret is the HS256 secret tokens may be signed with
+	// (FOLIO_AUTH_JWT_SECRET, or _FILE).
+	AuthJWTSecret string
+	// AuthJWKSURL is where an identity provider publishes its keys
+	// (FOLIO_AUTH_JWKS_URL).
+	AuthJWKSURL string
+	// AuthIssuer and AuthAudience, when set, must match the token's "iss"
+	// and "aud" (FOLIO_AUTH_ISSUER, FOLIO_AUTH_AUDIENCE).
+	AuthIssuer, AuthAudience string
+
+	// AllowedOrigins are the browser origins allowed to call the API
+	// (FOLIO_ALLOWED_ORIGINS, comma-separated).
+	AllowedOrigins []string
+
+	// MaxUploadBytes is the largest document accepted
+	// (FOLIO_MAX_UPLOAD_BYTES).
+	MaxUploadBytes int64
+	// UploadPartSize and UploadPartsInFlight bound the memory of one upload
+	// to about PartSize × (PartsInFlight + 1) (FOLIO_UPLOAD_PART_SIZE,
+	// FOLIO_UPLOAD_PARTS_IN_FLIGHT).
+	UploadPartSize      int64
+	UploadPartsInFlight int
+	// UploadRateLimit uploads per owner are accepted per UploadRateWindow
+	// (FOLIO_UPLOAD_RATE_LIMIT, FOLIO_UPLOAD_RATE_WINDOW).
+	UploadRateLimit  int
+	UploadRateWindow time.Duration
+	// OwnerQuotaBytes caps the total size of one owner's documents
+	// (FOLIO_OWNER_QUOTA_BYTES).
+	OwnerQuotaBytes int64
+	// PresignTTL is how long a download link stays valid
+	// (FOLIO_PRESIGN_TTL).
+	PresignTTL time.Duration
+
 	// UploadMaxAge is how old an unfinished multipart upload under Folio's
 	// prefix may grow before the sweeper aborts it (FOLIO_UPLOAD_MAX_AGE).
 	UploadMaxAge time.Duration
@@ -81,6 +115,20 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		ShutdownTimeout:   r.duration("FOLIO_SHUTDOWN_TIMEOUT", 30*time.Second),
 		WorkerConcurrency: r.integer("FOLIO_WORKER_CONCURRENCY", defaultConcurrency(), 1, 10_000),
 		UploadMaxAge:      r.duration("FOLIO_UPLOAD_MAX_AGE", 24*time.Hour),
+
+		AuthJWTSecret:  r.secret("FOLIO_AUTH_JWT_SECRET", ""),
+		AuthJWKSURL:    r.url("FOLIO_AUTH_JWKS_URL"),
+		AuthIssuer:     r.str("FOLIO_AUTH_ISSUER", ""),
+		AuthAudience:   r.str("FOLIO_AUTH_AUDIENCE", ""),
+		AllowedOrigins: r.list("FOLIO_ALLOWED_ORIGINS"),
+
+		MaxUploadBytes:      r.bytes("FOLIO_MAX_UPLOAD_BYTES", 512<<20, 1, 5<<40),
+		UploadPartSize:      r.bytes("FOLIO_UPLOAD_PART_SIZE", 5<<20, 5<<20, 5<<30),
+		UploadPartsInFlight: r.integer("FOLIO_UPLOAD_PARTS_IN_FLIGHT", 2, 1, 64),
+		UploadRateLimit:     r.integer("FOLIO_UPLOAD_RATE_LIMIT", 20, 1, 1_000_000),
+		UploadRateWindow:    r.duration("FOLIO_UPLOAD_RATE_WINDOW", time.Minute),
+		OwnerQuotaBytes:     r.bytes("FOLIO_OWNER_QUOTA_BYTES", 10<<30, 1, 1<<60),
+		PresignTTL:          r.duration("FOLIO_PRESIGN_TTL", 5*time.Minute),
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -89,6 +137,15 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		if _, err := pgxpool.ParseConfig(cfg.DatabaseURL); err != nil {
 			return nil, &Error{Var: "DATABASE_URL", Reason: "not a valid Postgres URL or DSN (want postgres://user:pass@host:5432/db)"}
 		}
+	}
+	if cfg.AuthJWTSecret != "" && len(cfg.AuthJWTSecret) < 32 {
+		return nil, &Error{Var: "FOLIO_AUTH_JWT_SECRET", Reason: "must be at least 32 bytes (try: openssl rand -hex 32)"}
+	}
+	if cfg.MaxUploadBytes > cfg.UploadPartSize*10_000 {
+		return nil, &Error{Var: "FOLIO_MAX_UPLOAD_BYTES", Reason: "larger than 10,000 parts of FOLIO_UPLOAD_PART_SIZE: raise the part size"}
+	}
+	if cfg.PresignTTL > 7*24*time.Hour {
+		return nil, &Error{Var: "FOLIO_PRESIGN_TTL", Reason: "S3 presigned URLs last at most 7 days"}
 	}
 	if err := validBucket(cfg.S3Bucket); err != nil {
 		return nil, &Error{Var: "FOLIO_S3_BUCKET", Reason: err.Error()}
@@ -100,6 +157,14 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 func (c *Config) RequireDatabase() error {
 	if c.DatabaseURL == "" {
 		return &Error{Var: "DATABASE_URL", Reason: "must be set (or DATABASE_URL_FILE)"}
+	}
+	return nil
+}
+
+// RequireAuth reports an *Error when no way to verify tokens is set.
+func (c *Config) RequireAuth() error {
+	if c.AuthJWTSecret == "" && c.AuthJWKSURL == "" {
+		return &Error{Var: "FOLIO_AUTH_JWT_SECRET", Reason: "set it (or FOLIO_AUTH_JWKS_URL) so the API can verify tokens"}
 	}
 	return nil
 }
@@ -212,6 +277,72 @@ func (r *reader) oneOf(key, def string, allowed ...string) string {
 	}
 	r.fail(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
 	return def
+}
+
+// bytes reads a size: a whole number of bytes, or one with a unit
+// (KiB, MiB, GiB, TiB, or KB, MB, GB, TB).
+func (r *reader) bytes(key string, def, lo, hi int64) int64 {
+	v := r.str(key, "")
+	if v == "" {
+		return def
+	}
+	n, err := ParseBytes(v)
+	if err != nil {
+		r.fail(key, "%q is not a size (want e.g. 536870912, 512MiB, 2GiB)", v)
+		return def
+	}
+	if n < lo || n > hi {
+		r.fail(key, "%s is out of range (%d to %d bytes)", v, lo, hi)
+	}
+	return n
+}
+
+// ParseBytes parses a size such as "512MiB", "10GB" or "1048576".
+func ParseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+	}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, errors.New("invalid size")
+	}
+	return n * mult, nil
+}
+
+// list reads a comma-separated list, dropping empty items.
+func (r *reader) list(key string) []string {
+	var out []string
+	for _, item := range strings.Split(r.str(key, ""), ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// url reads an absolute http(s) URL.
+func (r *reader) url(key string) string {
+	v := r.str(key, "")
+	if v == "" {
+		return ""
+	}
+	u, err := neturl.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail(key, "%q is not an absolute http(s) URL", v)
+	}
+	return v
 }
 
 // validBucket applies the S3 bucket naming rules that matter in practice.

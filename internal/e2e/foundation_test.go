@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +28,7 @@ func TestMigrateFromThreeProcesses(t *testing.T) {
 	applied := 0
 	for _, p := range procs {
 		require.Equal(t, 0, p.wait(t, time.Minute), p.stderr.String())
-		if strings.Contains(p.stdout.String(), "1 Folio migrations applied") {
+		if strings.Contains(p.stdout.String(), "2 Folio migrations applied") {
 			applied++
 		}
 	}
@@ -36,6 +37,7 @@ func TestMigrateFromThreeProcesses(t *testing.T) {
 	st := start(t, env, "folio", "migrate", "status")
 	require.Equal(t, 0, st.wait(t, time.Minute))
 	require.Regexp(t, `1\s+00001_documents.sql\s+applied`, st.stdout.String())
+	require.Regexp(t, `2\s+00002_upload.sql\s+applied`, st.stdout.String())
 	require.Contains(t, st.stdout.String(), "river: all migrations applied")
 
 	down := start(t, env, "folio", "migrate", "down", "--to", "0")
@@ -61,7 +63,10 @@ func TestBadConfigurationFailsFastWithOneLine(t *testing.T) {
 		{"api", nil, []string{"DATABASE_URL=nonsense"}, "DATABASE_URL"},
 		{"worker", nil, []string{"DATABASE_URL=nonsense"}, "DATABASE_URL"},
 		{"api", nil, nil, "DATABASE_URL"},
-		{"api", nil, []string{"DATABASE_URL=postgres://x/y", "FOLIO_HTTP_ADDR=nope"}, "FOLIO_HTTP_ADDR"},
+		{"api", nil, []string{"DATABASE_URL=postgres://x/y"}, "FOLIO_AUTH_JWT_SECRET"},
+		{"api", nil, []string{"DATABASE_URL=postgres://x/y", "FOLIO_AUTH_JWT_SECRET=short"}, "FOLIO_AUTH_JWT_SECRET"},
+		{"api", nil, []string{"DATABASE_URL=postgres://x/y", "FOLIO_MAX_UPLOAD_BYTES=lots"}, "FOLIO_MAX_UPLOAD_BYTES"},
+		{"api", nil, []string{"DATABASE_URL=postgres://x/y", "FOLIO_HTTP_ADDR=nope", "FOLIO_AUTH_JWT_SECRET=" + testSecret}, "FOLIO_HTTP_ADDR"},
 		{"folio", []string{"migrate"}, []string{"DATABASE_URL=postgres://x/y", "FOLIO_S3_BUCKET=Bad_Name"}, "FOLIO_S3_BUCKET"},
 	} {
 		t.Run(tt.name+" "+tt.want, func(t *testing.T) {
@@ -80,7 +85,8 @@ func TestAPIAndWorkerServeAndStopOnSIGTERM(t *testing.T) {
 	db := testenv.Postgres(t)
 	bucket := testenv.S3(t)
 	apiAddr, healthAddr := freeAddr(t), freeAddr(t)
-	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_HTTP_ADDR="+apiAddr, "FOLIO_HEALTH_ADDR="+healthAddr)
+	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_HTTP_ADDR="+apiAddr, "FOLIO_HEALTH_ADDR="+healthAddr,
+		"FOLIO_AUTH_JWT_SECRET="+testSecret)
 
 	api := start(t, env, "api")
 	worker := start(t, env, "worker")
@@ -110,7 +116,7 @@ func TestReadyzWhenPostgresGoesDown(t *testing.T) {
 	t.Cleanup(func() { _ = pg.Stop() })
 	bucket := testenv.S3(t)
 	addr := freeAddr(t)
-	api := start(t, append(s3Env(bucket), "DATABASE_URL="+pg.URL, "FOLIO_HTTP_ADDR="+addr), "api")
+	api := start(t, append(s3Env(bucket), "DATABASE_URL="+pg.URL, "FOLIO_HTTP_ADDR="+addr, "FOLIO_AUTH_JWT_SECRET="+testSecret), "api")
 	waitStatus(t, api, "http://"+addr+"/readyz", 200, 30*time.Second)
 
 	require.NoError(t, pg.Stop())
@@ -137,6 +143,20 @@ func TestDevStack(t *testing.T) {
 		t.Logf("run %d: ready in %s", run, time.Since(began).Round(time.Millisecond))
 		require.Contains(t, p.stdout.String(), "Folio is running")
 		require.Contains(t, p.stdout.String(), "http://127.0.0.1:")
+		require.Contains(t, p.stdout.String(), "export T=")
+
+		// A token from `folio token` (the dev secret folio dev made) is
+		// accepted, and an upload goes through to a queued document.
+		tok := start(t, nil, "folio", "token", "--dir", dir, "--sub", "alice")
+		require.Equal(t, 0, tok.wait(t, 10*time.Second), tok.stderr.String())
+		req, err := http.NewRequest(http.MethodPost, "http://"+apiAddr+"/v1/documents?filename=a.pdf", strings.NewReader("%PDF-1.4\n%%EOF\n"))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/pdf")
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok.stdout.String()))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusCreated, resp.StatusCode)
 
 		p.signal(t, syscall.SIGINT)
 		require.Equal(t, 0, p.wait(t, time.Minute), p.stderr.String())

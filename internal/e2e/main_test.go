@@ -20,6 +20,9 @@ import (
 	"github.com/foliohq/folio/internal/testenv"
 )
 
+// testSecret signs the tokens of tests that start the API.
+const testSecret = "e2e-secret-0123456789abcdef0123456789"
+
 // binDir holds the binaries built once for this test process.
 var binDir string
 
@@ -54,7 +57,7 @@ type proc struct {
 	done   chan struct{}
 }
 
-func start(t *testing.T, env []string, name string, args ...string) *proc {
+func start(t testing.TB, env []string, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, name), args...)
 	cmd.Env = append(baseEnv(), env...)
@@ -74,7 +77,7 @@ func start(t *testing.T, env []string, name string, args ...string) *proc {
 }
 
 // wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(t *testing.T, timeout time.Duration) int {
+func (p *proc) wait(t testing.TB, timeout time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -85,7 +88,7 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) int {
 	}
 }
 
-func (p *proc) signal(t *testing.T, sig syscall.Signal) {
+func (p *proc) signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	require.NoError(t, p.cmd.Process.Signal(sig))
 }
@@ -117,7 +120,7 @@ func s3Env(b *testenv.Bucket) []string {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -125,7 +128,7 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	_, port, _ := net.SplitHostPort(freeAddr(t))
 	return port
 }
@@ -142,7 +145,7 @@ func status(url string) int {
 }
 
 // waitStatus waits until url answers want, or the process exits, or timeout.
-func waitStatus(t *testing.T, p *proc, url string, want int, timeout time.Duration) {
+func waitStatus(t testing.TB, p *proc, url string, want int, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

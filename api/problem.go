@@ -1,0 +1,57 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Problem is an RFC 9457 problem detail. Code is Folio's stable,
+// machine-readable name for it; docs/errors.md lists them all.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Code   string `json:"code"`
+
+	retryAfter time.Duration
+}
+
+func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
+
+// problem makes a Problem; title is the status text.
+func problem(status int, code, detail string) *Problem {
+	return &Problem{Type: "urn:folio:problem:" + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
+}
+
+// Problems the handlers share.
+var (
+	errUnauthorized = func(detail string) *Problem { return problem(http.StatusUnauthorized, "unauthorized", detail) }
+	errNotFound     = problem(http.StatusNotFound, "not_found", "No such document.")
+	errDatabase     = problem(http.StatusServiceUnavailable, "database_unavailable", "The database is not answering; try again shortly.")
+	errStorage      = problem(http.StatusServiceUnavailable, "storage_unavailable", "The object store is not answering; try again shortly.")
+)
+
+// writeProblem sends p as application/problem+json.
+func writeProblem(w http.ResponseWriter, p *Problem) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	if p.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="folio"`)
+	}
+	if p.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((p.retryAfter+time.Second-1)/time.Second)))
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,353 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/jobs"
+	"github.com/foliohq/folio/storage"
+)
+
+const (
+	// sniffLen is how far into the body the PDF signature is looked for:
+	// real files carry a little junk before %PDF- (readers allow 1024
+	// bytes).
+	sniffLen = 1024
+	// multipartSlack is what a multipart body may carry beyond the file:
+	// boundaries, part headers and small form fields.
+	multipartSlack = 1 << 20
+	// maxFieldBytes bounds one non-file form field.
+	maxFieldBytes = 64 << 10
+	// commitTimeout bounds the commit after the bytes are stored: a
+	// document whose bytes all arrived is committed even if the client
+	// leaves at that moment.
+	commitTimeout = 30 * time.Second
+	// quotaRetryAfter is what a client over its byte quota is told to wait:
+	// room comes only when it deletes documents.
+	quotaRetryAfter = time.Hour
+)
+
+var (
+	errTooLarge   = errors.New("body exceeds the upload limit")
+	errOverQuota  = errors.New("body exceeds the owner's remaining quota")
+	signaturePDF  = []byte("%PDF-")
+	acceptedTypes = map[string]bool{"application/pdf": true, "application/x-pdf": true, "application/octet-stream": true}
+)
+
+// upload handles POST /v1/documents: a raw PDF body or multipart/form-data
+// with the file in field "file". The bytes stream through a SHA-256 hasher
+// into S3; then one transaction records the document and enqueues its parse.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	owner := ownerOf(ctx)
+	log := s.Logger.With("owner", owner)
+
+	if p := s.admit(ctx, owner, r.ContentLength); p != nil {
+		s.uploads.WithLabelValues(outcomeOf(p)).Inc()
+		writeProblem(w, p)
+		return
+	}
+
+	content, filename, p := s.openContent(w, r)
+	if p != nil {
+		s.uploads.WithLabelValues("rejected").Inc()
+		writeProblem(w, p)
+		return
+	}
+	usage, err := documents.UsageBytes(ctx, s.Pool, owner)
+	if err != nil {
+		s.uploads.WithLabelValues("database_error").Inc()
+		log.Error("upload: reading usage", "err", err)
+		writeProblem(w, errDatabase)
+		return
+	}
+
+	// The first bytes must carry the PDF signature before anything is kept.
+	head := make([]byte, sniffLen)
+	n, err := io.ReadFull(content, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		s.finishBodyError(w, log, err)
+		return
+	}
+	head = head[:n]
+	if !bytes.Contains(head, signaturePDF) {
+		s.uploads.WithLabelValues("rejected").Inc()
+		detail := "The file is not a PDF: no %PDF- signature in its first 1024 bytes."
+		if n == 0 {
+			detail = "The file is empty."
+		}
+		writeProblem(w, problem(http.StatusUnsupportedMediaType, "not_pdf", detail))
+		return
+	}
+
+	id := uuid.Must(uuid.NewV7())
+	key := documents.OriginalKey(owner, id)
+	hash := sha256.New()
+	body := &limitedReader{r: io.MultiReader(bytes.NewReader(head), content), max: s.Limits.MaxUploadBytes, quota: s.Limits.OwnerQuotaBytes - usage}
+	size, err := s.Store.Put(ctx, key, io.TeeReader(body, hash), storage.PutOptions{
+		ContentType:        "application/pdf",
+		ContentDisposition: contentDisposition(filename),
+		Metadata:           map[string]string{"filename": url.QueryEscape(filename), "document-id": id.String()},
+	})
+	if err != nil {
+		switch {
+		case body.err != nil:
+			s.finishBodyError(w, log, body.err)
+		case ctx.Err() != nil:
+			s.uploads.WithLabelValues("client_gone").Inc()
+			log.Info("upload: client went away", "document_id", id)
+		default:
+			s.uploads.WithLabelValues("storage_error").Inc()
+			log.Error("upload: storing", "document_id", id, "err", err)
+			writeProblem(w, errStorage)
+		}
+		return
+	}
+
+	doc := &documents.Document{
+		ID: id, Owner: owner, Filename: filename, Status: documents.StatusQueued,
+		SizeBytes: size, SHA256: hex.EncodeToString(hash.Sum(nil)), S3Key: key,
+	}
+	if p := s.commit(ctx, doc); p != nil {
+		s.cleanupObject(ctx, key)
+		s.uploads.WithLabelValues(outcomeOf(p)).Inc()
+		if p.Status >= 500 {
+			log.Error("upload: committing", "document_id", id, "err", p.Detail)
+			p = errDatabase
+		}
+		writeProblem(w, p)
+		return
+	}
+	s.uploads.WithLabelValues("created").Inc()
+	s.bytes.Add(float64(size))
+	log.Info("upload: created", "document_id", id, "size_bytes", size)
+	w.Header().Set("Location", "/v1/documents/"+id.String())
+	writeJSON(w, http.StatusCreated, doc)
+}
+
+// admit applies the checks that need no body: declared size, rate limit,
+// quota already used up.
+func (s *Server) admit(ctx context.Context, owner string, contentLength int64) *Problem {
+	if contentLength > s.Limits.MaxUploadBytes+multipartSlack {
+		return tooLarge(s.Limits.MaxUploadBytes)
+	}
+	retry, err := s.allowUpload(ctx, owner)
+	if err != nil {
+		s.Logger.Error("upload: rate limit", "err", err)
+		return errDatabase
+	}
+	if retry > 0 {
+		p := problem(http.StatusTooManyRequests, "rate_limited",
+			fmt.Sprintf("At most %d uploads per %s; try again later.", s.Limits.UploadRateLimit, s.Limits.UploadRateWindow))
+		p.retryAfter = retry
+		return p
+	}
+	return nil
+}
+
+// commit records the document and enqueues its parse in one transaction,
+// re-checking the quota under the owner's lock so that concurrent uploads
+// cannot overrun it together.
+func (s *Server) commit(reqCtx context.Context, doc *documents.Document) *Problem {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), commitTimeout)
+	defer cancel()
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if err := documents.LockOwner(ctx, tx, doc.Owner); err != nil {
+		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
+	}
+	usage, err := documents.UsageBytes(ctx, tx, doc.Owner)
+	if err != nil {
+		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
+	}
+	if usage+doc.SizeBytes > s.Limits.OwnerQuotaBytes {
+		return overQuota(s.Limits.OwnerQuotaBytes)
+	}
+	if doc.DuplicateOf, err = documents.FirstWithSHA256(ctx, tx, doc.Owner, doc.SHA256, doc.ID); err != nil {
+		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
+	}
+	if err := documents.Insert(ctx, tx, doc); err != nil {
+		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
+	}
+	if _, err := s.River.InsertTx(ctx, tx, jobs.ParseArgs{DocumentID: doc.ID}, nil); err != nil {
+		return problem(http.StatusServiceUnavailable, "database_unavailable", "error enqueueing parse: "+err.Error())
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
+	}
+	return nil
+}
+
+// openContent finds the file in the request: the raw body, or the "file"
+// part of a multipart form. It returns the file's reader and its sanitised
+// name.
+func (s *Server) openContent(w http.ResponseWriter, r *http.Request) (io.Reader, string, *Problem) {
+	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, "", problem(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"Send the PDF as the body (Content-Type: application/pdf) or as multipart/form-data field \"file\".")
+	}
+	switch {
+	case acceptedTypes[mediaType]:
+		name := r.URL.Query().Get("filename")
+		if name == "" {
+			if _, p, err := mime.ParseMediaType(r.Header.Get("Content-Disposition")); err == nil {
+				name = p["filename"]
+			}
+		}
+		return r.Body, sanitizeFilename(name), nil
+	case mediaType == "multipart/form-data":
+		r.Body = http.MaxBytesReader(w, r.Body, s.Limits.MaxUploadBytes+multipartSlack)
+		mr := multipart.NewReader(r.Body, params["boundary"])
+		for {
+			part, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				return nil, "", problem(http.StatusBadRequest, "missing_file", "The form has no \"file\" field.")
+			}
+			if err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					return nil, "", tooLarge(s.Limits.MaxUploadBytes)
+				}
+				return nil, "", problem(http.StatusBadRequest, "bad_multipart", "The multipart body is malformed: "+err.Error())
+			}
+			if part.FormName() == "file" {
+				return part, sanitizeFilename(part.FileName()), nil
+			}
+			if _, err := io.Copy(io.Discard, io.LimitReader(part, maxFieldBytes+1)); err != nil {
+				return nil, "", problem(http.StatusBadRequest, "bad_multipart", "The multipart body is malformed: "+err.Error())
+			}
+		}
+	}
+	return nil, "", problem(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		fmt.Sprintf("Content-Type %s is not accepted: send application/pdf or multipart/form-data.", mediaType))
+}
+
+// finishBodyError answers an upload whose body could not be read to the end.
+func (s *Server) finishBodyError(w http.ResponseWriter, log *slog.Logger, err error) {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, errTooLarge) || errors.As(err, &mbe):
+		s.uploads.WithLabelValues("too_large").Inc()
+		writeProblem(w, tooLarge(s.Limits.MaxUploadBytes))
+	case errors.Is(err, errOverQuota):
+		s.uploads.WithLabelValues("over_quota").Inc()
+		writeProblem(w, overQuota(s.Limits.OwnerQuotaBytes))
+	default:
+		s.uploads.WithLabelValues("client_gone").Inc()
+		log.Info("upload: body ended early", "err", err)
+		writeProblem(w, problem(http.StatusBadRequest, "incomplete_body", "The upload ended before the whole body arrived."))
+	}
+}
+
+// cleanupObject deletes a stored object whose document was not committed,
+// on a context that outlives the request.
+func (s *Server) cleanupObject(reqCtx context.Context, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), commitTimeout)
+	defer cancel()
+	if err := s.Store.Delete(ctx, key); err != nil {
+		s.Logger.Error("upload: deleting uncommitted object (the sweeper will retry)", "key", key, "err", err)
+	}
+}
+
+func tooLarge(limit int64) *Problem {
+	return problem(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("Uploads are limited to %d bytes.", limit))
+}
+
+func overQuota(quota int64) *Problem {
+	p := problem(http.StatusTooManyRequests, "quota_exceeded",
+		fmt.Sprintf("Your documents would exceed your quota of %d bytes; delete some to make room.", quota))
+	p.retryAfter = quotaRetryAfter
+	return p
+}
+
+func outcomeOf(p *Problem) string {
+	switch {
+	case p.Code == "quota_exceeded":
+		return "over_quota"
+	case p.Code == "too_large":
+		return "too_large"
+	case p.Status >= 500:
+		return "database_error"
+	}
+	return "rejected"
+}
+
+// limitedReader stops a body at max bytes (errTooLarge) or at the owner's
+// remaining quota (errOverQuota), and remembers the error its reader gave,
+// so that a failed Put can tell the client's fault from S3's.
+type limitedReader struct {
+	r          io.Reader
+	n          int64
+	max, quota int64
+	err        error
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	switch {
+	case l.n > l.max:
+		l.err = errTooLarge
+	case l.n > l.quota:
+		l.err = errOverQuota
+	case err != nil && !errors.Is(err, io.EOF):
+		l.err = err
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return n, err
+}
+
+// sanitizeFilename keeps a display name safe to store and show: the base
+// name only, no control characters, valid UTF-8, at most 255 bytes.
+func sanitizeFilename(name string) string {
+	name = strings.ToValidUTF8(name, "")
+	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	for len(name) > 255 {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	if name == "" || name == "." || name == "/" || name == ".." {
+		return "document.pdf"
+	}
+	return name
+}
+
+// contentDisposition is an attachment header for name (RFC 6266, with an
+// RFC 5987 encoding for names that are not ASCII).
+func contentDisposition(name string) string {
+	return mime.FormatMediaType("attachment", map[string]string{"filename": name})
+}

@@ -1,0 +1,206 @@
+package documents
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DB is what the repository needs of a pool or a transaction.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+const columns = `id, owner, filename, status, size_bytes, sha256, s3_key, page_count, pages_done, summary,
+	failure_code, failure_message, created_at, updated_at`
+
+func scan(row pgx.Row) (*Document, error) {
+	var (
+		d           Document
+		code, msg   *string
+		summaryJSON []byte
+	)
+	err := row.Scan(&d.ID, &d.Owner, &d.Filename, &d.Status, &d.SizeBytes, &d.SHA256, &d.S3Key,
+		&d.PageCount, &d.PagesDone, &summaryJSON, &code, &msg, &d.CreatedAt, &d.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if code != nil {
+		d.Failure = &Failure{Code: *code, Message: deref(msg)}
+	}
+	if summaryJSON != nil {
+		d.Summary = json.RawMessage(summaryJSON)
+	}
+	return &d, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// Insert stores a new document, setting its timestamps.
+func Insert(ctx context.Context, db DB, d *Document) error {
+	row := db.QueryRow(ctx, `INSERT INTO documents (id, owner, filename, status, size_bytes, sha256, s3_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at, updated_at`,
+		d.ID, d.Owner, d.Filename, d.Status, d.SizeBytes, d.SHA256, d.S3Key)
+	if err := row.Scan(&d.CreatedAt, &d.UpdatedAt); err != nil {
+		return fmt.Errorf("error inserting document: %w", err)
+	}
+	return nil
+}
+
+// Get returns the owner's document id, or ErrNotFound.
+func Get(ctx context.Context, db DB, owner string, id uuid.UUID) (*Document, error) {
+	d, err := scan(db.QueryRow(ctx, `SELECT `+columns+` FROM documents WHERE owner = $1 AND id = $2`, owner, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("error getting document: %w", err)
+	}
+	return d, err
+}
+
+// GetForUpdate is Get, locking the row until the transaction ends.
+func GetForUpdate(ctx context.Context, tx pgx.Tx, owner string, id uuid.UUID) (*Document, error) {
+	d, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM documents WHERE owner = $1 AND id = $2 FOR UPDATE`, owner, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("error getting document: %w", err)
+	}
+	return d, err
+}
+
+// Cursor is a position in an owner's newest-first listing.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// String encodes the cursor for a URL.
+func (c Cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + c.ID.String()))
+}
+
+// ErrBadCursor is returned for a cursor that List did not make.
+var ErrBadCursor = errors.New("invalid cursor")
+
+// ParseCursor decodes a cursor made by Cursor.String.
+func ParseCursor(s string) (Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, ErrBadCursor
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return Cursor{}, ErrBadCursor
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return Cursor{}, ErrBadCursor
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return Cursor{}, ErrBadCursor
+	}
+	return Cursor{CreatedAt: t, ID: u}, nil
+}
+
+// List returns up to limit of the owner's documents, newest first, after
+// the cursor (nil: from the newest), and the cursor of the next page (nil
+// on the last page).
+func List(ctx context.Context, db DB, owner string, after *Cursor, limit int) ([]*Document, *Cursor, error) {
+	args := []any{owner, limit + 1}
+	where := "owner = $1"
+	if after != nil {
+		where += " AND (created_at, id) < ($3, $4)"
+		args = append(args, after.CreatedAt, after.ID)
+	}
+	rows, err := db.Query(ctx, `SELECT `+columns+` FROM documents WHERE `+where+
+		` ORDER BY created_at DESC, id DESC LIMIT $2`, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("error listing documents: %w", err)
+	}
+	defer rows.Close()
+	docs := []*Document{}
+	for rows.Next() {
+		d, err := scan(rows)
+		if err != nil {
+			return nil, nil, fmt.Errorf("error listing documents: %w", err)
+		}
+		docs = append(docs, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("error listing documents: %w", err)
+	}
+	if len(docs) <= limit {
+		return docs, nil, nil
+	}
+	docs = docs[:limit]
+	last := docs[limit-1]
+	return docs, &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}, nil
+}
+
+// FirstWithSHA256 returns the id of the owner's oldest document with these
+// bytes, other than except, or nil.
+func FirstWithSHA256(ctx context.Context, db DB, owner, sha256 string, except uuid.UUID) (*uuid.UUID, error) {
+	var id uuid.UUID
+	err := db.QueryRow(ctx, `SELECT id FROM documents WHERE owner = $1 AND sha256 = $2 AND id <> $3
+		ORDER BY created_at, id LIMIT 1`, owner, sha256, except).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error looking for duplicates: %w", err)
+	}
+	return &id, nil
+}
+
+// LockOwner serialises the transactions that change an owner's quota
+// (uploads committing, deletes) until tx ends.
+func LockOwner(ctx context.Context, tx pgx.Tx, owner string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('folio.owner:' || $1, 0))`, owner); err != nil {
+		return fmt.Errorf("error locking owner: %w", err)
+	}
+	return nil
+}
+
+// UsageBytes is the total size of the owner's documents.
+func UsageBytes(ctx context.Context, db DB, owner string) (int64, error) {
+	var n int64
+	if err := db.QueryRow(ctx, `SELECT coalesce(sum(size_bytes), 0) FROM documents WHERE owner = $1`, owner).Scan(&n); err != nil {
+		return 0, fmt.Errorf("error summing usage: %w", err)
+	}
+	return n, nil
+}
+
+// Requeue sets a document back to queued for another parse, clearing the
+// previous outcome.
+func Requeue(ctx context.Context, db DB, id uuid.UUID) error {
+	_, err := db.Exec(ctx, `UPDATE documents SET status = 'queued', failure_code = NULL, failure_message = NULL,
+		pages_done = 0, updated_at = now() WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("error requeueing document: %w", err)
+	}
+	return nil
+}
+
+// Delete removes the document row.
+func Delete(ctx context.Context, db DB, id uuid.UUID) error {
+	if _, err := db.Exec(ctx, `DELETE FROM documents WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("error deleting document: %w", err)
+	}
+	return nil
+}
