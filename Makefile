@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO    ?= go
 TOOLS := .folio/bin
 
-.PHONY: help build run test bench lint tools clean
+.PHONY: help build run test bench corpus fuzz lint tools clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "usage: make <target>\n\n"} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,6 +23,15 @@ test: $(TOOLS)/versitygw ## Run every test against real Postgres and S3, with th
 bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (real api process, Postgres and S3) into bench.txt; see docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count $(or $(COUNT),6) ./internal/e2e | tee bench.txt
 	$(TOOLS)/benchstat bench.txt
+
+corpus: ## Parse real PDFs (pdfcpu's, texlive's) against poppler: F1, page counts, speed, RSS (docs/corpus-report.txt)
+	./scripts/fetch-corpus.sh .folio/corpus
+	$(GO) test -count=1 -timeout 30m -run '^TestCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -report $(CURDIR)/docs/corpus-report.txt
+
+FUZZTIME ?= 30s
+fuzz: ## Fuzz the text extractor, FUZZTIME per target (crashers are kept in pdf/testdata/fuzz)
+	$(GO) test -run '^$$' -fuzz '^FuzzContent$$' -fuzztime $(FUZZTIME) ./pdf
+	$(GO) test -run '^$$' -fuzz '^FuzzCMap$$' -fuzztime $(FUZZTIME) ./pdf
 
 lint: $(TOOLS)/golangci-lint ## Check formatting (gofmt), go vet and golangci-lint
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -83,6 +83,10 @@ func New(deps Deps) *Server {
 		{"GET /v1/documents/{id}/content", false, s.content},
 		{"POST /v1/documents/{id}/reparse", false, s.reparse},
 		{"DELETE /v1/documents/{id}", false, s.delete},
+		{"GET /v1/documents/{id}/pages", false, s.pages},
+		{"GET /v1/documents/{id}/text", false, s.text},
+		{"GET /v1/documents/{id}/outline", false, s.outline},
+		{"GET /v1/search", false, s.search},
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes {

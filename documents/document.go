@@ -43,6 +43,7 @@ type Document struct {
 	S3Key       string          `json:"-"`
 	PageCount   *int            `json:"page_count"`
 	PagesDone   int             `json:"pages_done"`
+	Stage       string          `json:"stage,omitempty"` // while parsing: reading, extracting
 	Summary     json.RawMessage `json:"summary,omitempty"`
 	Failure     *Failure        `json:"failure,omitempty"`
 	CreatedAt   time.Time       `json:"created_at"`

@@ -10,20 +10,26 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/foliohq/folio/internal/sandbox"
 	"github.com/foliohq/folio/storage"
 )
 
 // Deps is what Folio's workers need.
 type Deps struct {
-	Store        *storage.Store
-	Logger       *slog.Logger
-	UploadMaxAge time.Duration
+	Pool             *pgxpool.Pool
+	Store            *storage.Store
+	Logger           *slog.Logger
+	Sandbox          *sandbox.Runner
+	UploadMaxAge     time.Duration
+	ProgressInterval time.Duration
 }
 
 // Workers registers every Folio worker.
 func Workers(deps Deps) *river.Workers {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &SweepUploadsWorker{Store: deps.Store, MaxAge: deps.UploadMaxAge})
+	river.AddWorker(workers, &ParseWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.Sandbox, Logger: deps.Logger,
+		ProgressInterval: deps.ProgressInterval})
 	return workers
 }
 
@@ -31,8 +37,11 @@ func Workers(deps Deps) *river.Workers {
 // concurrency jobs at once.
 func ClientConfig(deps Deps, concurrency int) *river.Config {
 	return &river.Config{
-		Logger:  deps.Logger,
-		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: concurrency}},
+		Logger: deps.Logger,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: 2},
+			QueueParse:         {MaxWorkers: concurrency},
+		},
 		Workers: Workers(deps),
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(SweepInterval),
@@ -44,6 +53,7 @@ func ClientConfig(deps Deps, concurrency int) *river.Config {
 
 // NewClient returns a River client that works jobs.
 func NewClient(pool *pgxpool.Pool, deps Deps, concurrency int) (*river.Client[pgx.Tx], error) {
+	deps.Pool = pool
 	client, err := river.NewClient(riverpgxv5.New(pool), ClientConfig(deps, concurrency))
 	if err != nil {
 		return nil, fmt.Errorf("error creating River client: %w", err)

@@ -12,11 +12,15 @@ import (
 	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
+	"github.com/foliohq/folio/internal/sandbox"
 	"github.com/foliohq/folio/internal/testenv"
 	"github.com/foliohq/folio/jobs"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	sandbox.Main() // the parse worker re-executes this test binary
+	testenv.Main(m)
+}
 
 type sweepBundle struct {
 	db     *testenv.DB

@@ -2,6 +2,7 @@
 //
 //	folio dev                 run the whole stack on this machine (make run)
 //	folio token --sub NAME    print a development token for NAME
+//	folio inspect FILE        parse a local PDF here and print the result
 //	folio migrate [up]        apply pending migrations (River's, then Folio's)
 //	folio migrate status      list migrations and whether each is applied
 //	folio migrate down --to N undo Folio's migrations above version N
@@ -13,6 +14,7 @@ import (
 	"os"
 
 	"github.com/foliohq/folio/internal/app"
+	"github.com/foliohq/folio/internal/sandbox"
 )
 
 const usage = `usage: folio <command> [flags]
@@ -20,6 +22,7 @@ const usage = `usage: folio <command> [flags]
 commands:
   dev                   run Postgres, S3 (versitygw), the API and the worker on this machine
   token --sub NAME      print a token for NAME signed with the dev secret (--ttl 1h)
+  inspect [--text] FILE parse a local PDF in this process and print the summary (and the text)
   migrate [up]          apply pending migrations (River's, then Folio's); safe to run concurrently
   migrate status        list migrations and whether each is applied
   migrate down --to N   undo Folio's migrations above version N (River's tables are kept)
@@ -27,7 +30,10 @@ commands:
 Configuration comes from the environment; see README.md.
 `
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	sandbox.Main() // folio dev's worker re-executes this binary to parse
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -37,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "dev":
 		return dev(args[1:], stdout, stderr)
+	case "inspect":
+		return inspect(args[1:], stdout, stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
 	case "migrate":

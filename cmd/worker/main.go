@@ -8,9 +8,11 @@ import (
 	"os"
 
 	"github.com/foliohq/folio/internal/app"
+	"github.com/foliohq/folio/internal/sandbox"
 )
 
 func main() {
+	sandbox.Main() // the parse sandbox re-executes this binary
 	os.Exit(app.Main("worker", os.Args[1:], os.Stderr, func(ctx context.Context, a *app.App) error {
 		ln, err := a.ListenHealth(ctx)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/foliohq/folio/internal/sandbox"
 	"github.com/foliohq/folio/jobs"
 )
 
@@ -14,7 +15,19 @@ import (
 // /metrics on healthLn meanwhile. On shutdown River stops fetching, running
 // jobs get Config.ShutdownTimeout to finish, and the rest are cancelled.
 func (a *App) RunWorker(ctx context.Context, healthLn net.Listener) error {
-	client, err := jobs.NewClient(a.Pool, jobs.Deps{Store: a.Store, Logger: a.Logger, UploadMaxAge: a.Config.UploadMaxAge}, a.Config.WorkerConcurrency)
+	cfg := a.Config
+	client, err := jobs.NewClient(a.Pool, jobs.Deps{
+		Store:  a.Store,
+		Logger: a.Logger,
+		Sandbox: &sandbox.Runner{
+			MemoryLimit: cfg.ParseMemoryLimit,
+			Timeout:     cfg.ParseTimeout,
+			MaxPages:    cfg.MaxPages,
+			Logger:      a.Logger,
+		},
+		UploadMaxAge:     cfg.UploadMaxAge,
+		ProgressInterval: cfg.ProgressInterval,
+	}, cfg.WorkerConcurrency)
 	if err != nil {
 		return err
 	}

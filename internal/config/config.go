@@ -81,6 +81,19 @@ type Config struct {
 	// (FOLIO_PRESIGN_TTL).
 	PresignTTL time.Duration
 
+	// ParseMemoryLimit caps one sandboxed parse's memory
+	// (FOLIO_PARSE_MEMORY_LIMIT).
+	ParseMemoryLimit int64
+	// ParseTimeout caps one parse's wall-clock and CPU time
+	// (FOLIO_PARSE_TIMEOUT).
+	ParseTimeout time.Duration
+	// MaxPages: documents with more pages fail with too_many_pages
+	// (FOLIO_MAX_PAGES).
+	MaxPages int
+	// ProgressInterval is the most often a parse writes its progress
+	// (FOLIO_PROGRESS_INTERVAL).
+	ProgressInterval time.Duration
+
 	// UploadMaxAge is how old an unfinished multipart upload under Folio's
 	// prefix may grow before the sweeper aborts it (FOLIO_UPLOAD_MAX_AGE).
 	UploadMaxAge time.Duration
@@ -129,6 +142,11 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		UploadRateWindow:    r.duration("FOLIO_UPLOAD_RATE_WINDOW", time.Minute),
 		OwnerQuotaBytes:     r.bytes("FOLIO_OWNER_QUOTA_BYTES", 10<<30, 1, 1<<60),
 		PresignTTL:          r.duration("FOLIO_PRESIGN_TTL", 5*time.Minute),
+
+		ParseMemoryLimit: r.bytes("FOLIO_PARSE_MEMORY_LIMIT", 1<<30, 64<<20, 1<<40),
+		ParseTimeout:     r.duration("FOLIO_PARSE_TIMEOUT", 5*time.Minute),
+		MaxPages:         r.integer("FOLIO_MAX_PAGES", 5000, 1, 1_000_000),
+		ProgressInterval: r.duration("FOLIO_PROGRESS_INTERVAL", 250*time.Millisecond),
 	}
 	if r.err != nil {
 		return nil, r.err

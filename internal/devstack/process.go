@@ -9,16 +9,17 @@ import (
 	"os/exec"
 	"os/user"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/foliohq/folio/internal/tailbuf"
 )
 
 // process is a started child with its output kept for error messages.
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *tailBuffer
+	out  *tailbuf.Buffer
 	done chan struct{}
 	err  error // valid after done is closed
 }
@@ -85,7 +86,7 @@ func (u asUser) start(name string, env []string, bin string, args ...string) (*p
 	cmd := exec.Command(bin, args...) //nolint:noctx // see above
 	cmd.SysProcAttr = u.sysProcAttr()
 	cmd.Env = env
-	out := &tailBuffer{max: 16 << 10}
+	out := &tailbuf.Buffer{Max: 16 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("error starting %s: %w", name, err)
@@ -124,29 +125,6 @@ func (p *process) stop(sig syscall.Signal, grace time.Duration) error {
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
 	return fmt.Errorf("%s did not stop within %s and was killed", p.name, grace)
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = b.buf[over:]
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(bytes.TrimSpace(b.buf))
 }
 
 // waitFor polls ready until it returns nil, the process exits, or timeout.

@@ -1,0 +1,142 @@
+package documents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Parse stages, shown with a parsing document.
+const (
+	StageReading    = "reading"
+	StageExtracting = "extracting"
+)
+
+// PageRow is one extracted page as stored.
+type PageRow struct {
+	Number   int     `json:"number"`
+	Width    float64 `json:"width"`
+	Height   float64 `json:"height"`
+	Rotation int     `json:"rotation"`
+	Text     string  `json:"text"`
+}
+
+// StartParse marks the document as parsing in generation gen (the parse
+// job's id) and drops pages any other generation wrote. It returns the
+// document and the first page that gen has not committed yet (a retried
+// attempt resumes there). ErrNotFound: the document is gone.
+func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64) (*Document, int, error) {
+	var (
+		doc       *Document
+		firstPage int
+	)
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		d, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM documents WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		doc = d
+		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'parsing', parse_generation = $2, parse_stage = $3,
+			failure_code = NULL, failure_message = NULL, updated_at = now() WHERE id = $1`, id, gen, StageReading); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM pages WHERE document_id = $1 AND generation <> $2`, id, gen); err != nil {
+			return err
+		}
+		var committed int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pages WHERE document_id = $1 AND generation = $2`, id, gen).Scan(&committed); err != nil {
+			return err
+		}
+		firstPage = committed + 1
+		if committed > 0 {
+			_, err = tx.Exec(ctx, `UPDATE documents SET pages_done = $2 WHERE id = $1`, id, committed)
+		}
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("error starting parse: %w", err)
+	}
+	return doc, firstPage, nil
+}
+
+// SetPageCount records the page count once the parser knows it.
+func SetPageCount(ctx context.Context, db DB, id uuid.UUID, gen int64, n int) error {
+	_, err := db.Exec(ctx, `UPDATE documents SET page_count = $3, parse_stage = $4, updated_at = now()
+		WHERE id = $1 AND parse_generation = $2`, id, gen, n, StageExtracting)
+	if err != nil {
+		return fmt.Errorf("error setting page count: %w", err)
+	}
+	return nil
+}
+
+// SavePages upserts pages of generation gen and sets pages_done, in one
+// transaction. A page written by a newer generation is never overwritten.
+func SavePages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pages []PageRow, pagesDone int) error {
+	if len(pages) == 0 {
+		return nil
+	}
+	nums := make([]int32, len(pages))
+	widths := make([]float32, len(pages))
+	heights := make([]float32, len(pages))
+	rots := make([]int32, len(pages))
+	texts := make([]string, len(pages))
+	for i, p := range pages {
+		nums[i], widths[i], heights[i], rots[i], texts[i] = int32(p.Number), float32(p.Width), float32(p.Height), int32(p.Rotation), p.Text
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO pages (document_id, page_number, generation, width, height, rotation, text)
+			SELECT $1, n, $2, w, h, r, t FROM unnest($3::int[], $4::real[], $5::real[], $6::int[], $7::text[]) AS u(n, w, h, r, t)
+			ON CONFLICT (document_id, page_number) DO UPDATE
+			SET generation = EXCLUDED.generation, width = EXCLUDED.width, height = EXCLUDED.height,
+				rotation = EXCLUDED.rotation, text = EXCLUDED.text
+			WHERE pages.generation <= EXCLUDED.generation`,
+			id, gen, nums, widths, heights, rots, texts)
+		if err != nil {
+			return fmt.Errorf("error saving pages: %w", err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE documents SET pages_done = $3, updated_at = now()
+			WHERE id = $1 AND parse_generation = $2`, id, gen, pagesDone)
+		if err != nil {
+			return fmt.Errorf("error saving progress: %w", err)
+		}
+		return nil
+	})
+}
+
+// FinishParse marks generation gen's parse done with its summary and
+// outline. It reports false when a newer generation has taken over.
+func FinishParse(ctx context.Context, db DB, id uuid.UUID, gen int64, pageCount int, summary, outline any) (bool, error) {
+	s, err := json.Marshal(summary)
+	if err != nil {
+		return false, err
+	}
+	o, err := json.Marshal(outline)
+	if err != nil {
+		return false, err
+	}
+	tag, err := db.Exec(ctx, `UPDATE documents SET status = 'done', page_count = $3, pages_done = $3, summary = $4,
+		outline = $5, parse_stage = NULL, failure_code = NULL, failure_message = NULL, updated_at = now()
+		WHERE id = $1 AND parse_generation = $2`, id, gen, pageCount, s, o)
+	if err != nil {
+		return false, fmt.Errorf("error finishing parse: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// FailParse marks generation gen's parse failed with a reason.
+func FailParse(ctx context.Context, db DB, id uuid.UUID, gen int64, code, message string) error {
+	_, err := db.Exec(ctx, `UPDATE documents SET status = 'failed', failure_code = $3, failure_message = $4,
+		parse_stage = NULL, updated_at = now() WHERE id = $1 AND parse_generation = $2`, id, gen, code, message)
+	if err != nil {
+		return fmt.Errorf("error failing parse: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+package documents
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// Pages returns up to limit pages of a document from page from on.
+func Pages(ctx context.Context, db DB, id uuid.UUID, from, limit int) ([]PageRow, error) {
+	rows, err := db.Query(ctx, `SELECT page_number, width, height, rotation, text FROM pages
+		WHERE document_id = $1 AND page_number >= $2 ORDER BY page_number LIMIT $3`, id, from, limit)
+	if err != nil {
+		return nil, fmt.Errorf("error reading pages: %w", err)
+	}
+	defer rows.Close()
+	out := []PageRow{}
+	for rows.Next() {
+		var (
+			p    PageRow
+			w, h float32
+		)
+		if err := rows.Scan(&p.Number, &w, &h, &p.Rotation, &p.Text); err != nil {
+			return nil, fmt.Errorf("error reading pages: %w", err)
+		}
+		p.Width, p.Height = float64(w), float64(h)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// EachPageText calls fn with each page's text in order, without holding
+// the whole document in memory.
+func EachPageText(ctx context.Context, db DB, id uuid.UUID, fn func(number int, text string) error) error {
+	rows, err := db.Query(ctx, `SELECT page_number, text FROM pages WHERE document_id = $1 ORDER BY page_number`, id)
+	if err != nil {
+		return fmt.Errorf("error reading text: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			n    int
+			text string
+		)
+		if err := rows.Scan(&n, &text); err != nil {
+			return fmt.Errorf("error reading text: %w", err)
+		}
+		if err := fn(n, text); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Outline returns the stored outline (JSON array) of a done document.
+func Outline(ctx context.Context, db DB, id uuid.UUID) (json.RawMessage, error) {
+	var raw []byte
+	if err := db.QueryRow(ctx, `SELECT outline FROM documents WHERE id = $1`, id).Scan(&raw); err != nil {
+		return nil, fmt.Errorf("error reading outline: %w", err)
+	}
+	if raw == nil {
+		return json.RawMessage("[]"), nil
+	}
+	return raw, nil
+}
+
+// Hit is one search result: a page of a document that matches.
+type Hit struct {
+	DocumentID uuid.UUID `json:"document_id"`
+	Filename   string    `json:"filename"`
+	Page       int       `json:"page"`
+	Snippet    string    `json:"snippet"`
+	Rank       float32   `json:"rank"`
+}
+
+// Snippet markers: control characters no page text keeps (the extractor
+// drops control characters), replaced by the API after escaping.
+const (
+	MarkStart = "\x02"
+	MarkStop  = "\x03"
+)
+
+// Search finds the owner's pages matching q (web-search syntax: words,
+// "phrases", -exclusions, or), best first.
+func Search(ctx context.Context, db DB, owner, q string, limit int) ([]Hit, error) {
+	rows, err := db.Query(ctx, `
+		WITH q AS (SELECT websearch_to_tsquery('simple', $2) AS query)
+		SELECT d.id, d.filename, p.page_number,
+			ts_headline('simple', p.text, q.query, 'StartSel=`+MarkStart+`, StopSel=`+MarkStop+`, MaxWords=30, MinWords=10, MaxFragments=1'),
+			ts_rank(p.tsv, q.query)
+		FROM q, pages p JOIN documents d ON d.id = p.document_id
+		WHERE d.owner = $1 AND d.status = 'done' AND p.generation = d.parse_generation AND p.tsv @@ q.query
+		ORDER BY ts_rank(p.tsv, q.query) DESC, d.created_at DESC, p.page_number
+		LIMIT $3`, owner, q, limit)
+	if err != nil {
+		return nil, fmt.Errorf("error searching: %w", err)
+	}
+	defer rows.Close()
+	hits := []Hit{}
+	for rows.Next() {
+		var h Hit
+		if err := rows.Scan(&h.DocumentID, &h.Filename, &h.Page, &h.Snippet, &h.Rank); err != nil {
+			return nil, fmt.Errorf("error searching: %w", err)
+		}
+		hits = append(hits, h)
+	}
+	return hits, rows.Err()
+}

@@ -1,0 +1,186 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/foliohq/folio/internal/pdftest"
+	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/pdf"
+)
+
+// workerBin is the real worker binary, built for these tests: it is the
+// child the sandbox runs in production, and (unlike a -race test binary)
+// it takes the address-space limit and inflates at full speed.
+var workerBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "folio-sandbox-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	workerBin = filepath.Join(dir, "worker")
+	cmd := exec.Command("go", "build", "-o", workerBin, "github.com/foliohq/folio/cmd/worker")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the worker:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func runner() *sandbox.Runner {
+	return &sandbox.Runner{Exe: workerBin, MemoryLimit: 1 << 30, Timeout: 60 * time.Second, MaxPages: 5000}
+}
+
+func run(t *testing.T, r *sandbox.Runner, data []byte) (*pdf.Result, []pdf.Page, error) {
+	t.Helper()
+	var pages []pdf.Page
+	res, err := r.Run(context.Background(), bytes.NewReader(data), 1, sandbox.Handler{
+		Page: func(p pdf.Page) error { pages = append(pages, p); return nil },
+	})
+	return res, pages, err
+}
+
+func requireFailure(t *testing.T, err error, code string) {
+	t.Helper()
+	var f *sandbox.Failure
+	require.True(t, errors.As(err, &f), "want a Failure %s, got %v", code, err)
+	require.Equal(t, code, f.Code, f.Message)
+	require.NotEmpty(t, f.Message)
+}
+
+func TestRunExtractsText(t *testing.T) {
+	t.Parallel()
+	data := pdftest.TextPages([]string{"Hello sandbox", "second line"}, []string{"Page two"})
+	res, pages, err := run(t, runner(), data)
+	require.NoError(t, err)
+	require.Equal(t, 2, res.PageCount)
+	require.Len(t, pages, 2)
+	require.Equal(t, "Hello sandbox\nsecond line", pages[0].Text)
+	require.Equal(t, "Page two", pages[1].Text)
+	require.InDelta(t, 612, pages[0].Width, 0.01)
+}
+
+func TestRunResumesAtFirstPage(t *testing.T) {
+	t.Parallel()
+	data := pdftest.TextPages([]string{"one"}, []string{"two"}, []string{"three"})
+	var pages []pdf.Page
+	_, err := runner().Run(context.Background(), bytes.NewReader(data), 3, sandbox.Handler{
+		Page: func(p pdf.Page) error { pages = append(pages, p); return nil },
+	})
+	require.NoError(t, err)
+	require.Len(t, pages, 3, "every page is reported, with its size")
+	require.Empty(t, pages[0].Text, "pages before the first are not extracted again")
+	require.Equal(t, "three", pages[2].Text)
+}
+
+// TestHostileInputs: every hostile file ends in a reasoned failure or a
+// flagged success, never a crash.
+func TestHostileInputs(t *testing.T) {
+	t.Parallel()
+	for name, data := range pdftest.Hostile() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			res, _, err := run(t, runner(), data)
+			outcome := "done"
+			var f *sandbox.Failure
+			if errors.As(err, &f) {
+				outcome = f.Code
+				require.NotEmpty(t, f.Message)
+			} else {
+				require.NoError(t, err, "a crash is never an acceptable end")
+			}
+			require.Contains(t, pdftest.HostileOutcomes[name], outcome, "%v", err)
+			if name == "Count 2^31" {
+				require.Equal(t, 1, res.PageCount)
+			}
+			if name == "JavaScript and Launch" {
+				require.True(t, res.Security.JavaScript)
+				require.True(t, res.Security.OpenAction)
+				require.True(t, res.Security.Launch)
+				require.True(t, res.Security.AdditionalActions)
+				require.Equal(t, 1, res.Security.URIs)
+			}
+		})
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	// A content stream that decodes to 600 MiB, with a 256 MiB cap.
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents [4 0 R 5 0 R] >>",
+		pdftest.Stream("/Filter /FlateDecode", pdftest.Flate(300<<20)),
+		pdftest.Stream("/Filter /FlateDecode", pdftest.Flate(300<<20)),
+	}
+	r := runner()
+	r.MemoryLimit = 256 << 20
+	_, _, err := run(t, r, pdftest.Build(objs, ""))
+	var f *sandbox.Failure
+	if errors.As(err, &f) {
+		require.Contains(t, []string{"memory_limit", "malformed"}, f.Code)
+		return
+	}
+	require.NoError(t, err, "either bounded by the decode limit, or stopped at the memory limit")
+}
+
+func TestTimeLimit(t *testing.T) {
+	t.Parallel()
+	// Many pages of many operators: more than a tenth of a second's work.
+	var pages [][]string
+	line := strings.Repeat("word ", 200)
+	for range 300 {
+		lines := make([]string, 60)
+		for j := range lines {
+			lines[j] = line
+		}
+		pages = append(pages, lines)
+	}
+	r := runner()
+	r.Timeout = 100 * time.Millisecond
+	_, _, err := run(t, r, pdftest.TextPages(pages...))
+	requireFailure(t, err, "time_limit")
+}
+
+func TestTooManyPages(t *testing.T) {
+	t.Parallel()
+	r := runner()
+	r.MaxPages = 2
+	_, _, err := run(t, r, pdftest.TextPages([]string{"a"}, []string{"b"}, []string{"c"}))
+	requireFailure(t, err, "too_many_pages")
+}
+
+func TestContextCancelKillsChild(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	var pages [][]string
+	for range 2000 {
+		pages = append(pages, []string{strings.Repeat("x ", 500)})
+	}
+	data := pdftest.TextPages(pages...)
+	_, err := runner().Run(ctx, bytes.NewReader(data), 1, sandbox.Handler{
+		Page: func(p pdf.Page) error {
+			if p.Number == 2 {
+				cancel()
+			}
+			return nil
+		},
+	})
+	require.ErrorIs(t, err, context.Canceled)
+}

@@ -1,0 +1,221 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+
+	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/internal/pdftest"
+	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/internal/testenv"
+	"github.com/foliohq/folio/jobs"
+	"github.com/foliohq/folio/storage"
+)
+
+type parseBundle struct {
+	db     *testenv.DB
+	bucket *testenv.Bucket
+	worker *jobs.ParseWorker
+	client *river.Client[pgx.Tx]
+}
+
+func setupParse(t *testing.T) *parseBundle {
+	t.Helper()
+	b := &parseBundle{db: testenv.Postgres(t), bucket: testenv.S3(t)}
+	b.worker = &jobs.ParseWorker{
+		Pool: b.db.Pool, Store: b.bucket.Store, Logger: slog.New(slog.DiscardHandler), ProgressInterval: 10 * time.Millisecond,
+		Sandbox: &sandbox.Runner{MemoryLimit: 1 << 30, Timeout: time.Minute, MaxPages: 100},
+	}
+	var err error
+	b.client, err = river.NewClient(riverpgxv5.New(b.db.Pool), &river.Config{})
+	require.NoError(t, err)
+	return b
+}
+
+// document stores data as an uploaded document of alice and returns its id.
+func (b *parseBundle) document(t *testing.T, data []byte) uuid.UUID {
+	t.Helper()
+	ctx := context.Background()
+	id := uuid.Must(uuid.NewV7())
+	key := documents.OriginalKey("alice", id)
+	_, err := b.bucket.Store.Put(ctx, key, bytes.NewReader(data), storage.PutOptions{})
+	require.NoError(t, err)
+	sum := sha256.Sum256(data)
+	require.NoError(t, documents.Insert(ctx, b.db.Pool, &documents.Document{
+		ID: id, Owner: "alice", Filename: "a.pdf", Status: documents.StatusQueued,
+		SizeBytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), S3Key: key,
+	}))
+	return id
+}
+
+// job inserts (and commits) the parse job of id.
+func (b *parseBundle) job(t *testing.T, id uuid.UUID) *rivertype.JobRow {
+	t.Helper()
+	res, err := b.client.Insert(context.Background(), jobs.ParseArgs{DocumentID: id}, nil)
+	require.NoError(t, err)
+	return res.Job
+}
+
+func (b *parseBundle) work(t *testing.T, job *rivertype.JobRow) *rivertest.WorkResult {
+	t.Helper()
+	ctx := context.Background()
+	tw := rivertest.NewWorker(t, riverpgxv5.New(b.db.Pool), &river.Config{}, b.worker)
+	tx, err := b.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // nothing to keep
+	res, err := tw.WorkJob(ctx, t, tx, job)
+	if res == nil {
+		require.NoError(t, err)
+	}
+	return res
+}
+
+func (b *parseBundle) get(t *testing.T, id uuid.UUID) *documents.Document {
+	t.Helper()
+	d, err := documents.Get(context.Background(), b.db.Pool, "alice", id)
+	require.NoError(t, err)
+	return d
+}
+
+func (b *parseBundle) pages(t *testing.T, id uuid.UUID) map[int]string {
+	t.Helper()
+	rows, err := b.db.Pool.Query(context.Background(), `SELECT page_number, text FROM pages WHERE document_id = $1`, id)
+	require.NoError(t, err)
+	out := map[int]string{}
+	for rows.Next() {
+		var n int
+		var text string
+		require.NoError(t, rows.Scan(&n, &text))
+		out[n] = text
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func TestParseDone(t *testing.T) {
+	t.Parallel()
+	b := setupParse(t)
+	id := b.document(t, pdftest.TextPages([]string{"Alpha beta"}, []string{"Gamma delta"}, []string{"Epsilon"}))
+
+	res := b.work(t, b.job(t, id))
+	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+
+	d := b.get(t, id)
+	require.Equal(t, documents.StatusDone, d.Status)
+	require.NotNil(t, d.PageCount)
+	require.Equal(t, 3, *d.PageCount)
+	require.Equal(t, 3, d.PagesDone)
+	require.Nil(t, d.Failure)
+	var summary jobs.Summary
+	require.NoError(t, json.Unmarshal(d.Summary, &summary))
+	require.Equal(t, "1.7", summary.Version)
+	require.Equal(t, map[int]string{1: "Alpha beta", 2: "Gamma delta", 3: "Epsilon"}, b.pages(t, id))
+}
+
+// TestParseResumesAndDropsOtherGenerations: a retried attempt keeps the
+// pages its generation committed and parses only the rest; pages of any
+// other generation are dropped, so generations never mix.
+func TestParseResumesAndDropsOtherGenerations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupParse(t)
+	id := b.document(t, pdftest.TextPages([]string{"one"}, []string{"two"}, []string{"three"}, []string{"four"}))
+	job := b.job(t, id)
+
+	_, err := b.db.Pool.Exec(ctx, `UPDATE documents SET status = 'parsing', parse_generation = $2 WHERE id = $1`, id, job.ID)
+	require.NoError(t, err)
+	require.NoError(t, documents.SavePages(ctx, b.db.Pool, id, job.ID, []documents.PageRow{
+		{Number: 1, Width: 612, Height: 792, Text: "one (committed by attempt 1)"},
+		{Number: 2, Width: 612, Height: 792, Text: "two (committed by attempt 1)"},
+	}, 2))
+	_, err = b.db.Pool.Exec(ctx, `INSERT INTO pages (document_id, page_number, generation, width, height, text)
+		VALUES ($1, 4, $2, 1, 1, 'stale page of an older parse')`, id, job.ID-1)
+	require.NoError(t, err)
+
+	require.Equal(t, river.EventKindJobCompleted, b.work(t, job).EventKind)
+	require.Equal(t, map[int]string{
+		1: "one (committed by attempt 1)",
+		2: "two (committed by attempt 1)",
+		3: "three",
+		4: "four",
+	}, b.pages(t, id))
+	var gens int
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(DISTINCT generation) FROM pages WHERE document_id = $1`, id).Scan(&gens))
+	require.Equal(t, 1, gens)
+	require.Equal(t, documents.StatusDone, b.get(t, id).Status)
+}
+
+func TestParsePermanentFailures(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		data []byte
+		code string
+	}{
+		{"not a PDF", []byte("\x89PNG\r\n\x1a\n not a pdf at all"), "not_pdf"},
+		{"too many pages", pdftest.TextPages(make([][]string, 101)...), "too_many_pages"},
+		{"page tree cycle", pdftest.Build([]string{
+			"<< /Type /Catalog /Pages 2 0 R >>",
+			"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+			"<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1 >>",
+		}, ""), "malformed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupParse(t)
+			id := b.document(t, tt.data)
+			res := b.work(t, b.job(t, id))
+			require.Equal(t, river.EventKindJobCancelled, res.EventKind, "no retries for the input's own faults")
+			d := b.get(t, id)
+			require.Equal(t, documents.StatusFailed, d.Status)
+			require.NotNil(t, d.Failure)
+			require.Equal(t, tt.code, d.Failure.Code)
+			require.NotEmpty(t, d.Failure.Message)
+		})
+	}
+}
+
+func TestParseDeletedDocumentIsNoWork(t *testing.T) {
+	t.Parallel()
+	b := setupParse(t)
+	id := b.document(t, pdftest.TextPages([]string{"x"}))
+	job := b.job(t, id)
+	require.NoError(t, documents.Delete(context.Background(), b.db.Pool, id))
+	require.Equal(t, river.EventKindJobCompleted, b.work(t, job).EventKind)
+}
+
+// TestParseMissingObjectRetries: S3 losing the original is not the file's
+// fault: the job errors for River to retry, and on the last attempt the
+// document fails with "internal".
+func TestParseMissingObjectRetries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupParse(t)
+	id := b.document(t, pdftest.TextPages([]string{"x"}))
+	require.NoError(t, b.bucket.Store.Delete(ctx, documents.OriginalKey("alice", id)))
+
+	job := b.job(t, id)
+	res := b.work(t, job)
+	require.Equal(t, river.EventKindJobFailed, res.EventKind)
+	require.Equal(t, documents.StatusParsing, b.get(t, id).Status, "retries remain")
+
+	job.Attempt, job.MaxAttempts = jobs.ParseMaxAttempts, jobs.ParseMaxAttempts
+	b.work(t, job)
+	d := b.get(t, id)
+	require.Equal(t, documents.StatusFailed, d.Status)
+	require.Equal(t, "internal", d.Failure.Code)
+}

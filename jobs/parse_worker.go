@@ -1,0 +1,181 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/pdf"
+	"github.com/foliohq/folio/storage"
+)
+
+// ParseWorker parses one document: it streams the original from S3 into a
+// sandboxed child, stores pages as they come, and ends the document done
+// or failed with a reason.
+type ParseWorker struct {
+	river.WorkerDefaults[ParseArgs]
+	Pool    *pgxpool.Pool
+	Store   *storage.Store
+	Sandbox *sandbox.Runner
+	Logger  *slog.Logger
+	// ProgressInterval is the most often pages and progress are written.
+	ProgressInterval time.Duration
+}
+
+// flushPages bounds how many pages wait in memory before being written.
+const flushPages = 64
+
+// Timeout gives a parse the sandbox's time plus room for S3 and Postgres
+// (River's default of one minute is far too short for a 5,000-page book).
+func (w *ParseWorker) Timeout(*river.Job[ParseArgs]) time.Duration {
+	return w.Sandbox.Timeout + time.Minute
+}
+
+// Summary is what a done document shows of its parse.
+type Summary struct {
+	Version       string            `json:"version"`
+	Tagged        bool              `json:"tagged"`
+	Linearized    bool              `json:"linearized"`
+	Encryption    *pdf.Encryption   `json:"encryption,omitempty"`
+	Metadata      pdf.Metadata      `json:"metadata"`
+	SecurityFlags pdf.SecurityFlags `json:"security_flags"`
+	FormFields    int               `json:"form_fields"`
+	Signatures    bool              `json:"signatures"`
+	Fonts         []pdf.FontInfo    `json:"fonts"`
+	Attachments   []pdf.Attachment  `json:"attachments"`
+	OutlineItems  int               `json:"outline_items"`
+	Warnings      []string          `json:"warnings,omitempty"`
+}
+
+func summaryOf(res *pdf.Result) Summary {
+	return Summary{
+		Version: res.Version, Tagged: res.Tagged, Linearized: res.Linearized, Encryption: res.Encryption,
+		Metadata: res.Metadata, SecurityFlags: res.Security, FormFields: res.FormFields, Signatures: res.Signatures,
+		Fonts: nonNil(res.Fonts), Attachments: nonNil(res.Attachments), OutlineItems: countOutline(res.Outline),
+		Warnings: res.Warnings,
+	}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func countOutline(items []pdf.OutlineItem) int {
+	n := len(items)
+	for _, it := range items {
+		n += countOutline(it.Children)
+	}
+	return n
+}
+
+// Work runs one attempt. Permanent failures (the input's fault) cancel the
+// job with the document failed; transient ones return an error for River
+// to retry, and fail the document with "internal" on the last attempt.
+func (w *ParseWorker) Work(ctx context.Context, job *river.Job[ParseArgs]) error {
+	id, gen := job.Args.DocumentID, job.ID
+	log := w.Logger.With("document_id", id, "job_id", job.ID, "attempt", job.Attempt)
+	doc, firstPage, err := documents.StartParse(ctx, w.Pool, id, gen)
+	if errors.Is(err, documents.ErrNotFound) {
+		log.Info("parse: document is gone; nothing to do")
+		return nil
+	}
+	if err != nil {
+		return w.transient(ctx, job, err)
+	}
+	obj, err := w.Store.Get(ctx, doc.S3Key)
+	if err != nil {
+		return w.transient(ctx, job, err)
+	}
+	defer obj.Close()
+
+	var (
+		pending   []documents.PageRow
+		pagesDone = firstPage - 1
+		lastFlush = time.Now()
+	)
+	flush := func() error {
+		if err := documents.SavePages(ctx, w.Pool, id, gen, pending, pagesDone); err != nil {
+			return err
+		}
+		pending, lastFlush = pending[:0], time.Now()
+		return nil
+	}
+	started := time.Now()
+	var stats sandbox.Stats
+	res, err := w.Sandbox.Run(ctx, obj, firstPage, sandbox.Handler{
+		Finished: func(s sandbox.Stats) { stats = s },
+		Started:  func(n int) error { return documents.SetPageCount(ctx, w.Pool, id, gen, n) },
+		Page: func(p pdf.Page) error {
+			if p.Number < firstPage {
+				return nil // committed by an earlier attempt of this generation
+			}
+			pending = append(pending, documents.PageRow{Number: p.Number, Width: p.Width, Height: p.Height, Rotation: p.Rotation, Text: p.Text})
+			pagesDone = p.Number
+			if len(pending) >= flushPages || time.Since(lastFlush) >= w.ProgressInterval {
+				return flush()
+			}
+			return nil
+		},
+	})
+	if err == nil {
+		err = flush()
+	}
+	var failure *sandbox.Failure
+	switch {
+	case err == nil:
+		ok, ferr := documents.FinishParse(ctx, w.Pool, id, gen, res.PageCount, summaryOf(res), nonNil(res.Outline))
+		if ferr != nil {
+			return w.transient(ctx, job, ferr)
+		}
+		log.Info("parse: done", "pages", res.PageCount, "resumed_at", firstPage, "duration", time.Since(started).String(),
+			"child_peak_rss_mib", stats.PeakRSS>>20, "child_cpu", stats.CPUTime.String(), "current", ok)
+		return nil
+	case errors.As(err, &failure):
+		return w.permanent(ctx, job, log, failure.Code, failure.Message)
+	case errors.Is(err, sandbox.ErrCrashed) && crashedBefore(job):
+		return w.permanent(ctx, job, log, "malformed", "The file crashed the parser twice; it cannot be read.")
+	}
+	return w.transient(ctx, job, err)
+}
+
+// permanent fails the document and cancels the job: retrying would end
+// the same way.
+func (w *ParseWorker) permanent(ctx context.Context, job *river.Job[ParseArgs], log *slog.Logger, code, message string) error {
+	log.Info("parse: failed", "code", code, "reason", message)
+	if err := documents.FailParse(ctx, w.Pool, job.Args.DocumentID, job.ID, code, message); err != nil {
+		return w.transient(ctx, job, err)
+	}
+	return river.JobCancel(fmt.Errorf("%s: %s", code, message))
+}
+
+// transient returns err for River to retry; on the last attempt the
+// document fails with "internal" first.
+func (w *ParseWorker) transient(ctx context.Context, job *river.Job[ParseArgs], err error) error {
+	if ctx.Err() == nil && job.Attempt >= job.MaxAttempts {
+		_ = documents.FailParse(context.WithoutCancel(ctx), w.Pool, job.Args.DocumentID, job.ID, "internal",
+			"Parsing failed repeatedly for reasons that are not the file's; try reparsing later.")
+	}
+	return err
+}
+
+// crashedBefore reports whether an earlier attempt of this job crashed the
+// sandbox too.
+func crashedBefore(job *river.Job[ParseArgs]) bool {
+	for _, e := range job.Errors {
+		if strings.Contains(e.Error, sandbox.ErrCrashed.Error()) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,272 @@
+package pdf_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/pdf"
+)
+
+var (
+	corpusDir    = flag.String("corpus", os.Getenv("FOLIO_CORPUS"), "folder of PDFs for TestCorpus (see make corpus)")
+	corpusReport = flag.String("report", "", "write TestCorpus's report to this file too")
+)
+
+func TestMain(m *testing.M) {
+	sandbox.Main() // TestCorpus runs this test binary as the sandbox child
+	os.Exit(m.Run())
+}
+
+// words splits text into words for F1, after NFKC (ligatures, widths).
+func words(s string) map[string]int {
+	out := map[string]int{}
+	// Format characters (pdftotext marks right-to-left runs with U+202B
+	// and friends) are not part of any word.
+	s = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, s)
+	for _, w := range strings.Fields(norm.NFKC.String(s)) {
+		out[w]++
+	}
+	return out
+}
+
+// f1 is the word-level F1 of got against want (bags of words).
+func f1(got, want map[string]int) float64 {
+	var ng, nw, common int
+	for w, c := range got {
+		ng += c
+		common += min(c, want[w])
+	}
+	for _, c := range want {
+		nw += c
+	}
+	if ng == 0 && nw == 0 {
+		return 1
+	}
+	if ng == 0 || nw == 0 {
+		return 0
+	}
+	p, r := float64(common)/float64(ng), float64(common)/float64(nw)
+	if p+r == 0 {
+		return 0
+	}
+	return 2 * p * r / (p + r)
+}
+
+var pagesRE = regexp.MustCompile(`(?m)^Pages:\s+(\d+)`)
+
+type corpusResult struct {
+	file     string
+	outcome  string
+	pages    int
+	popPages int
+	f1       float64
+	popErr   string
+	ourTime  time.Duration
+	boxTime  time.Duration
+	boxRSS   int64
+	popTime  time.Duration
+}
+
+func corpusFiles(t *testing.T) []string {
+	t.Helper()
+	if *corpusDir == "" {
+		t.Skip("no corpus: run `make corpus` (or go test -corpus DIR)")
+	}
+	var files []string
+	err := filepath.WalkDir(*corpusDir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".pdf") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	return files
+}
+
+func poppler(ctx context.Context, file string) (text string, pages int, elapsed time.Duration, err error) {
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, "pdftotext", "-q", "-layout", "-enc", "UTF-8", file, "-").Output()
+	elapsed = time.Since(start)
+	if err != nil {
+		return "", 0, elapsed, err
+	}
+	info, err := exec.CommandContext(ctx, "pdfinfo", file).Output()
+	if err != nil {
+		return string(out), 0, elapsed, err
+	}
+	if m := pagesRE.FindSubmatch(info); m != nil {
+		pages, _ = strconv.Atoi(string(m[1]))
+	}
+	return string(out), pages, elapsed, nil
+}
+
+// TestCorpus compares Folio's extraction with poppler's on every PDF in the
+// corpus: outcome, page count against pdfinfo, word F1 against
+// pdftotext -layout. It reports, and fails only on regressions of the
+// bars: mean F1 below 0.95 or a page count that differs.
+func TestCorpus(t *testing.T) {
+	files := corpusFiles(t)
+	var results []corpusResult
+	for _, file := range files {
+		r := corpusResult{file: file}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		popText, popPages, popTime, popErr := poppler(ctx, file)
+		cancel()
+		r.popPages, r.popTime = popPages, popTime
+		if popErr != nil {
+			r.popErr = popErr.Error()
+		}
+		var text strings.Builder
+		start := time.Now()
+		res, err := pdf.Inspect(data, pdf.Options{MaxPages: 5000, Page: func(p pdf.Page) error {
+			text.WriteString(p.Text)
+			text.WriteString("\f")
+			return nil
+		}})
+		r.ourTime = time.Since(start)
+		if err != nil {
+			r.outcome = err.Error()
+		} else {
+			r.outcome = "done"
+			r.pages = res.PageCount
+		}
+		if popErr == nil {
+			r.f1 = f1(words(text.String()), words(popText))
+		}
+		// The same file through the sandbox, as the worker runs it.
+		box := &sandbox.Runner{MemoryLimit: 1 << 30, Timeout: 5 * time.Minute, MaxPages: 5000}
+		start = time.Now()
+		_, _ = box.Run(context.Background(), bytes.NewReader(data), 1, sandbox.Handler{
+			Finished: func(st sandbox.Stats) { r.boxRSS = st.PeakRSS },
+		})
+		r.boxTime = time.Since(start)
+		results = append(results, r)
+	}
+	report(t, results)
+}
+
+func report(t *testing.T, results []corpusResult) {
+	var (
+		sumF1                     float64
+		nF1, done, pageMiss       int
+		ourTime, boxTime, popTime time.Duration
+		ourPages                  int
+		low                       []string
+		rss                       []int64
+	)
+	for _, r := range results {
+		rel, _ := filepath.Rel(*corpusDir, r.file)
+		switch {
+		case r.popErr != "" && r.outcome != "done":
+			// Nobody can read it: a failure is the right outcome.
+		case r.popErr != "":
+			low = append(low, fmt.Sprintf("%s: poppler fails (%s), Folio: %s", rel, firstLine(r.popErr), r.outcome))
+		case r.outcome != "done":
+			low = append(low, fmt.Sprintf("%s: Folio %s; poppler reads %d pages", rel, r.outcome, r.popPages))
+			nF1++
+		default:
+			done++
+			sumF1 += r.f1
+			nF1++
+			ourTime += r.ourTime
+			boxTime += r.boxTime
+			popTime += r.popTime
+			rss = append(rss, r.boxRSS)
+			ourPages += r.pages
+			if r.pages != r.popPages {
+				pageMiss++
+				low = append(low, fmt.Sprintf("%s: %d pages, pdfinfo says %d", rel, r.pages, r.popPages))
+			}
+			if r.f1 < 0.8 {
+				low = append(low, fmt.Sprintf("%s: F1 %.3f", rel, r.f1))
+			}
+		}
+	}
+	mean := sumF1 / math.Max(float64(nF1), 1)
+	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
+	pct := func(p float64) float64 {
+		if len(rss) == 0 {
+			return 0
+		}
+		return float64(rss[int(p*float64(len(rss)-1))]) / (1 << 20)
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "measured %s on %s (%d cores), %s; poppler %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"),
+		cpuModel(), runtime.NumCPU(), runtime.Version(), popplerVersion())
+	fmt.Fprintf(&out, "corpus: %d files, %d done, mean word F1 %.4f over %d files poppler reads, %d page-count mismatches\n",
+		len(results), done, mean, nF1, pageMiss)
+	fmt.Fprintf(&out, "speed over %d pages: Folio in-process %.1f pages/s, through the sandbox %.1f pages/s, pdftotext %.1f pages/s"+
+		" (in-process %.2fx, sandbox %.2fx pdftotext)\n",
+		ourPages, float64(ourPages)/ourTime.Seconds(), float64(ourPages)/boxTime.Seconds(), float64(ourPages)/popTime.Seconds(),
+		popTime.Seconds()/ourTime.Seconds(), popTime.Seconds()/boxTime.Seconds())
+	fmt.Fprintf(&out, "sandbox child peak RSS per document: median %.1f MiB, p90 %.1f MiB, max %.1f MiB\n", pct(0.5), pct(0.9), pct(1))
+	fmt.Fprintf(&out, "files below F1 0.8, unread, or with another page count (%d):\n", len(low))
+	for _, l := range low {
+		fmt.Fprintf(&out, "  %s\n", l)
+	}
+	t.Log("\n" + out.String())
+	if *corpusReport != "" {
+		if err := os.WriteFile(*corpusReport, []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if mean < 0.95 {
+		t.Errorf("mean word F1 %.4f is below the bar of 0.95", mean)
+	}
+	if pageMiss > 0 {
+		t.Errorf("%d files have another page count than pdfinfo's", pageMiss)
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func popplerVersion() string {
+	out, _ := exec.Command("pdftotext", "-v").CombinedOutput()
+	first, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(strings.TrimPrefix(first, "pdftotext version "))
+}
