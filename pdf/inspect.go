@@ -266,7 +266,7 @@ func pageText(o *objects, p pageInfo) (text, warning string) {
 	gs := gstate{ctm: identity, th: 1}
 	e.run(content, p.res, gs, 0)
 	annotations(o, e, p)
-	return layout(e.glyphs), ""
+	return layout(readingOrder(e.glyphs)), ""
 }
 
 // annotations runs the normal appearance of each visible annotation (form

@@ -1,6 +1,7 @@
 package pdf_test
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -131,4 +132,40 @@ func TestJunkBeforeHeader(t *testing.T) {
 	data := append([]byte("junk from a mail gateway\r\n"), pdftest.TextPages([]string{"still readable"})...)
 	_, pages := inspect(t, data)
 	require.Equal(t, "still readable", pages[0].Text)
+}
+
+// twoColumns draws a two-column page line by line across the page (left
+// line, right line, …), with a full-width title above.
+func twoColumns(interleaved bool) []byte {
+	var c strings.Builder
+	c.WriteString("BT /F2 14 Tf 1 0 0 1 72 740 Tm (A Title Across Both Columns And The Gutter Between) Tj ET\n")
+	left := []string{"left one", "left two", "left three", "left four", "left five", "left six"}
+	right := []string{"right one", "right two", "right three", "right four", "right five", "right six"}
+	line := func(x float64, i int, s string) {
+		fmt.Fprintf(&c, "BT /F2 10 Tf 1 0 0 1 %.0f %d Tm (%s) Tj ET\n", x, 700-14*i, s)
+	}
+	if interleaved {
+		for i := range left {
+			line(72, i, left[i])
+			line(320, i, right[i])
+		}
+	} else {
+		for i := range left {
+			line(72, i, left[i])
+		}
+		for i := range right {
+			line(320, i, right[i])
+		}
+	}
+	return page(c.String())
+}
+
+func TestTwoColumnsReadInOrder(t *testing.T) {
+	t.Parallel()
+	want := "A Title Across Both Columns And The Gutter Between\nleft one\nleft two\nleft three\nleft four\nleft five\nleft six\n" +
+		"right one\nright two\nright three\nright four\nright five\nright six"
+	for _, interleaved := range []bool{false, true} {
+		_, pages := inspect(t, twoColumns(interleaved))
+		require.Equal(t, want, pages[0].Text, "interleaved=%v", interleaved)
+	}
 }
