@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/jobs"
 )
 
@@ -128,6 +129,10 @@ func (s *Server) reparse(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem(http.StatusConflict, "parse_in_progress", "A parse of this document is already queued."))
 		return
 	}
+	if _, err := events.Append(ctx, tx, id, events.DocumentQueued, map[string]any{"reparse": true}); err != nil {
+		s.writeRepoError(w, err)
+		return
+	}
 	if err := tx.Commit(ctx); err != nil {
 		s.writeRepoError(w, err)
 		return
@@ -161,6 +166,16 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 			s.writeRepoError(w, err)
 			return
 		}
+	}
+	if len(jobIDs) > 0 {
+		if _, err := events.Append(ctx, tx, id, events.DocumentCanceled, nil); err != nil {
+			s.writeRepoError(w, err)
+			return
+		}
+	}
+	if _, err := events.Append(ctx, tx, id, events.DocumentDeleted, nil); err != nil {
+		s.writeRepoError(w, err)
+		return
 	}
 	if err := documents.Delete(ctx, tx, id); err != nil {
 		s.writeRepoError(w, err)

@@ -19,13 +19,13 @@ func (b *testBundle) parsed(t *testing.T, owner string, texts ...string) documen
 	ctx := context.Background()
 	doc := decode[documents.Document](t, b.uploadRaw(t, owner, "book.pdf", pdfBytes(t, 1000)))
 	gen := int64(42)
-	_, _, err := documents.StartParse(ctx, b.db.Pool, doc.ID, gen)
+	_, _, err := documents.StartParse(ctx, b.db.Pool, doc.ID, gen, 1)
 	require.NoError(t, err)
 	var rows []documents.PageRow
 	for i, text := range texts {
 		rows = append(rows, documents.PageRow{Number: i + 1, Width: 612, Height: 792, Text: text})
 	}
-	require.NoError(t, documents.SavePages(ctx, b.db.Pool, doc.ID, gen, rows, len(rows)))
+	require.NoError(t, documents.SavePages(ctx, b.db.Pool, doc.ID, gen, rows, len(rows), true))
 	outline := []pdf.OutlineItem{{Title: "Chapter 1", Page: 1, Children: []pdf.OutlineItem{{Title: "1.1 Start", Page: 2}}}}
 	ok, err := documents.FinishParse(ctx, b.db.Pool, doc.ID, gen, len(texts), map[string]any{"version": "1.7"}, outline)
 	require.NoError(t, err)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +15,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/internal/health"
 	"github.com/foliohq/folio/internal/telemetry"
 	"github.com/foliohq/folio/storage"
@@ -37,6 +39,7 @@ type Deps struct {
 	Store          *storage.Store
 	River          *river.Client[pgx.Tx] // inserts jobs; works none
 	Verifier       *auth.Verifier
+	Hub            *events.Hub // live events for streams
 	Limits         Limits
 	AllowedOrigins []string
 }
@@ -44,10 +47,13 @@ type Deps struct {
 // Server is the API's HTTP handler.
 type Server struct {
 	Deps
-	handler http.Handler
-	routes  []route
-	uploads *prometheus.CounterVec
-	bytes   prometheus.Counter
+	handler     http.Handler
+	routes      []route
+	uploads     *prometheus.CounterVec
+	bytes       prometheus.Counter
+	streamsOpen prometheus.Gauge
+	shutdown    chan struct{}
+	closeOnce   sync.Once
 }
 
 // route is one endpoint. Routes are a table so that tests (the OpenAPI
@@ -60,7 +66,7 @@ type route struct {
 
 // New returns a Server with every route mounted.
 func New(deps Deps) *Server {
-	s := &Server{Deps: deps}
+	s := &Server{Deps: deps, shutdown: make(chan struct{})}
 	s.uploads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "folio_uploads_total",
 		Help: "Uploads by outcome: created, rejected (4xx before storing), client_gone, too_large, over_quota, storage_error, database_error.",
@@ -69,7 +75,11 @@ func New(deps Deps) *Server {
 		Name: "folio_upload_bytes_total",
 		Help: "Bytes of uploads that were stored and committed.",
 	})
-	deps.Metrics.Registry.MustRegister(s.uploads, s.bytes)
+	s.streamsOpen = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "folio_event_streams_open",
+		Help: "Websocket and SSE event streams open on this process.",
+	})
+	deps.Metrics.Registry.MustRegister(s.uploads, s.bytes, s.streamsOpen)
 
 	s.routes = []route{
 		{"GET /healthz", true, deps.Health.Healthz},
@@ -87,6 +97,9 @@ func New(deps Deps) *Server {
 		{"GET /v1/documents/{id}/text", false, s.text},
 		{"GET /v1/documents/{id}/outline", false, s.outline},
 		{"GET /v1/search", false, s.search},
+		{"POST /v1/events/tickets", false, s.ticket},
+		{"GET /v1/documents/{id}/events", true, s.documentEvents}, // authenticates itself: tickets too
+		{"GET /v1/events", true, s.allEvents},
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes {
@@ -108,6 +121,11 @@ func New(deps Deps) *Server {
 	s.handler = c.Handler(deps.Metrics.Instrument(mux))
 	return s
 }
+
+// CloseStreams ends every event stream: websockets get close code 1012
+// (service restart) and SSE streams end, so clients reconnect elsewhere
+// and resume. http.Server.Shutdown does not close hijacked connections.
+func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.shutdown) }) }
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

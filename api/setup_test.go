@@ -20,6 +20,7 @@ import (
 
 	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/internal/health"
 	"github.com/foliohq/folio/internal/telemetry"
 	"github.com/foliohq/folio/internal/testenv"
@@ -62,7 +63,13 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 	inserter, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{})
 	require.NoError(t, err)
 	metrics := telemetry.NewMetrics()
+	hub := events.NewHub(db.Pool, slog.New(slog.DiscardHandler))
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { hub.Run(hubCtx); close(hubDone) }()
+	t.Cleanup(func() { stopHub(); <-hubDone })
 	srv := api.New(api.Deps{
+		Hub:            hub,
 		Logger:         slog.New(slog.DiscardHandler),
 		Health:         health.NewChecker(time.Second, nil),
 		Metrics:        metrics,

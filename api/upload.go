@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/jobs"
 	"github.com/foliohq/folio/storage"
 )
@@ -192,6 +193,9 @@ func (s *Server) commit(reqCtx context.Context, doc *documents.Document) *Proble
 	}
 	if _, err := s.River.InsertTx(ctx, tx, jobs.ParseArgs{DocumentID: doc.ID}, nil); err != nil {
 		return problem(http.StatusServiceUnavailable, "database_unavailable", "error enqueueing parse: "+err.Error())
+	}
+	if _, err := events.Append(ctx, tx, doc.ID, events.DocumentQueued, map[string]any{"filename": doc.Filename, "size_bytes": doc.SizeBytes}); err != nil {
+		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())

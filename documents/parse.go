@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/foliohq/folio/events"
 )
 
 // Parse stages, shown with a parsing document.
@@ -30,7 +32,7 @@ type PageRow struct {
 // job's id) and drops pages any other generation wrote. It returns the
 // document and the first page that gen has not committed yet (a retried
 // attempt resumes there). ErrNotFound: the document is gone.
-func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64) (*Document, int, error) {
+func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, attempt int) (*Document, int, error) {
 	var (
 		doc       *Document
 		firstPage int
@@ -54,8 +56,11 @@ func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64
 		}
 		firstPage = committed + 1
 		if committed > 0 {
-			_, err = tx.Exec(ctx, `UPDATE documents SET pages_done = $2 WHERE id = $1`, id, committed)
+			if _, err := tx.Exec(ctx, `UPDATE documents SET pages_done = $2 WHERE id = $1`, id, committed); err != nil {
+				return err
+			}
 		}
+		_, err = events.Append(ctx, tx, id, events.ParseStarted, map[string]any{"attempt": attempt, "resume_at_page": firstPage})
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -67,19 +72,31 @@ func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64
 	return doc, firstPage, nil
 }
 
-// SetPageCount records the page count once the parser knows it.
-func SetPageCount(ctx context.Context, db DB, id uuid.UUID, gen int64, n int) error {
-	_, err := db.Exec(ctx, `UPDATE documents SET page_count = $3, parse_stage = $4, updated_at = now()
-		WHERE id = $1 AND parse_generation = $2`, id, gen, n, StageExtracting)
-	if err != nil {
-		return fmt.Errorf("error setting page count: %w", err)
-	}
-	return nil
+// SetPageCount records the page count once the parser knows it, with the
+// first progress event.
+func SetPageCount(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, n, pagesDone int) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE documents SET page_count = $3, parse_stage = $4, updated_at = now()
+			WHERE id = $1 AND parse_generation = $2`, id, gen, n, StageExtracting)
+		if err != nil {
+			return fmt.Errorf("error setting page count: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		_, err = events.Append(ctx, tx, id, events.ParseProgress, progress(StageExtracting, pagesDone, n))
+		return err
+	})
+}
+
+func progress(stage string, done, total int) map[string]any {
+	return map[string]any{"stage": stage, "pages_done": done, "pages_total": total}
 }
 
 // SavePages upserts pages of generation gen and sets pages_done, in one
-// transaction. A page written by a newer generation is never overwritten.
-func SavePages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pages []PageRow, pagesDone int) error {
+// transaction, with a progress event when announce is set (the caller
+// throttles). A page written by a newer generation is never overwritten.
+func SavePages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pages []PageRow, pagesDone int, announce bool) error {
 	if len(pages) == 0 {
 		return nil
 	}
@@ -102,18 +119,26 @@ func SavePages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64,
 		if err != nil {
 			return fmt.Errorf("error saving pages: %w", err)
 		}
-		_, err = tx.Exec(ctx, `UPDATE documents SET pages_done = $3, updated_at = now()
-			WHERE id = $1 AND parse_generation = $2`, id, gen, pagesDone)
+		var total *int
+		err = tx.QueryRow(ctx, `UPDATE documents SET pages_done = $3, updated_at = now()
+			WHERE id = $1 AND parse_generation = $2 RETURNING page_count`, id, gen, pagesDone).Scan(&total)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // a newer generation took over, or the document is gone
+		}
 		if err != nil {
 			return fmt.Errorf("error saving progress: %w", err)
 		}
-		return nil
+		if announce && total != nil {
+			_, err = events.Append(ctx, tx, id, events.ParseProgress, progress(StageExtracting, pagesDone, *total))
+		}
+		return err
 	})
 }
 
 // FinishParse marks generation gen's parse done with its summary and
-// outline. It reports false when a newer generation has taken over.
-func FinishParse(ctx context.Context, db DB, id uuid.UUID, gen int64, pageCount int, summary, outline any) (bool, error) {
+// outline, and announces it. It reports false when a newer generation has
+// taken over.
+func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pageCount int, summary, outline any) (bool, error) {
 	s, err := json.Marshal(summary)
 	if err != nil {
 		return false, err
@@ -122,21 +147,56 @@ func FinishParse(ctx context.Context, db DB, id uuid.UUID, gen int64, pageCount 
 	if err != nil {
 		return false, err
 	}
-	tag, err := db.Exec(ctx, `UPDATE documents SET status = 'done', page_count = $3, pages_done = $3, summary = $4,
-		outline = $5, parse_stage = NULL, failure_code = NULL, failure_message = NULL, updated_at = now()
-		WHERE id = $1 AND parse_generation = $2`, id, gen, pageCount, s, o)
-	if err != nil {
-		return false, fmt.Errorf("error finishing parse: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
+	current := false
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'done', page_count = $3, pages_done = $3, summary = $4,
+			outline = $5, parse_stage = NULL, failure_code = NULL, failure_message = NULL, updated_at = now()
+			WHERE id = $1 AND parse_generation = $2`, id, gen, pageCount, s, o)
+		if err != nil {
+			return fmt.Errorf("error finishing parse: %w", err)
+		}
+		if current = tag.RowsAffected() == 1; !current {
+			return nil
+		}
+		if _, err := events.Append(ctx, tx, id, events.ParseProgress, progress("done", pageCount, pageCount)); err != nil {
+			return err
+		}
+		_, err = events.Append(ctx, tx, id, events.DocumentDone, map[string]any{"page_count": pageCount, "summary": json.RawMessage(s)})
+		return err
+	})
+	return current, err
 }
 
-// FailParse marks generation gen's parse failed with a reason.
-func FailParse(ctx context.Context, db DB, id uuid.UUID, gen int64, code, message string) error {
-	_, err := db.Exec(ctx, `UPDATE documents SET status = 'failed', failure_code = $3, failure_message = $4,
-		parse_stage = NULL, updated_at = now() WHERE id = $1 AND parse_generation = $2`, id, gen, code, message)
-	if err != nil {
-		return fmt.Errorf("error failing parse: %w", err)
-	}
-	return nil
+// FailParse marks generation gen's parse failed with a reason, and
+// announces it.
+func FailParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, code, message string) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'failed', failure_code = $3, failure_message = $4,
+			parse_stage = NULL, updated_at = now() WHERE id = $1 AND parse_generation = $2`, id, gen, code, message)
+		if err != nil {
+			return fmt.Errorf("error failing parse: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		_, err = events.Append(ctx, tx, id, events.DocumentFailed, Failure{Code: code, Message: message})
+		return err
+	})
+}
+
+// RequeueParse puts generation gen's document back to queued after an
+// attempt that River will retry, and announces why.
+func RequeueParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, why string, attempt int) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', parse_stage = NULL, updated_at = now()
+			WHERE id = $1 AND parse_generation = $2 AND status = 'parsing'`, id, gen)
+		if err != nil {
+			return fmt.Errorf("error requeueing parse: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		_, err = events.Append(ctx, tx, id, events.ParseRequeued, map[string]any{"why": why, "attempt": attempt})
+		return err
+	})
 }

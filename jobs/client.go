@@ -22,12 +22,14 @@ type Deps struct {
 	Sandbox          *sandbox.Runner
 	UploadMaxAge     time.Duration
 	ProgressInterval time.Duration
+	EventRetention   time.Duration
 }
 
 // Workers registers every Folio worker.
 func Workers(deps Deps) *river.Workers {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &SweepUploadsWorker{Store: deps.Store, MaxAge: deps.UploadMaxAge})
+	river.AddWorker(workers, &PruneEventsWorker{Pool: deps.Pool, Retention: deps.EventRetention})
 	river.AddWorker(workers, &ParseWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.Sandbox, Logger: deps.Logger,
 		ProgressInterval: deps.ProgressInterval})
 	return workers
@@ -47,6 +49,9 @@ func ClientConfig(deps Deps, concurrency int) *river.Config {
 			river.NewPeriodicJob(river.PeriodicInterval(SweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return SweepUploadsArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true, ID: "sweep_uploads"}),
+			river.NewPeriodicJob(river.PeriodicInterval(PruneEventsInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return PruneEventsArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true, ID: "prune_events"}),
 		},
 	}
 }

@@ -141,7 +141,7 @@ func TestParseResumesAndDropsOtherGenerations(t *testing.T) {
 	require.NoError(t, documents.SavePages(ctx, b.db.Pool, id, job.ID, []documents.PageRow{
 		{Number: 1, Width: 612, Height: 792, Text: "one (committed by attempt 1)"},
 		{Number: 2, Width: 612, Height: 792, Text: "two (committed by attempt 1)"},
-	}, 2))
+	}, 2, false))
 	_, err = b.db.Pool.Exec(ctx, `INSERT INTO pages (document_id, page_number, generation, width, height, text)
 		VALUES ($1, 4, $2, 1, 1, 'stale page of an older parse')`, id, job.ID-1)
 	require.NoError(t, err)
@@ -211,7 +211,11 @@ func TestParseMissingObjectRetries(t *testing.T) {
 	job := b.job(t, id)
 	res := b.work(t, job)
 	require.Equal(t, river.EventKindJobFailed, res.EventKind)
-	require.Equal(t, documents.StatusParsing, b.get(t, id).Status, "retries remain")
+	require.Equal(t, documents.StatusQueued, b.get(t, id).Status, "retries remain: back in the queue")
+	var requeued int
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM document_events WHERE document_id = $1 AND type = 'parse.requeued'
+		AND data->>'why' = 'retry'`, id).Scan(&requeued))
+	require.Equal(t, 1, requeued)
 
 	job.Attempt, job.MaxAttempts = jobs.ParseMaxAttempts, jobs.ParseMaxAttempts
 	b.work(t, job)

@@ -85,7 +85,7 @@ func countOutline(items []pdf.OutlineItem) int {
 func (w *ParseWorker) Work(ctx context.Context, job *river.Job[ParseArgs]) error {
 	id, gen := job.Args.DocumentID, job.ID
 	log := w.Logger.With("document_id", id, "job_id", job.ID, "attempt", job.Attempt)
-	doc, firstPage, err := documents.StartParse(ctx, w.Pool, id, gen)
+	doc, firstPage, err := documents.StartParse(ctx, w.Pool, id, gen, job.Attempt)
 	if errors.Is(err, documents.ErrNotFound) {
 		log.Info("parse: document is gone; nothing to do")
 		return nil
@@ -103,10 +103,18 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[ParseArgs]) error
 		pending   []documents.PageRow
 		pagesDone = firstPage - 1
 		lastFlush = time.Now()
+		lastEvent time.Time
 	)
+	// flush writes the pending pages; a progress event goes with them at
+	// most every ProgressInterval (the first and the last are always sent:
+	// SetPageCount and FinishParse send them).
 	flush := func() error {
-		if err := documents.SavePages(ctx, w.Pool, id, gen, pending, pagesDone); err != nil {
+		announce := time.Since(lastEvent) >= w.ProgressInterval
+		if err := documents.SavePages(ctx, w.Pool, id, gen, pending, pagesDone, announce); err != nil {
 			return err
+		}
+		if announce {
+			lastEvent = time.Now()
 		}
 		pending, lastFlush = pending[:0], time.Now()
 		return nil
@@ -115,7 +123,10 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[ParseArgs]) error
 	var stats sandbox.Stats
 	res, err := w.Sandbox.Run(ctx, obj, firstPage, sandbox.Handler{
 		Finished: func(s sandbox.Stats) { stats = s },
-		Started:  func(n int) error { return documents.SetPageCount(ctx, w.Pool, id, gen, n) },
+		Started: func(n int) error {
+			lastEvent = time.Now()
+			return documents.SetPageCount(ctx, w.Pool, id, gen, n, firstPage-1)
+		},
 		Page: func(p pdf.Page) error {
 			if p.Number < firstPage {
 				return nil // committed by an earlier attempt of this generation
@@ -159,12 +170,20 @@ func (w *ParseWorker) permanent(ctx context.Context, job *river.Job[ParseArgs], 
 	return river.JobCancel(fmt.Errorf("%s: %s", code, message))
 }
 
-// transient returns err for River to retry; on the last attempt the
-// document fails with "internal" first.
+// transient returns err for River to retry, with the document back to
+// queued (parse.requeued); on the last attempt the document fails with
+// "internal" instead.
 func (w *ParseWorker) transient(ctx context.Context, job *river.Job[ParseArgs], err error) error {
-	if ctx.Err() == nil && job.Attempt >= job.MaxAttempts {
-		_ = documents.FailParse(context.WithoutCancel(ctx), w.Pool, job.Args.DocumentID, job.ID, "internal",
+	if ctx.Err() != nil {
+		return err
+	}
+	if job.Attempt >= job.MaxAttempts {
+		_ = documents.FailParse(ctx, w.Pool, job.Args.DocumentID, job.ID, "internal",
 			"Parsing failed repeatedly for reasons that are not the file's; try reparsing later.")
+		return err
+	}
+	if rerr := documents.RequeueParse(ctx, w.Pool, job.Args.DocumentID, job.ID, "retry", job.Attempt); rerr != nil {
+		w.Logger.Warn("parse: marking the document requeued", "err", rerr)
 	}
 	return err
 }

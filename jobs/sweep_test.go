@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertest"
@@ -88,4 +89,30 @@ func TestSweepIsUniquePerPeriod(t *testing.T) {
 	var n int
 	require.NoError(t, db.Pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'sweep_uploads'").Scan(&n))
 	require.Equal(t, 1, n)
+}
+
+func TestPruneEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testenv.Postgres(t)
+	_, err := db.Pool.Exec(ctx, `INSERT INTO document_events (pos, document_id, owner, seq, type, created_at) VALUES
+		(1, gen_random_uuid(), 'a', 1, 'document.queued', now() - interval '8 days'),
+		(2, gen_random_uuid(), 'a', 1, 'document.queued', now() - interval '1 day')`)
+	require.NoError(t, err)
+
+	worker := &jobs.PruneEventsWorker{Pool: db.Pool, Retention: 7 * 24 * time.Hour}
+	tw := rivertest.NewWorker(t, riverpgxv5.New(db.Pool), &river.Config{}, worker)
+	tx, err := db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // nothing to keep
+	res, err := tw.Work(ctx, t, tx, jobs.PruneEventsArgs{}, nil)
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+
+	var left []int64
+	rows, err := db.Pool.Query(ctx, `SELECT pos FROM document_events ORDER BY pos`)
+	require.NoError(t, err)
+	left, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+	require.NoError(t, err)
+	require.Equal(t, []int64{2}, left, "only events older than the retention go")
 }

@@ -3,6 +3,8 @@
 //	folio dev                 run the whole stack on this machine (make run)
 //	folio token --sub NAME    print a development token for NAME
 //	folio inspect FILE        parse a local PDF here and print the result
+//	folio upload FILE...      upload PDFs (--watch: follow them to done)
+//	folio watch ID...         follow documents' parses live
 //	folio migrate [up]        apply pending migrations (River's, then Folio's)
 //	folio migrate status      list migrations and whether each is applied
 //	folio migrate down --to N undo Folio's migrations above version N
@@ -22,6 +24,8 @@ const usage = `usage: folio <command> [flags]
 commands:
   dev                   run Postgres, S3 (versitygw), the API and the worker on this machine
   token --sub NAME      print a token for NAME signed with the dev secret (--ttl 1h)
+  upload [--watch] FILE... upload PDFs to a running API; --watch follows each to done (exit 0 only if all are)
+  watch ID...           follow documents' parses live
   inspect [--text] FILE parse a local PDF in this process and print the summary (and the text)
   migrate [up]          apply pending migrations (River's, then Folio's); safe to run concurrently
   migrate status        list migrations and whether each is applied
@@ -43,6 +47,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "dev":
 		return dev(args[1:], stdout, stderr)
+	case "upload":
+		return upload(args[1:], stdout, stderr)
+	case "watch":
+		return watchCmd(args[1:], stdout, stderr)
 	case "inspect":
 		return inspect(args[1:], stdout, stderr)
 	case "token":

@@ -12,6 +12,7 @@ import (
 
 	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/events"
 )
 
 // Listen opens the API's listener (separate from RunAPI so that callers
@@ -41,7 +42,10 @@ func (a *App) NewAPI(ctx context.Context) (*api.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("error creating River client: %w", err)
 	}
+	hub := events.NewHub(a.Pool, a.Logger)
+	go hub.Run(ctx)
 	return api.New(api.Deps{
+		Hub:      hub,
 		Logger:   a.Logger,
 		Health:   a.Health,
 		Metrics:  a.Metrics,
@@ -76,6 +80,7 @@ func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
 	go func() {
 		<-ctx.Done()
 		a.Health.Drain()
+		handler.CloseStreams()
 	}()
 	return serve(ctx, srv, ln, a.Config.ShutdownTimeout)
 }

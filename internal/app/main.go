@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/foliohq/folio/internal/config"
 	"github.com/foliohq/folio/internal/telemetry"
@@ -77,3 +78,6 @@ func causeOf(ctx context.Context) string {
 	}
 	return "done"
 }
+
+// DiscardLogger logs nothing (for CLI commands that print their own lines).
+func DiscardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

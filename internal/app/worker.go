@@ -27,6 +27,7 @@ func (a *App) RunWorker(ctx context.Context, healthLn net.Listener) error {
 		},
 		UploadMaxAge:     cfg.UploadMaxAge,
 		ProgressInterval: cfg.ProgressInterval,
+		EventRetention:   cfg.EventRetention,
 	}, cfg.WorkerConcurrency)
 	if err != nil {
 		return err

@@ -94,6 +94,10 @@ type Config struct {
 	// (FOLIO_PROGRESS_INTERVAL).
 	ProgressInterval time.Duration
 
+	// EventRetention is how long document events are kept for replay
+	// (FOLIO_EVENT_RETENTION).
+	EventRetention time.Duration
+
 	// UploadMaxAge is how old an unfinished multipart upload under Folio's
 	// prefix may grow before the sweeper aborts it (FOLIO_UPLOAD_MAX_AGE).
 	UploadMaxAge time.Duration
@@ -147,6 +151,7 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		ParseTimeout:     r.duration("FOLIO_PARSE_TIMEOUT", 5*time.Minute),
 		MaxPages:         r.integer("FOLIO_MAX_PAGES", 5000, 1, 1_000_000),
 		ProgressInterval: r.duration("FOLIO_PROGRESS_INTERVAL", 250*time.Millisecond),
+		EventRetention:   r.duration("FOLIO_EVENT_RETENTION", 7*24*time.Hour),
 	}
 	if r.err != nil {
 		return nil, r.err

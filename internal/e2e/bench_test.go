@@ -135,6 +135,12 @@ func (g *generated) Read(p []byte) (int, error) {
 // vmHWM is a process's peak resident set size in bytes.
 func vmHWM(b *testing.B, pid int) int64 {
 	b.Helper()
+	return procStatus(b, pid, "VmHWM:")
+}
+
+// procStatus reads a kB field of /proc/<pid>/status, in bytes.
+func procStatus(b *testing.B, pid int, field string) int64 {
+	b.Helper()
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
@@ -142,7 +148,7 @@ func vmHWM(b *testing.B, pid int) int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err != nil {
 				b.Fatal(err)
@@ -150,7 +156,7 @@ func vmHWM(b *testing.B, pid int) int64 {
 			return kb << 10
 		}
 	}
-	b.Fatal("no VmHWM in /proc status")
+	b.Fatalf("no %s in /proc status", field)
 	return 0
 }
 

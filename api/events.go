@@ -1,0 +1,424 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/events"
+)
+
+const (
+	// keepAlive is how often an idle stream pings (websocket) or comments
+	// (SSE), under the idle timeouts of proxies and load balancers.
+	keepAlive = 25 * time.Second
+	// ticketTTL is how long a stream ticket may wait to be used.
+	ticketTTL = 60 * time.Second
+	// replayLimit bounds one replay query.
+	replayLimit = 1000
+	// snapshotLimit bounds the documents in a dashboard snapshot.
+	snapshotLimit = 500
+	// writeTimeout bounds one write to a client.
+	writeTimeout = 10 * time.Second
+)
+
+// ticket handles POST /v1/events/tickets: a single-use ticket, valid 60 s,
+// for browsers, which cannot set headers on WebSocket or EventSource.
+func (s *Server) ticket(w http.ResponseWriter, r *http.Request) {
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	tok := base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(tok))
+	expires := time.Now().Add(ticketTTL).UTC()
+	_, err := s.Pool.Exec(r.Context(), `INSERT INTO event_tickets (ticket_sha256, owner, expires_at) VALUES ($1, $2, $3)`,
+		sum[:], ownerOf(r.Context()), expires)
+	if err != nil {
+		s.writeRepoError(w, err)
+		return
+	}
+	if _, err := s.Pool.Exec(r.Context(), `DELETE FROM event_tickets WHERE expires_at < now() - interval '1 hour'`); err != nil {
+		s.Logger.Warn("pruning tickets", "err", err)
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"ticket": tok, "expires_at": expires})
+}
+
+// streamOwner authenticates a stream: a ticket (?ticket=, single use) or a
+// bearer token.
+func (s *Server) streamOwner(r *http.Request) (string, error) {
+	tok := r.URL.Query().Get("ticket")
+	if tok == "" {
+		return s.Verifier.FromRequest(r)
+	}
+	sum := sha256.Sum256([]byte(tok))
+	var owner string
+	err := s.Pool.QueryRow(r.Context(), `UPDATE event_tickets SET used_at = now()
+		WHERE ticket_sha256 = $1 AND used_at IS NULL AND expires_at > now() RETURNING owner`, sum[:]).Scan(&owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", errors.New("ticket unknown, used or expired")
+	}
+	return owner, err
+}
+
+// originAllowed: no Origin (not a browser), the API's own origin, or one of
+// FOLIO_ALLOWED_ORIGINS. Checked before a websocket upgrade: cross-site
+// websocket hijacking rides on the victim's cookies or tickets otherwise.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, o := range s.AllowedOrigins {
+		if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// sink is one client connection, websocket or SSE.
+type sink interface {
+	send(ctx context.Context, id string, eventType string, payload any) error
+	ping(ctx context.Context) error
+	close(code websocket.StatusCode, reason string)
+}
+
+// documentEvents handles GET /v1/documents/{id}/events.
+func (s *Server) documentEvents(w http.ResponseWriter, r *http.Request) {
+	s.stream(w, r, true)
+}
+
+// allEvents handles GET /v1/events: every document of the caller.
+func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) {
+	s.stream(w, r, false)
+}
+
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
+	ctx := r.Context()
+	owner, err := s.streamOwner(r)
+	if err != nil {
+		s.Logger.Debug("unauthorized stream", "path", r.URL.Path, "reason", err.Error())
+		writeProblem(w, errUnauthorized("A valid bearer token or stream ticket (?ticket=) is required."))
+		return
+	}
+	ws := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	if !ws && !sse {
+		writeProblem(w, problem(http.StatusNotAcceptable, "stream_transport", "Open a websocket, or ask for Accept: text/event-stream."))
+		return
+	}
+	if ws && !s.originAllowed(r) {
+		writeProblem(w, problem(http.StatusForbidden, "origin_not_allowed", "This origin may not open streams (FOLIO_ALLOWED_ORIGINS)."))
+		return
+	}
+	docID := uuid.Nil
+	if one {
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			writeProblem(w, errNotFound)
+			return
+		}
+		if _, err := documents.Get(ctx, s.Pool, owner, id); err != nil {
+			s.writeRepoError(w, err) // 404 before any upgrade: no existence leak
+			return
+		}
+		docID = id
+	}
+	after, hasAfter, err := resumePoint(r, ws)
+	if err != nil {
+		writeProblem(w, problem(http.StatusBadRequest, "bad_resume", "after / Last-Event-ID must be a whole number."))
+		return
+	}
+
+	// The hub must be listening before the log is read (it starts at the
+	// head it sees then); subscribe before reading: every event is then in
+	// the replay, in the subscription, or both (and dropped the second time).
+	select {
+	case <-s.Hub.Ready():
+	case <-ctx.Done():
+		return
+	case <-time.After(5 * time.Second):
+		writeProblem(w, problem(http.StatusServiceUnavailable, "events_unavailable", "Live events are not available yet; try again shortly."))
+		return
+	}
+	sub := s.Hub.Subscribe(owner, docID)
+	defer sub.Close()
+
+	var out sink
+	if ws {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // Origin checked above
+		if err != nil {
+			return
+		}
+		out = &wsSink{c: c}
+		ctx = c.CloseRead(ctx)
+	} else {
+		out, err = newSSESink(w)
+		if err != nil {
+			writeProblem(w, problem(http.StatusInternalServerError, "stream_unsupported", err.Error()))
+			return
+		}
+	}
+	s.streamsOpen.Inc()
+	defer s.streamsOpen.Dec()
+
+	st := &streamState{s: s, out: out, owner: owner, doc: docID, one: one}
+	if err := st.start(ctx, after, hasAfter); err != nil {
+		out.close(websocket.StatusInternalError, "could not read the event log")
+		return
+	}
+	ticker := time.NewTicker(keepAlive)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.shutdown:
+			out.close(websocket.StatusServiceRestart, "server restarting; reconnect and resume")
+			return
+		case <-ticker.C:
+			if err := out.ping(ctx); err != nil {
+				return
+			}
+		case e, ok := <-sub.C:
+			if !ok {
+				out.close(websocket.StatusTryAgainLater, "too slow; reconnect and resume")
+				return
+			}
+			if err := st.deliver(ctx, *e); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// resumePoint reads ?after= (websocket) or Last-Event-ID (SSE; ?after= too).
+func resumePoint(r *http.Request, ws bool) (int64, bool, error) {
+	v := r.URL.Query().Get("after")
+	if v == "" && !ws {
+		v = r.Header.Get("Last-Event-ID")
+	}
+	if v == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, false, errors.New("bad resume point")
+	}
+	return n, true, nil
+}
+
+// streamState is what one stream has sent.
+type streamState struct {
+	s     *Server
+	out   sink
+	owner string
+	doc   uuid.UUID
+	one   bool
+	seq   int   // one document: the last seq sent
+	pos   int64 // all documents: the last pos sent
+}
+
+// start sends the snapshot or the replay.
+func (st *streamState) start(ctx context.Context, after int64, hasAfter bool) error {
+	if hasAfter && !st.truncated(ctx, after) {
+		if st.one {
+			st.seq = int(after)
+		} else {
+			st.pos = after
+		}
+		return st.replay(ctx)
+	}
+	return st.snapshot(ctx, hasAfter)
+}
+
+// truncated reports whether events after `after` were pruned already.
+func (st *streamState) truncated(ctx context.Context, after int64) bool {
+	var oldest *int64
+	if st.one {
+		_ = st.s.Pool.QueryRow(ctx, `SELECT min(seq) FROM document_events WHERE document_id = $1`, st.doc).Scan(&oldest)
+	} else {
+		_ = st.s.Pool.QueryRow(ctx, `SELECT min(pos) FROM document_events WHERE owner = $1`, st.owner).Scan(&oldest)
+	}
+	return oldest != nil && *oldest > after+1
+}
+
+func (st *streamState) snapshot(ctx context.Context, truncated bool) error {
+	msg := map[string]any{"type": "snapshot"}
+	if truncated {
+		msg["replay_truncated"] = true
+	}
+	if st.one {
+		doc, err := documents.Get(ctx, st.s.Pool, st.owner, st.doc)
+		if err != nil {
+			return err
+		}
+		var seq int
+		if err := st.s.Pool.QueryRow(ctx, `SELECT event_seq FROM documents WHERE id = $1`, st.doc).Scan(&seq); err != nil {
+			return err
+		}
+		msg["document"], msg["seq"] = doc, seq
+		st.seq = seq
+		if err := st.out.send(ctx, strconv.Itoa(seq), "snapshot", msg); err != nil {
+			return err
+		}
+		return st.replay(ctx) // events that committed between the two reads
+	}
+	// One consistent view: the documents and the log position they reflect.
+	tx, err := st.s.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // read-only
+	pos, err := events.Head(ctx, tx)
+	if err != nil {
+		return err
+	}
+	docs, _, err := documents.List(ctx, tx, st.owner, nil, snapshotLimit)
+	if err != nil {
+		return err
+	}
+	_ = tx.Commit(ctx)
+	msg["documents"], msg["pos"] = docs, pos
+	st.pos = pos
+	if err := st.out.send(ctx, strconv.FormatInt(pos, 10), "snapshot", msg); err != nil {
+		return err
+	}
+	return st.replay(ctx)
+}
+
+// replay sends what the log holds past what was sent.
+func (st *streamState) replay(ctx context.Context) error {
+	for {
+		var (
+			evs []events.Event
+			err error
+		)
+		if st.one {
+			evs, err = events.DocumentAfter(ctx, st.s.Pool, st.doc, st.seq, replayLimit)
+		} else {
+			evs, err = events.OwnerAfter(ctx, st.s.Pool, st.owner, st.pos, replayLimit)
+		}
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if err := st.deliver(ctx, e); err != nil {
+				return err
+			}
+		}
+		if len(evs) < replayLimit {
+			return nil
+		}
+	}
+}
+
+// deliver sends an event unless it was sent already.
+func (st *streamState) deliver(ctx context.Context, e events.Event) error {
+	if st.one {
+		if e.Seq <= st.seq {
+			return nil
+		}
+		st.seq = e.Seq
+		return st.out.send(ctx, strconv.Itoa(e.Seq), e.Type, e)
+	}
+	if e.Pos <= st.pos {
+		return nil
+	}
+	st.pos = e.Pos
+	return st.out.send(ctx, strconv.FormatInt(e.Pos, 10), e.Type, e)
+}
+
+// wsSink writes JSON messages to a websocket.
+type wsSink struct{ c *websocket.Conn }
+
+func (s *wsSink) send(ctx context.Context, _ string, eventType string, payload any) error {
+	b, err := messageJSON(eventType, payload)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	return s.c.Write(wctx, websocket.MessageText, b)
+}
+
+func (s *wsSink) ping(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	return s.c.Ping(pctx)
+}
+
+func (s *wsSink) close(code websocket.StatusCode, reason string) { _ = s.c.Close(code, reason) }
+
+// messageJSON is the message's JSON: an event as it is (its "type" is the
+// event type; encoded once for all streams), a snapshot as built.
+func messageJSON(_ string, payload any) ([]byte, error) {
+	if e, ok := payload.(events.Event); ok {
+		return e.JSON()
+	}
+	return json.Marshal(payload)
+}
+
+// sseSink writes Server-Sent Events.
+type sseSink struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func newSSESink(w http.ResponseWriter) (*sseSink, error) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if err := rc.Flush(); err != nil {
+		return nil, fmt.Errorf("streaming is not supported here: %w", err)
+	}
+	return &sseSink{w: w, rc: rc}, nil
+}
+
+func (s *sseSink) send(_ context.Context, id string, eventType string, payload any) error {
+	b, err := messageJSON(eventType, payload)
+	if err != nil {
+		return err
+	}
+	_ = s.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := fmt.Fprintf(s.w, "id: %s\nevent: %s\ndata: %s\n\n", id, eventType, b); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+func (s *sseSink) ping(context.Context) error {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := fmt.Fprint(s.w, ": keep-alive\n\n"); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// close ends an SSE stream; the client reconnects with Last-Event-ID. A
+// restart says so first.
+func (s *sseSink) close(code websocket.StatusCode, reason string) {
+	if code == websocket.StatusServiceRestart || code == websocket.StatusTryAgainLater {
+		_, _ = fmt.Fprintf(s.w, "event: reconnect\ndata: %q\n\n", reason)
+		_ = s.rc.Flush()
+	}
+}

@@ -1,0 +1,310 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+)
+
+// Client talks to one Folio deployment.
+type Client struct {
+	// BaseURLs are the API's addresses; reconnects move to the next one.
+	BaseURLs []string
+	// Token is the bearer token.
+	Token string
+	// HTTP is used for uploads and requests; http.DefaultClient when nil.
+	HTTP *http.Client
+
+	next atomic.Uint32
+}
+
+// New returns a client for the API at baseURL.
+func New(token string, baseURLs ...string) *Client {
+	return &Client{BaseURLs: baseURLs, Token: token}
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+// base returns the address to use now; rotate moves on to the next one.
+func (c *Client) base() string {
+	return strings.TrimRight(c.BaseURLs[int(c.next.Load())%len(c.BaseURLs)], "/")
+}
+
+func (c *Client) rotate() { c.next.Add(1) }
+
+// Document is the API's document (the fields a watcher needs, and the rest
+// as they come).
+type Document struct {
+	ID        uuid.UUID       `json:"id"`
+	Filename  string          `json:"filename"`
+	Status    string          `json:"status"`
+	SizeBytes int64           `json:"size_bytes"`
+	SHA256    string          `json:"sha256"`
+	PageCount *int            `json:"page_count"`
+	PagesDone int             `json:"pages_done"`
+	Failure   *Failure        `json:"failure,omitempty"`
+	Summary   json.RawMessage `json:"summary,omitempty"`
+}
+
+// Failure says why a document failed.
+type Failure struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Terminal reports whether the document will not change without a reparse.
+func (d *Document) Terminal() bool {
+	return d.Status == "done" || d.Status == "failed" || d.Status == "canceled"
+}
+
+// Problem is an error the API answered with (RFC 9457).
+type Problem struct {
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}
+
+func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Code, p.Detail) }
+
+func problemOf(resp *http.Response) error {
+	var p Problem
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(body, &p) != nil || p.Code == "" {
+		p = Problem{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode), Detail: strings.TrimSpace(string(body))}
+	}
+	return &p
+}
+
+// Upload sends a PDF and returns the created document. progress, when set,
+// is called with the bytes sent so far.
+func (c *Client) Upload(ctx context.Context, filename string, body io.Reader, size int64, progress func(sent int64)) (*Document, error) {
+	if progress != nil {
+		body = &countingReader{r: body, fn: progress}
+	}
+	u := c.base() + "/v1/documents?filename=" + url.QueryEscape(filename)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/pdf")
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return nil, problemOf(resp)
+	}
+	var d Document
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Get returns a document.
+func (c *Client) Get(ctx context.Context, id uuid.UUID) (*Document, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base()+"/v1/documents/"+id.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, problemOf(resp)
+	}
+	var d Document
+	return &d, json.NewDecoder(resp.Body).Decode(&d)
+}
+
+type countingReader struct {
+	r  io.Reader
+	n  int64
+	fn func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.fn(c.n)
+	return n, err
+}
+
+// Message is one message of an event stream: a snapshot, or an event.
+type Message struct {
+	Type       string          `json:"type"`
+	Seq        int             `json:"seq"`
+	Pos        int64           `json:"pos"`
+	DocumentID uuid.UUID       `json:"document_id"`
+	Data       json.RawMessage `json:"data"`
+	// Snapshots carry the state.
+	Document        *Document   `json:"document,omitempty"`
+	Documents       []*Document `json:"documents,omitempty"`
+	ReplayTruncated bool        `json:"replay_truncated,omitempty"`
+}
+
+// Progress is a parse.progress event's data.
+type Progress struct {
+	Stage      string `json:"stage"`
+	PagesDone  int    `json:"pages_done"`
+	PagesTotal int    `json:"pages_total"`
+}
+
+// Terminal reports whether the message ends the document's parse.
+func (m *Message) Terminal() bool {
+	switch m.Type {
+	case "document.done", "document.failed", "document.canceled", "document.deleted":
+		return true
+	case "snapshot":
+		return m.Document != nil && m.Document.Terminal()
+	}
+	return false
+}
+
+// ErrStop is what a handler returns to end a watch without an error.
+var ErrStop = errors.New("stop watching")
+
+// WatchDocument streams a document's events to fn until fn returns ErrStop
+// (nil is returned) or another error, or ctx ends. It reconnects by itself.
+func (c *Client) WatchDocument(ctx context.Context, id uuid.UUID, fn func(Message) error) error {
+	last := -1 // nothing seen: start with a snapshot
+	return c.watch(ctx, "/v1/documents/"+id.String()+"/events", func() string {
+		if last < 0 {
+			return ""
+		}
+		return strconv.Itoa(last)
+	}, func(m Message) error {
+		if m.Type != "snapshot" && m.Seq <= last {
+			return nil // seen already
+		}
+		last = m.Seq
+		return fn(m)
+	})
+}
+
+// WatchAll streams the events of all the caller's documents.
+func (c *Client) WatchAll(ctx context.Context, fn func(Message) error) error {
+	var last int64 = -1
+	return c.watch(ctx, "/v1/events", func() string {
+		if last < 0 {
+			return ""
+		}
+		return strconv.FormatInt(last, 10)
+	}, func(m Message) error {
+		if m.Type != "snapshot" && m.Pos <= last {
+			return nil
+		}
+		last = m.Pos
+		return fn(m)
+	})
+}
+
+// Reconnect backoff: from 100 ms doubling to 5 s, with full jitter.
+const (
+	backoffMin = 100 * time.Millisecond
+	backoffMax = 5 * time.Second
+)
+
+func (c *Client) watch(ctx context.Context, path string, after func() string, fn func(Message) error) error {
+	backoff := backoffMin
+	for {
+		err := c.stream(ctx, path, after(), fn)
+		switch {
+		case errors.Is(err, ErrStop):
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case isHandlerError(err):
+			return errors.Unwrap(err)
+		}
+		var p *Problem
+		if errors.As(err, &p) && (p.Status == http.StatusNotFound || p.Status == http.StatusUnauthorized || p.Status == http.StatusForbidden) {
+			return err // reconnecting cannot help
+		}
+		c.rotate()
+		switch websocket.CloseStatus(err) {
+		case websocket.StatusServiceRestart, websocket.StatusTryAgainLater:
+			backoff = backoffMin
+			continue // at once, elsewhere
+		}
+		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, backoffMax)
+	}
+}
+
+type handlerError struct{ err error }
+
+func (h handlerError) Error() string { return h.err.Error() }
+func (h handlerError) Unwrap() error { return h.err }
+
+func isHandlerError(err error) bool {
+	var h handlerError
+	return errors.As(err, &h)
+}
+
+func (c *Client) stream(ctx context.Context, path, after string, fn func(Message) error) error {
+	u := c.base() + path
+	if after != "" {
+		u += "?after=" + after
+	}
+	u = "ws" + strings.TrimPrefix(u, "http")
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+c.Token)
+	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h, HTTPClient: c.HTTP})
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		if resp != nil && resp.StatusCode >= 400 {
+			return &Problem{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode), Detail: err.Error()}
+		}
+		return err
+	}
+	defer conn.CloseNow() //nolint:errcheck // closing after Close is a no-op
+	conn.SetReadLimit(16 << 20)
+	for {
+		_, b, err := conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		var m Message
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("bad message: %w", err)
+		}
+		if err := fn(m); err != nil {
+			if errors.Is(err, ErrStop) {
+				_ = conn.Close(websocket.StatusNormalClosure, "")
+				return ErrStop
+			}
+			return handlerError{err}
+		}
+	}
+}
