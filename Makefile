@@ -20,8 +20,9 @@ run: ## Run the whole stack on this machine (Postgres, S3, API, worker) at http:
 test: $(TOOLS)/versitygw ## Run every test against real Postgres and S3, with the race detector
 	$(GO) test -race -count=1 ./...
 
-bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (real api process, Postgres and S3) into bench.txt; see docs/benchmarks.md
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count $(or $(COUNT),6) ./internal/e2e | tee bench.txt
+bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memory, event fan-out; real api, Postgres, S3) into bench.txt
+	$(GO) test -run '^$$' -bench UploadMemory -benchtime 1x -count $(or $(COUNT),6) ./internal/e2e | tee bench.txt
+	$(GO) test -run '^$$' -bench EventFanout -benchtime 20x -count $(or $(COUNT),6) -timeout 30m ./internal/e2e | tee -a bench.txt
 	$(TOOLS)/benchstat bench.txt
 
 corpus: ## Parse real PDFs (pdfcpu's, texlive's) against poppler: F1, page counts, speed, RSS (docs/corpus-report.txt)

@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/client"
+	"github.com/foliohq/folio/internal/pdftest"
+	"github.com/foliohq/folio/internal/testenv"
+)
+
+type streamed struct {
+	Type string    `json:"type"`
+	Seq  int       `json:"seq"`
+	At   time.Time `json:"created_at"`
+	got  time.Time
+}
+
+// TestStream300Pages: a 300-page PDF parsed by the real worker, watched by a
+// raw websocket client and a raw SSE client from before it is queued: each
+// sees a snapshot, then a gap-free seq run ending in document.done, with
+// progress at least once a second while parsing.
+func TestStream300Pages(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db, bucket := testenv.Postgres(t), testenv.S3(t)
+	apiAddr, health := freeAddr(t), freeAddr(t)
+	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret,
+		"FOLIO_HTTP_ADDR="+apiAddr, "FOLIO_HEALTH_ADDR="+health)
+	api := start(t, env, "api")
+	waitStatus(t, api, "http://"+apiAddr+"/readyz", http.StatusOK, 30*time.Second)
+	tok, err := auth.Sign([]byte(testSecret), "alice", time.Hour)
+	require.NoError(t, err)
+
+	var pages [][]string
+	line := strings.Repeat("words on a page of a long thesis ", 3)
+	for i := range 300 {
+		p := []string{fmt.Sprintf("Chapter page %d", i+1)}
+		for range 45 {
+			p = append(p, line)
+		}
+		pages = append(pages, p)
+	}
+	data := pdftest.TextPages(pages...)
+	// Upload before any worker runs: the streams see the whole parse.
+	doc, err := client.New(tok, "http://"+apiAddr).Upload(ctx, "thesis.pdf", bytes.NewReader(data), int64(len(data)), nil)
+	require.NoError(t, err)
+	path := "/v1/documents/" + doc.ID.String() + "/events"
+
+	wsCh, sseCh := make(chan []streamed, 1), make(chan []streamed, 1)
+	wsReady, sseReady := make(chan struct{}), make(chan struct{})
+	go func() { wsCh <- readWS(ctx, t, "ws://"+apiAddr+path, tok, wsReady) }()
+	go func() { sseCh <- readSSE(ctx, t, "http://"+apiAddr+path, tok, sseReady) }()
+	<-wsReady
+	<-sseReady
+
+	worker := start(t, append(env, "FOLIO_PROGRESS_INTERVAL=250ms"), "worker")
+	waitStatus(t, worker, "http://"+health+"/readyz", http.StatusOK, 30*time.Second)
+
+	for name, msgs := range map[string][]streamed{"websocket": <-wsCh, "SSE": <-sseCh} {
+		require.Equal(t, "snapshot", msgs[0].Type, name)
+		require.Equal(t, 1, msgs[0].Seq, name)
+		for i := 1; i < len(msgs); i++ {
+			require.Equal(t, msgs[i-1].Seq+1, msgs[i].Seq, "%s: gap-free at %d", name, i)
+		}
+		last := msgs[len(msgs)-1]
+		require.Equal(t, "document.done", last.Type, name)
+		var started time.Time
+		progress := 0
+		for i, m := range msgs {
+			switch m.Type {
+			case "parse.started":
+				started = m.got
+			case "parse.progress":
+				progress++
+				if !started.IsZero() && i > 0 {
+					require.LessOrEqual(t, m.got.Sub(msgs[i-1].got), time.Second, "%s: progress at least once a second", name)
+				}
+			}
+		}
+		require.GreaterOrEqual(t, progress, 2, name)
+		t.Logf("%s: %d messages, %d progress events, parse %s", name, len(msgs), progress, last.got.Sub(started).Round(time.Millisecond))
+	}
+}
+
+func readWS(ctx context.Context, t *testing.T, url, tok string, ready chan struct{}) []streamed {
+	c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}}})
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		t.Error(err)
+		close(ready)
+		return nil
+	}
+	defer c.CloseNow() //nolint:errcheck // test cleanup
+	var out []streamed
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Error(err)
+			return out
+		}
+		var m streamed
+		_ = json.Unmarshal(b, &m)
+		m.got = time.Now()
+		out = append(out, m)
+		if m.Type == "snapshot" {
+			close(ready)
+		}
+		if m.Type == "document.done" || m.Type == "document.failed" {
+			return out
+		}
+	}
+}
+
+func readSSE(ctx context.Context, t *testing.T, url, tok string, ready chan struct{}) []streamed {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		close(ready)
+		return nil
+	}
+	defer resp.Body.Close()
+	var out []streamed
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var m streamed
+		_ = json.Unmarshal([]byte(data), &m)
+		m.got = time.Now()
+		out = append(out, m)
+		if m.Type == "snapshot" {
+			close(ready)
+		}
+		if m.Type == "document.done" || m.Type == "document.failed" {
+			return out
+		}
+	}
+	t.Error("SSE stream ended early")
+	return out
+}
