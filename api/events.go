@@ -158,42 +158,64 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 		return
 	}
 	sub := s.Hub.Subscribe(owner, docID)
-	defer sub.Close()
 
 	var out sink
 	if ws {
 		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // Origin checked above
 		if err != nil {
+			sub.Close()
 			return
 		}
 		out = &wsSink{c: c}
-		ctx = c.CloseRead(ctx)
+		// The connection is hijacked: it outlives this handler, whose
+		// goroutine grew a deep stack reading the log. The stream runs on
+		// in a fresh goroutine with a small one (idle streams are most of
+		// a process's connections), and the handler returns.
+		ctx = c.CloseRead(context.WithoutCancel(ctx))
 	} else {
 		out, err = newSSESink(w)
 		if err != nil {
+			sub.Close()
 			writeProblem(w, problem(http.StatusInternalServerError, "stream_unsupported", err.Error()))
 			return
 		}
 	}
 	s.streamsOpen.Inc()
-	defer s.streamsOpen.Dec()
-
 	st := &streamState{s: s, out: out, owner: owner, doc: docID, one: one}
 	if err := st.start(ctx, after, hasAfter); err != nil {
 		out.close(websocket.StatusInternalError, "could not read the event log")
+		s.streamsOpen.Dec()
+		sub.Close()
 		return
 	}
+	s.pumps.Add(1)
+	if ws {
+		go s.pump(ctx, st, sub)
+		return
+	}
+	s.pump(ctx, st, sub) // SSE writes through this handler's ResponseWriter
+}
+
+// pump sends live events until the client goes, falls behind, or the
+// server shuts down.
+func (s *Server) pump(ctx context.Context, st *streamState, sub *events.Subscription) {
+	defer s.pumps.Done()
+	defer s.streamsOpen.Dec()
+	defer sub.Close()
+	out := st.out
 	ticker := time.NewTicker(keepAlive)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			out.close(websocket.StatusNormalClosure, "")
 			return
 		case <-s.shutdown:
 			out.close(websocket.StatusServiceRestart, "server restarting; reconnect and resume")
 			return
 		case <-ticker.C:
 			if err := out.ping(ctx); err != nil {
+				out.close(websocket.StatusGoingAway, "ping failed")
 				return
 			}
 		case e, ok := <-sub.C:
@@ -202,6 +224,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 				return
 			}
 			if err := st.deliver(ctx, *e); err != nil {
+				out.close(websocket.StatusGoingAway, "write failed")
 				return
 			}
 		}

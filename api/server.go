@@ -54,6 +54,7 @@ type Server struct {
 	streamsOpen prometheus.Gauge
 	shutdown    chan struct{}
 	closeOnce   sync.Once
+	pumps       sync.WaitGroup // live streams
 }
 
 // route is one endpoint. Routes are a table so that tests (the OpenAPI
@@ -126,6 +127,17 @@ func New(deps Deps) *Server {
 // (service restart) and SSE streams end, so clients reconnect elsewhere
 // and resume. http.Server.Shutdown does not close hijacked connections.
 func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.shutdown) }) }
+
+// WaitStreams waits until every stream has sent its close (after
+// CloseStreams), or ctx ends.
+func (s *Server) WaitStreams(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { s.pumps.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

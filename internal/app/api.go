@@ -82,5 +82,12 @@ func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
 		a.Health.Drain()
 		handler.CloseStreams()
 	}()
-	return serve(ctx, srv, ln, a.Config.ShutdownTimeout)
+	err = serve(ctx, srv, ln, a.Config.ShutdownTimeout)
+	// Hijacked websockets are not the server's to wait for: wait for them
+	// to have said 1012 before the process goes.
+	waitCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	handler.CloseStreams()
+	handler.WaitStreams(waitCtx)
+	return err
 }
