@@ -23,6 +23,9 @@ type Deps struct {
 	UploadMaxAge     time.Duration
 	ProgressInterval time.Duration
 	EventRetention   time.Duration
+	// Draining reports that the process is stopping (jobs cancelled then
+	// are handed back, not failed).
+	Draining func() bool
 }
 
 // Workers registers every Folio worker.
@@ -31,7 +34,7 @@ func Workers(deps Deps) *river.Workers {
 	river.AddWorker(workers, &SweepUploadsWorker{Store: deps.Store, MaxAge: deps.UploadMaxAge})
 	river.AddWorker(workers, &PruneEventsWorker{Pool: deps.Pool, Retention: deps.EventRetention})
 	river.AddWorker(workers, &ParseWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.Sandbox, Logger: deps.Logger,
-		ProgressInterval: deps.ProgressInterval})
+		ProgressInterval: deps.ProgressInterval, Draining: deps.Draining})
 	return workers
 }
 

@@ -28,6 +28,8 @@ type ParseWorker struct {
 	Logger  *slog.Logger
 	// ProgressInterval is the most often pages and progress are written.
 	ProgressInterval time.Duration
+	// Draining reports that the worker process is stopping; nil: never.
+	Draining func() bool
 }
 
 // flushPages bounds how many pages wait in memory before being written.
@@ -175,7 +177,18 @@ func (w *ParseWorker) permanent(ctx context.Context, job *river.Job[ParseArgs], 
 // "internal" instead.
 func (w *ParseWorker) transient(ctx context.Context, job *river.Job[ParseArgs], err error) error {
 	if ctx.Err() != nil {
-		return err
+		if w.Draining != nil && w.Draining() {
+			// River puts a job its stopping client cancelled straight back
+			// to available, without counting the attempt: say so.
+			if rerr := documents.RequeueParse(context.WithoutCancel(ctx), w.Pool, job.Args.DocumentID, job.ID, "draining", job.Attempt); rerr != nil {
+				w.Logger.Warn("parse: marking the document requeued", "err", rerr)
+			}
+		}
+		// Carry the context's cause (River's stop signal, or a remote
+		// cancel) whatever layer noticed the cancellation first (pgx, S3,
+		// the sandbox): River recognises a drained job by it and puts it
+		// straight back, without counting the attempt.
+		return fmt.Errorf("%w: %w", context.Cause(ctx), err)
 	}
 	if job.Attempt >= job.MaxAttempts {
 		_ = documents.FailParse(ctx, w.Pool, job.Args.DocumentID, job.ID, "internal",

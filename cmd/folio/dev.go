@@ -66,6 +66,9 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 	}
 	root, rootErr := devstack.Root(wd)
 	opts.dir = stateDir(opts.dir)
+	if os.Getenv("FOLIO_SHUTDOWN_DELAY") == "" {
+		cfg.ShutdownDelay = 0 // no load balancer to wait for on a laptop
+	}
 	if err := os.MkdirAll(opts.dir, 0o755); err != nil {
 		return err
 	}

@@ -77,12 +77,28 @@ func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 	}
 	a.Logger.Info("api listening", "addr", ln.Addr().String())
+	// Drain: /readyz turns 503 at once, but the server keeps serving for
+	// FOLIO_SHUTDOWN_DELAY (load balancers take that long to stop sending),
+	// then stops accepting; streams get 1012; requests in flight (uploads)
+	// get FOLIO_SHUTDOWN_TIMEOUT.
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-serveCtx.Done():
+			return
+		}
 		a.Health.Drain()
+		a.Logger.Info("draining: not ready; still serving", "shutdown_delay", a.Config.ShutdownDelay.String())
+		select {
+		case <-time.After(a.Config.ShutdownDelay):
+		case <-serveCtx.Done():
+		}
 		handler.CloseStreams()
+		stopServing()
 	}()
-	err = serve(ctx, srv, ln, a.Config.ShutdownTimeout)
+	err = serve(serveCtx, srv, ln, a.Config.ShutdownTimeout)
 	// Hijacked websockets are not the server's to wait for: wait for them
 	// to have said 1012 before the process goes.
 	waitCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -25,6 +25,7 @@ func (a *App) RunWorker(ctx context.Context, healthLn net.Listener) error {
 			MaxPages:    cfg.MaxPages,
 			Logger:      a.Logger,
 		},
+		Draining:         a.Health.Draining,
 		UploadMaxAge:     cfg.UploadMaxAge,
 		ProgressInterval: cfg.ProgressInterval,
 		EventRetention:   cfg.EventRetention,
@@ -42,23 +43,31 @@ func (a *App) RunWorker(ctx context.Context, healthLn net.Listener) error {
 	defer stopHealth()
 	go func() { healthDone <- serve(healthCtx, srv, healthLn, 5*time.Second) }()
 
-	if err := client.Start(ctx); err != nil {
+	// River derives the jobs' contexts from Start's: the signal must not
+	// cancel running jobs; Stop and StopAndCancel below decide their fate.
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("error starting River client: %w", err)
 	}
 	a.Logger.Info("worker started", "concurrency", a.Config.WorkerConcurrency, "health_addr", healthLn.Addr().String())
 
 	<-ctx.Done()
+	// Drain: not ready at once; River stops fetching; running jobs get
+	// FOLIO_DRAIN_TIMEOUT, then their contexts are cancelled: parse
+	// children are killed and the jobs go straight back to the queue
+	// (parse.requeued, draining), to resume where they stopped.
 	a.Health.Drain()
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.ShutdownTimeout)
+	began := time.Now()
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.DrainTimeout)
 	defer cancel()
 	if err := client.Stop(stopCtx); err != nil {
-		a.Logger.Warn("jobs did not finish in time; cancelling them", "timeout", a.Config.ShutdownTimeout.String())
+		a.Logger.Warn("jobs did not finish in time; handing them back to the queue", "drain_timeout", a.Config.DrainTimeout.String())
 		hardCtx, hardCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer hardCancel()
 		if err := client.StopAndCancel(hardCtx); err != nil {
 			return fmt.Errorf("error stopping River client: %w", err)
 		}
 	}
+	a.Logger.Info("worker drained", "took", time.Since(began).Round(time.Millisecond).String())
 	stopHealth()
 	return <-healthDone
 }

@@ -44,6 +44,13 @@ type Config struct {
 	// when asked to stop (FOLIO_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
 
+	// DrainTimeout is how long a stopping worker lets running jobs finish
+	// before it hands them back to the queue (FOLIO_DRAIN_TIMEOUT).
+	DrainTimeout time.Duration
+	// ShutdownDelay is how long a stopping API keeps serving with /readyz
+	// at 503, for load balancers to stop sending (FOLIO_SHUTDOWN_DELAY).
+	ShutdownDelay time.Duration
+
 	// WorkerConcurrency is how many jobs one worker process runs at once
 	// (FOLIO_WORKER_CONCURRENCY).
 	WorkerConcurrency int
@@ -130,6 +137,8 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		LogLevel:          r.oneOf("FOLIO_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:         r.oneOf("FOLIO_LOG_FORMAT", "auto", "auto", "json", "text"),
 		ShutdownTimeout:   r.duration("FOLIO_SHUTDOWN_TIMEOUT", 30*time.Second),
+		DrainTimeout:      r.duration("FOLIO_DRAIN_TIMEOUT", 25*time.Second),
+		ShutdownDelay:     r.durationOrZero("FOLIO_SHUTDOWN_DELAY", 5*time.Second),
 		WorkerConcurrency: r.integer("FOLIO_WORKER_CONCURRENCY", defaultConcurrency(), 1, 10_000),
 		UploadMaxAge:      r.duration("FOLIO_UPLOAD_MAX_AGE", 24*time.Hour),
 
@@ -274,6 +283,20 @@ func (r *reader) duration(key string, def time.Duration) time.Duration {
 	}
 	if d <= 0 {
 		r.fail(key, "%q must be positive", v)
+	}
+	return d
+}
+
+// durationOrZero is duration, allowing 0 (no delay).
+func (r *reader) durationOrZero(key string, def time.Duration) time.Duration {
+	v := r.str(key, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.fail(key, "%q is not a duration of 0 or more (want e.g. 0s, 5s)", v)
+		return def
 	}
 	return d
 }

@@ -23,6 +23,11 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, ":8080", cfg.HTTPAddr)
 	require.Equal(t, ":8081", cfg.HealthAddr)
 	require.Equal(t, 30*time.Second, cfg.ShutdownTimeout)
+	require.Equal(t, 25*time.Second, cfg.DrainTimeout)
+	require.Equal(t, 5*time.Second, cfg.ShutdownDelay)
+	require.Equal(t, int64(1<<30), cfg.ParseMemoryLimit)
+	require.Equal(t, 5000, cfg.MaxPages)
+	require.Equal(t, int64(512<<20), cfg.MaxUploadBytes)
 	require.Equal(t, 24*time.Hour, cfg.UploadMaxAge)
 	require.GreaterOrEqual(t, cfg.WorkerConcurrency, 1)
 	require.Empty(t, cfg.DatabaseURL)
@@ -89,6 +94,12 @@ func TestLoadErrors(t *testing.T) {
 		{"FOLIO_WORKER_CONCURRENCY", "zero"},
 		{"FOLIO_WORKER_CONCURRENCY", "0"},
 		{"FOLIO_UPLOAD_MAX_AGE", "forever"},
+		{"FOLIO_SHUTDOWN_DELAY", "-1s"},
+		{"FOLIO_DRAIN_TIMEOUT", "0s"},
+		{"FOLIO_PARSE_MEMORY_LIMIT", "1MiB"},
+		{"FOLIO_MAX_UPLOAD_BYTES", "ten"},
+		{"FOLIO_AUTH_JWT_SECRET", "too-short"},
+		{"FOLIO_AUTH_JWKS_URL", "not a url"},
 	} {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/client"
+	"github.com/foliohq/folio/internal/pdftest"
+	"github.com/foliohq/folio/internal/testenv"
+)
+
+// TestWorkerDrainHandsBackAndResumes: SIGTERM to a worker mid-parse. It
+// turns not-ready at once, gives the job FOLIO_DRAIN_TIMEOUT, then hands it
+// back (parse.requeued, draining) and exits 0; the next worker resumes at
+// the first page not yet committed, and every page is stored once.
+func TestWorkerDrainHandsBackAndResumes(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	db, bucket := testenv.Postgres(t), testenv.S3(t)
+	apiAddr, h1, h2 := freeAddr(t), freeAddr(t), freeAddr(t)
+	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_HTTP_ADDR="+apiAddr,
+		"FOLIO_DRAIN_TIMEOUT=200ms", "FOLIO_PROGRESS_INTERVAL=50ms", "FOLIO_WORKER_CONCURRENCY=1")
+	api := start(t, env, "api")
+	w1 := start(t, append(env, "FOLIO_HEALTH_ADDR="+h1), "worker")
+	waitStatus(t, api, "http://"+apiAddr+"/readyz", http.StatusOK, 30*time.Second)
+	waitStatus(t, w1, "http://"+h1+"/readyz", http.StatusOK, 30*time.Second)
+	tok, err := auth.Sign([]byte(testSecret), "alice", time.Hour)
+	require.NoError(t, err)
+
+	const total = 2000
+	var pages [][]string
+	line := strings.Repeat("a line of text on a long page, ", 3)
+	for i := range total {
+		p := []string{fmt.Sprintf("page %d", i+1)}
+		for range 40 {
+			p = append(p, line)
+		}
+		pages = append(pages, p)
+	}
+	data := pdftest.TextPages(pages...)
+	c := client.New(tok, "http://"+apiAddr)
+	doc, err := c.Upload(ctx, "long.pdf", bytes.NewReader(data), int64(len(data)), nil)
+	require.NoError(t, err)
+
+	var msgs []client.Message
+	stopped := false
+	err = c.WatchDocument(ctx, doc.ID, func(m client.Message) error {
+		msgs = append(msgs, m)
+		if m.Type == "parse.progress" && !stopped {
+			var p client.Progress
+			_ = json.Unmarshal(m.Data, &p)
+			if p.PagesDone > 0 && p.PagesDone < total {
+				stopped = true
+				w1.signal(t, syscall.SIGTERM)
+				waitStatus(t, w1, "http://"+h1+"/readyz", http.StatusServiceUnavailable, 10*time.Second)
+			}
+		}
+		if m.Type == "parse.requeued" {
+			// The first worker handed the job back: start the next one.
+			require.Equal(t, 0, w1.wait(t, 30*time.Second), w1.stderr.String())
+			start(t, append(env, "FOLIO_HEALTH_ADDR="+h2), "worker")
+		}
+		if m.Terminal() {
+			return client.ErrStop
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.True(t, stopped, "the parse was still running when the worker was stopped")
+
+	var requeued, resumedAt int
+	for _, m := range msgs {
+		switch m.Type {
+		case "parse.requeued":
+			var d struct{ Why string }
+			_ = json.Unmarshal(m.Data, &d)
+			require.Equal(t, "draining", d.Why)
+			requeued++
+		case "parse.started":
+			var d struct {
+				ResumeAt int `json:"resume_at_page"`
+			}
+			_ = json.Unmarshal(m.Data, &d)
+			resumedAt = d.ResumeAt
+		}
+	}
+	require.Equal(t, 1, requeued)
+	require.Greater(t, resumedAt, 1, "the second worker resumed past page 1")
+	require.Equal(t, "document.done", msgs[len(msgs)-1].Type)
+
+	var n, distinct, gens int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT page_number), count(DISTINCT generation)
+		FROM pages WHERE document_id = $1`, doc.ID).Scan(&n, &distinct, &gens))
+	require.Equal(t, total, n)
+	require.Equal(t, total, distinct, "no page twice")
+	require.Equal(t, 1, gens, "one generation: the resumed attempt kept the first one's pages")
+	var attempt int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT attempt FROM river_job WHERE kind = 'parse'`).Scan(&attempt))
+	require.Equal(t, 1, attempt, "a drained attempt does not count against the job")
+	t.Logf("drained at page %d of %d; resumed at page %d", resumedAt-1, total, resumedAt)
+}
+
+// TestAPIDrainFinishesUploads: SIGTERM to an API with an upload in flight.
+// /readyz turns 503 at once while the API keeps serving for
+// FOLIO_SHUTDOWN_DELAY; the upload finishes (201) within
+// FOLIO_SHUTDOWN_TIMEOUT; the process exits 0.
+func TestAPIDrainFinishesUploads(t *testing.T) {
+	t.Parallel()
+	db, bucket := testenv.Postgres(t), testenv.S3(t)
+	addr := freeAddr(t)
+	api := start(t, append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_HTTP_ADDR="+addr,
+		"FOLIO_SHUTDOWN_DELAY=1s", "FOLIO_SHUTDOWN_TIMEOUT=20s"), "api")
+	waitStatus(t, api, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
+	tok, err := auth.Sign([]byte(testSecret), "alice", time.Hour)
+	require.NoError(t, err)
+
+	// A body that arrives slowly: 8 MiB in 64 KiB steps, paced by the test.
+	pr, pw := io.Pipe()
+	data := pdftest.TextPages([]string{"slow"})
+	body := append(bytes.Clone(data), make([]byte, 8<<20)...)
+	result := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/documents?filename=slow.pdf", pr)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/pdf")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			result <- 0
+			return
+		}
+		resp.Body.Close()
+		result <- resp.StatusCode
+	}()
+	sent := 0
+	step := func() bool {
+		if sent >= len(body) {
+			return false
+		}
+		n := min(64<<10, len(body)-sent)
+		_, err := pw.Write(body[sent : sent+n])
+		require.NoError(t, err)
+		sent += n
+		return true
+	}
+	for range 16 { // a first megabyte, then the signal
+		step()
+	}
+	api.signal(t, syscall.SIGTERM)
+	waitStatus(t, api, "http://"+addr+"/readyz", http.StatusServiceUnavailable, 5*time.Second)
+	require.Equal(t, http.StatusOK, status("http://"+addr+"/healthz"), "still serving during the delay")
+	for step() {
+		time.Sleep(time.Millisecond) // pace the body: the upload spans the shutdown
+	}
+	require.NoError(t, pw.Close())
+	require.Equal(t, http.StatusCreated, <-result, "the upload in flight finished")
+	require.Equal(t, 0, api.wait(t, 30*time.Second), api.stderr.String())
+	var n int
+	require.NoError(t, db.Pool.QueryRow(context.Background(), "SELECT count(*) FROM documents").Scan(&n))
+	require.Equal(t, 1, n)
+}
