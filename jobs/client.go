@@ -31,7 +31,7 @@ type Deps struct {
 // Workers registers every Folio worker.
 func Workers(deps Deps) *river.Workers {
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &SweepUploadsWorker{Store: deps.Store, MaxAge: deps.UploadMaxAge})
+	river.AddWorker(workers, &SweepUploadsWorker{Store: deps.Store, Pool: deps.Pool, MaxAge: deps.UploadMaxAge})
 	river.AddWorker(workers, &PruneEventsWorker{Pool: deps.Pool, Retention: deps.EventRetention})
 	river.AddWorker(workers, &ParseWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.Sandbox, Logger: deps.Logger,
 		ProgressInterval: deps.ProgressInterval, Draining: deps.Draining})

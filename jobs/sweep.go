@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/foliohq/folio/storage"
@@ -29,10 +31,12 @@ func (SweepUploadsArgs) InsertOpts() river.InsertOpts {
 }
 
 // SweepUploadsWorker aborts multipart uploads under OriginalsPrefix that are
-// older than MaxAge.
+// older than MaxAge, and deletes objects there older than MaxAge that no
+// document references (an upload whose commit and cleanup both failed).
 type SweepUploadsWorker struct {
 	river.WorkerDefaults[SweepUploadsArgs]
 	Store  *storage.Store
+	Pool   *pgxpool.Pool // nil: uploads only
 	MaxAge time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -68,11 +72,58 @@ func (w *SweepUploadsWorker) Work(ctx context.Context, job *river.Job[SweepUploa
 	if firstErr != nil {
 		return fmt.Errorf("error sweeping uploads (%d aborted, %d failed): %w", aborted, failed, firstErr)
 	}
-	return river.RecordOutput(ctx, SweepResult{Seen: len(uploads), Aborted: aborted})
+	orphans, err := w.sweepOrphans(ctx, cutoff)
+	if err != nil {
+		return err
+	}
+	return river.RecordOutput(ctx, SweepResult{Seen: len(uploads), Aborted: aborted, OrphansDeleted: orphans})
+}
+
+// sweepOrphans deletes objects older than cutoff that no document has.
+func (w *SweepUploadsWorker) sweepOrphans(ctx context.Context, cutoff time.Time) (int, error) {
+	if w.Pool == nil {
+		return 0, nil
+	}
+	deleted := 0
+	err := w.Store.EachObject(ctx, OriginalsPrefix, func(objs []storage.ObjectInfo) error {
+		var old []string
+		for _, o := range objs {
+			if o.LastModified.Before(cutoff) {
+				old = append(old, o.Key)
+			}
+		}
+		if len(old) == 0 {
+			return nil
+		}
+		rows, err := w.Pool.Query(ctx, `SELECT s3_key FROM documents WHERE s3_key = ANY($1)`, old)
+		if err != nil {
+			return fmt.Errorf("error checking objects: %w", err)
+		}
+		known, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("error checking objects: %w", err)
+		}
+		referenced := make(map[string]bool, len(known))
+		for _, k := range known {
+			referenced[k] = true
+		}
+		for _, k := range old {
+			if referenced[k] {
+				continue
+			}
+			if err := w.Store.Delete(ctx, k); err != nil {
+				return err
+			}
+			deleted++
+		}
+		return nil
+	})
+	return deleted, err
 }
 
 // SweepResult is recorded as the sweep job's output.
 type SweepResult struct {
-	Seen    int `json:"seen"`
-	Aborted int `json:"aborted"`
+	Seen           int `json:"seen"`
+	Aborted        int `json:"aborted"`
+	OrphansDeleted int `json:"orphans_deleted"`
 }

@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -13,9 +14,11 @@ import (
 	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
+	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/sandbox"
 	"github.com/foliohq/folio/internal/testenv"
 	"github.com/foliohq/folio/jobs"
+	"github.com/foliohq/folio/storage"
 )
 
 func TestMain(m *testing.M) {
@@ -115,4 +118,37 @@ func TestPruneEvents(t *testing.T) {
 	left, err = pgx.CollectRows(rows, pgx.RowTo[int64])
 	require.NoError(t, err)
 	require.Equal(t, []int64{2}, left, "only events older than the retention go")
+}
+
+// TestSweepDeletesOrphanObjectsOnly: an old object no document references
+// goes; a referenced one and a fresh one (an upload about to commit) stay.
+func TestSweepDeletesOrphanObjectsOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupSweep(t)
+	pb := &parseBundle{db: b.db, bucket: b.bucket}
+	kept := pb.document(t, []byte("%PDF-1.4 kept"))
+	_, err := b.bucket.Store.Put(ctx, "originals/alice/orphan", bytes.NewReader([]byte("%PDF-1.4 orphan")), storage.PutOptions{})
+	require.NoError(t, err)
+
+	worker := &jobs.SweepUploadsWorker{Store: b.bucket.Store, Pool: b.db.Pool, MaxAge: time.Hour}
+	run := func(now time.Time) {
+		worker.Now = func() time.Time { return now }
+		tw := rivertest.NewWorker(t, riverpgxv5.New(b.db.Pool), &river.Config{}, worker)
+		tx, err := b.db.Pool.Begin(ctx)
+		require.NoError(t, err)
+		defer tx.Rollback(ctx) //nolint:errcheck // nothing to keep
+		_, err = tw.Work(ctx, t, tx, jobs.SweepUploadsArgs{}, nil)
+		require.NoError(t, err)
+	}
+	exists := func(key string) bool {
+		_, err := b.bucket.Store.Get(ctx, key)
+		return err == nil
+	}
+
+	run(time.Now())
+	require.True(t, exists("originals/alice/orphan"), "a fresh object may be an upload about to commit")
+	run(time.Now().Add(2 * time.Hour))
+	require.False(t, exists("originals/alice/orphan"), "an old object nobody references goes")
+	require.True(t, exists(documents.OriginalKey("alice", kept)), "a document's original stays")
 }

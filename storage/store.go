@@ -29,6 +29,7 @@ type S3API interface {
 	CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
 	ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, opts ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 var _ S3API = (*s3.Client)(nil)
@@ -330,6 +331,32 @@ func (s *Store) ListUploads(ctx context.Context, prefix string) ([]Upload, error
 		}
 		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
+}
+
+// ObjectInfo is one stored object.
+type ObjectInfo struct {
+	Key          string
+	Size         int64
+	LastModified time.Time
+}
+
+// EachObject calls fn with every object under prefix, a page at a time.
+func (s *Store) EachObject(ctx context.Context, prefix string, fn func([]ObjectInfo) error) error {
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("error listing objects under %q: %w", prefix, err)
+		}
+		infos := make([]ObjectInfo, 0, len(page.Contents))
+		for _, o := range page.Contents {
+			infos = append(infos, ObjectInfo{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified)})
+		}
+		if err := fn(infos); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AbortUpload aborts one multipart upload, dropping its parts.

@@ -48,7 +48,15 @@ func (a *App) RunWorker(ctx context.Context, healthLn net.Listener) error {
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("error starting River client: %w", err)
 	}
-	a.Logger.Info("worker started", "concurrency", a.Config.WorkerConcurrency, "health_addr", healthLn.Addr().String())
+	a.Logger.Info("worker started", "concurrency", a.Config.WorkerConcurrency, "health_addr", healthLn.Addr().String(), "client_id", client.ID())
+	// Heartbeats (and rescuing dead workers' jobs) go on while draining.
+	liveCtx, stopLiveness := context.WithCancel(context.WithoutCancel(ctx))
+	liveDone := make(chan struct{})
+	go func() {
+		(&jobs.Liveness{Pool: a.Pool, ClientID: client.ID(), Logger: a.Logger}).Run(liveCtx)
+		close(liveDone)
+	}()
+	defer func() { stopLiveness(); <-liveDone }()
 
 	<-ctx.Done()
 	// Drain: not ready at once; River stops fetching; running jobs get

@@ -170,3 +170,77 @@ func TestAPIDrainFinishesUploads(t *testing.T) {
 	require.NoError(t, db.Pool.QueryRow(context.Background(), "SELECT count(*) FROM documents").Scan(&n))
 	require.Equal(t, 1, n)
 }
+
+// TestCrashedWorkerJobRunsAgain: kill -9 a worker mid-parse. Its job is
+// handed back once its heartbeat is stale, another worker resumes it, and
+// the document ends done with every page once.
+func TestCrashedWorkerJobRunsAgain(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	db, bucket := testenv.Postgres(t), testenv.S3(t)
+	apiAddr, h1, h2 := freeAddr(t), freeAddr(t), freeAddr(t)
+	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_HTTP_ADDR="+apiAddr,
+		"FOLIO_PROGRESS_INTERVAL=50ms", "FOLIO_WORKER_CONCURRENCY=1")
+	api := start(t, env, "api")
+	w1 := start(t, append(env, "FOLIO_HEALTH_ADDR="+h1), "worker")
+	waitStatus(t, api, "http://"+apiAddr+"/readyz", http.StatusOK, 30*time.Second)
+	waitStatus(t, w1, "http://"+h1+"/readyz", http.StatusOK, 30*time.Second)
+	tok, err := auth.Sign([]byte(testSecret), "alice", time.Hour)
+	require.NoError(t, err)
+
+	const total = 2000
+	var pages [][]string
+	line := strings.Repeat("a line of text on a long page, ", 3)
+	for i := range total {
+		p := []string{fmt.Sprintf("page %d", i+1)}
+		for range 40 {
+			p = append(p, line)
+		}
+		pages = append(pages, p)
+	}
+	data := pdftest.TextPages(pages...)
+	c := client.New(tok, "http://"+apiAddr)
+	doc, err := c.Upload(ctx, "long.pdf", bytes.NewReader(data), int64(len(data)), nil)
+	require.NoError(t, err)
+
+	var (
+		killedAt, restartedAt time.Time
+		attempts              []int
+	)
+	err = c.WatchDocument(ctx, doc.ID, func(m client.Message) error {
+		switch m.Type {
+		case "parse.started":
+			var d struct{ Attempt int }
+			_ = json.Unmarshal(m.Data, &d)
+			attempts = append(attempts, d.Attempt)
+			if !killedAt.IsZero() && restartedAt.IsZero() {
+				restartedAt = time.Now()
+			}
+		case "parse.progress":
+			var p client.Progress
+			_ = json.Unmarshal(m.Data, &p)
+			if killedAt.IsZero() && p.PagesDone > 0 && p.PagesDone < total {
+				require.NoError(t, w1.cmd.Process.Signal(syscall.SIGKILL))
+				killedAt = time.Now()
+				<-w1.done
+				start(t, append(env, "FOLIO_HEALTH_ADDR="+h2), "worker")
+			}
+		}
+		if m.Terminal() {
+			return client.ErrStop
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.False(t, killedAt.IsZero(), "the worker was killed mid-parse")
+	require.Equal(t, []int{1, 2}, attempts)
+	recovery := restartedAt.Sub(killedAt)
+	require.Less(t, recovery, 30*time.Second, "a crashed worker's job runs again within 30 s")
+
+	var n, distinct int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT page_number) FROM pages WHERE document_id = $1`, doc.ID).Scan(&n, &distinct))
+	require.Equal(t, total, n)
+	require.Equal(t, total, distinct)
+	t.Logf("kill -9 → running again on another worker in %s", recovery.Round(100*time.Millisecond))
+}
