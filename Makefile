@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO    ?= go
 TOOLS := .folio/bin
 
-.PHONY: help build run test bench corpus fuzz lint tools clean
+.PHONY: help build run test bench corpus chaos fuzz lint tools clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "usage: make <target>\n\n"} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,6 +28,10 @@ bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memor
 corpus: ## Parse real PDFs (pdfcpu's, texlive's) against poppler: F1, page counts, speed, RSS (docs/corpus-report.txt)
 	./scripts/fetch-corpus.sh .folio/corpus
 	$(GO) test -count=1 -timeout 30m -run '^TestCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -report $(CURDIR)/docs/corpus-report.txt
+
+CHAOS_DOCS ?= 200
+chaos: $(TOOLS)/versitygw ## Restart and kill APIs and workers under load (CHAOS_DOCS documents); make test runs a short form
+	$(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./internal/e2e -args -chaos.docs $(CHAOS_DOCS)
 
 FUZZTIME ?= 30s
 fuzz: ## Fuzz the text extractor, FUZZTIME per target (crashers are kept in pdf/testdata/fuzz)

@@ -77,8 +77,9 @@ func (l *Liveness) Heartbeat(ctx context.Context) error {
 }
 
 // Rescue hands back to the queue every running job whose client has not
-// heartbeated for deadAfter (or never did), with its document requeued
-// (parse.requeued, worker_lost). Safe to run from every worker at once.
+// heartbeated for deadAfter (or never did); a parse job's document is
+// requeued too (parse.requeued, worker_lost). Safe to run from every
+// worker at once.
 func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -88,12 +89,12 @@ func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) (i
 					'at', now(), 'attempt', j.attempt, 'error', 'worker lost: no heartbeat from ' || j.attempted_by[array_length(j.attempted_by, 1)], 'trace', ''))
 			WHERE j.id IN (
 				SELECT j2.id FROM river_job j2
-				WHERE j2.state = 'running' AND j2.kind = $1
+				WHERE j2.state = 'running'
 				AND NOT EXISTS (SELECT 1 FROM worker_heartbeats h
 					WHERE h.client_id = j2.attempted_by[array_length(j2.attempted_by, 1)]
-					AND h.last_seen > now() - make_interval(secs => $2))
+					AND h.last_seen > now() - make_interval(secs => $1))
 				FOR UPDATE SKIP LOCKED)
-			RETURNING j.id, j.args->>'document_id'`, ParseArgs{}.Kind(), deadAfter.Seconds())
+			RETURNING j.id, coalesce(j.args->>'document_id', '')`, deadAfter.Seconds())
 		if err != nil {
 			return fmt.Errorf("error rescuing jobs: %w", err)
 		}
@@ -115,6 +116,9 @@ func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) (i
 			return err
 		}
 		for _, r := range list {
+			if r.doc == "" {
+				continue // not a parse job: back in the queue is all it needs
+			}
 			tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', parse_stage = NULL, updated_at = now()
 				WHERE id = $1 AND parse_generation = $2 AND status = 'parsing'`, r.doc, r.job)
 			if err != nil {

@@ -1,0 +1,209 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/client"
+	"github.com/foliohq/folio/internal/pdftest"
+	"github.com/foliohq/folio/internal/testenv"
+)
+
+var chaosDocs = flag.Int("chaos.docs", 16, "documents TestChaos uploads (make chaos: 200)")
+
+// TestChaos: two API processes and two workers; documents uploaded through
+// both APIs by concurrent clients that also watch them; meanwhile every
+// worker is restarted with SIGTERM (the new one started first), one is
+// killed with -9, and each API is restarted with SIGTERM. Afterwards every
+// document is done, every watcher saw a gap-free seq run ending in a
+// terminal event, no page is missing or twice, nothing is stuck running
+// and no multipart upload is left.
+func TestChaos(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	db, bucket := testenv.Postgres(t), testenv.S3(t)
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	base := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret,
+		"FOLIO_SHUTDOWN_DELAY=300ms", "FOLIO_SHUTDOWN_TIMEOUT=20s", "FOLIO_DRAIN_TIMEOUT=500ms",
+		"FOLIO_PROGRESS_INTERVAL=100ms", "FOLIO_WORKER_CONCURRENCY=2", "FOLIO_UPLOAD_RATE_LIMIT=100000")
+	startAPI := func(addr string) *proc {
+		p := start(t, append(base, "FOLIO_HTTP_ADDR="+addr), "api")
+		waitStatus(t, p, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
+		return p
+	}
+	startWorker := func() *proc {
+		h := freeAddr(t)
+		p := start(t, append(base, "FOLIO_HEALTH_ADDR="+h), "worker")
+		waitStatus(t, p, "http://"+h+"/readyz", http.StatusOK, 30*time.Second)
+		return p
+	}
+	apiA, apiB := startAPI(addrA), startAPI(addrB)
+	w1, w2 := startWorker(), startWorker()
+	tok, err := auth.Sign([]byte(testSecret), "chaos", time.Hour)
+	require.NoError(t, err)
+
+	// Documents of 50 to 400 heavy pages: parses long enough to be cut.
+	line := strings.Repeat("text that fills a page of a report, ", 3)
+	docFor := func(i int) []byte {
+		var pages [][]string
+		for p := range 50 + (i*37)%350 {
+			lines := []string{fmt.Sprintf("document %d page %d", i, p+1)}
+			for range 30 {
+				lines = append(lines, line)
+			}
+			pages = append(pages, lines)
+		}
+		return pdftest.TextPages(pages...)
+	}
+
+	type watched struct {
+		id   uuid.UUID
+		msgs []client.Message
+		err  error
+	}
+	var (
+		mu      sync.Mutex
+		results []*watched
+		wg      sync.WaitGroup
+	)
+	upload := func(i int) {
+		data := docFor(i)
+		order := []string{"http://" + addrA, "http://" + addrB}
+		if i%2 == 1 {
+			order[0], order[1] = order[1], order[0]
+		}
+		c := client.New(tok, order...)
+		var doc *client.Document
+		for attempt := 0; ; attempt++ { // an API restarting refuses connections: try the other
+			var err error
+			doc, err = client.New(tok, order[attempt%2]).Upload(ctx, fmt.Sprintf("doc-%d.pdf", i), bytes.NewReader(data), int64(len(data)), nil)
+			if err == nil {
+				break
+			}
+			require.Less(t, attempt, 20, "upload %d: %v", i, err)
+			time.Sleep(200 * time.Millisecond) // the other API may be restarting too
+		}
+		w := &watched{id: doc.ID}
+		mu.Lock()
+		results = append(results, w)
+		mu.Unlock()
+		w.err = c.WatchDocument(ctx, doc.ID, func(m client.Message) error {
+			w.msgs = append(w.msgs, m)
+			if m.Terminal() {
+				return client.ErrStop
+			}
+			return nil
+		})
+	}
+	sem := make(chan struct{}, 4)
+	for i := range *chaosDocs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			upload(i)
+		}()
+	}
+
+	// The chaos, while uploads and parses go on.
+	var figures []string
+	restartWorker := func(old *proc) *proc {
+		fresh := startWorker()
+		began := time.Now()
+		old.signal(t, syscall.SIGTERM)
+		require.Equal(t, 0, old.wait(t, time.Minute), old.stderr.String())
+		figures = append(figures, fmt.Sprintf("worker SIGTERM → exit: %s", time.Since(began).Round(time.Millisecond)))
+		return fresh
+	}
+	restartAPI := func(old *proc, addr string) *proc {
+		old.signal(t, syscall.SIGTERM)
+		require.Equal(t, 0, old.wait(t, time.Minute), old.stderr.String())
+		return startAPI(addr)
+	}
+	waitRunning := func() {
+		require.Eventually(t, func() bool {
+			var n int
+			_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'parse' AND state = 'running'`).Scan(&n)
+			return n > 0
+		}, time.Minute, 20*time.Millisecond)
+	}
+	waitRunning()
+	w1 = restartWorker(w1)
+	waitRunning()
+	restartWorker(w2)
+	restartAPI(apiA, addrA)
+	waitRunning()
+	require.NoError(t, w1.cmd.Process.Signal(syscall.SIGKILL))
+	killed := time.Now()
+	<-w1.done
+	startWorker()
+	restartAPI(apiB, addrB)
+	wg.Wait()
+
+	// Afterwards.
+	require.Len(t, results, *chaosDocs)
+	for _, w := range results {
+		require.NoError(t, w.err, w.id.String())
+		require.Equal(t, "snapshot", w.msgs[0].Type)
+		for i := 1; i < len(w.msgs); i++ {
+			require.Equal(t, w.msgs[i-1].Seq+1, w.msgs[i].Seq, "%s: gap-free, no duplicates at %d", w.id, i)
+		}
+		last := w.msgs[len(w.msgs)-1]
+		require.Equal(t, "document.done", last.Type, "%s ended %s", w.id, last.Type)
+		var pageCount, n, distinct int
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT page_count, (SELECT count(*) FROM pages p WHERE p.document_id = d.id),
+			(SELECT count(DISTINCT page_number) FROM pages p WHERE p.document_id = d.id) FROM documents d WHERE id = $1`, w.id).
+			Scan(&pageCount, &n, &distinct))
+		require.Equal(t, pageCount, n, "%s: every page once", w.id)
+		require.Equal(t, pageCount, distinct)
+	}
+	// The killed worker's own jobs (a sweep, say) go back once its
+	// heartbeat is stale, and run again.
+	require.Eventually(t, func() bool {
+		var running int
+		_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state = 'running'`).Scan(&running)
+		return running == 0
+	}, 45*time.Second, 100*time.Millisecond, "nothing stuck running")
+	var stuck, rescued int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE kind = 'parse' AND state <> 'completed'),
+		count(*) FILTER (WHERE errors::text LIKE '%worker lost%') FROM river_job`).Scan(&stuck, &rescued))
+	require.Zero(t, stuck, "every parse job completed")
+	uploads, err := bucket.Store.ListUploads(ctx, "originals/")
+	require.NoError(t, err)
+	require.Empty(t, uploads, "no multipart upload left")
+	requeued := map[string]int{}
+	rows, err := db.Pool.Query(ctx, `SELECT data->>'why', count(*) FROM document_events WHERE type = 'parse.requeued' GROUP BY 1`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var why string
+		var n int
+		require.NoError(t, rows.Scan(&why, &n))
+		requeued[why] = n
+	}
+	rows.Close()
+	var restartedAt time.Time
+	_ = db.Pool.QueryRow(ctx, `SELECT min(created_at) FROM document_events WHERE type = 'parse.requeued' AND data->>'why' = 'worker_lost'`).Scan(&restartedAt)
+	if !restartedAt.IsZero() {
+		figures = append(figures, fmt.Sprintf("kill -9 → its jobs handed back: %s (%d jobs)", restartedAt.Sub(killed).Round(100*time.Millisecond), rescued))
+	}
+	figures = append(figures, fmt.Sprintf("requeued: %v", requeued))
+	t.Logf("chaos: %d documents done; %s", len(results), strings.Join(figures, "; "))
+	if out := os.Getenv("FOLIO_CHAOS_REPORT"); out != "" {
+		_ = os.WriteFile(out, []byte(strings.Join(figures, "\n")+"\n"), 0o644)
+	}
+}
