@@ -55,6 +55,9 @@ type Server struct {
 	shutdown    chan struct{}
 	closeOnce   sync.Once
 	pumps       sync.WaitGroup // live streams
+	// cutoff ends uploads still running when the shutdown timeout is up.
+	cutoff     context.Context
+	cutoffFunc context.CancelFunc
 }
 
 // route is one endpoint. Routes are a table so that tests (the OpenAPI
@@ -68,6 +71,7 @@ type route struct {
 // New returns a Server with every route mounted.
 func New(deps Deps) *Server {
 	s := &Server{Deps: deps, shutdown: make(chan struct{})}
+	s.cutoff, s.cutoffFunc = context.WithCancel(context.Background())
 	s.uploads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "folio_uploads_total",
 		Help: "Uploads by outcome: created, rejected (4xx before storing), client_gone, too_large, over_quota, storage_error, database_error.",
@@ -127,6 +131,12 @@ func New(deps Deps) *Server {
 // (service restart) and SSE streams end, so clients reconnect elsewhere
 // and resume. http.Server.Shutdown does not close hijacked connections.
 func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.shutdown) }) }
+
+// CutOffUploads stops the uploads still in flight: their multipart uploads
+// are aborted, nothing is stored, and their clients get a 503 problem
+// (server_restarting) to retry elsewhere. Called when the shutdown timeout
+// is up.
+func (s *Server) CutOffUploads() { s.cutoffFunc() }
 
 // WaitStreams waits until every stream has sent its close (after
 // CloseStreams), or ctx ends.

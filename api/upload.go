@@ -57,7 +57,15 @@ var (
 // with the file in field "file". The bytes stream through a SHA-256 hasher
 // into S3; then one transaction records the document and enqueues its parse.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	// At the shutdown cutoff: stop, and unblock a read of a body that is
+	// still arriving (a context does not interrupt it; a deadline does).
+	rc := http.NewResponseController(w)
+	defer context.AfterFunc(s.cutoff, func() {
+		stop()
+		_ = rc.SetReadDeadline(time.Now())
+	})()
 	owner := ownerOf(ctx)
 	log := s.Logger.With("owner", owner)
 
@@ -110,6 +118,12 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		switch {
+		case s.cutoff.Err() != nil:
+			s.uploads.WithLabelValues("cut_off").Inc()
+			log.Info("upload: cut off by shutdown", "document_id", id)
+			w.Header().Set("Connection", "close")
+			writeProblem(w, problem(http.StatusServiceUnavailable, "server_restarting",
+				"The server is restarting and could not finish this upload in time; nothing was kept. Retry."))
 		case body.err != nil:
 			s.finishBodyError(w, log, body.err)
 		case ctx.Err() != nil:

@@ -98,7 +98,7 @@ func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
 		handler.CloseStreams()
 		stopServing()
 	}()
-	err = serve(serveCtx, srv, ln, a.Config.ShutdownTimeout)
+	err = serveWithCutoff(serveCtx, srv, ln, a.Config.ShutdownTimeout, handler.CutOffUploads)
 	// Hijacked websockets are not the server's to wait for: wait for them
 	// to have said 1012 before the process goes.
 	waitCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -70,6 +70,13 @@ func (a *App) Close() { a.Pool.Close() }
 // serve runs srv on ln until ctx ends, then shuts it down gracefully within
 // timeout.
 func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration) error {
+	return serveWithCutoff(ctx, srv, ln, timeout, nil)
+}
+
+// serveWithCutoff is serve; when the graceful shutdown runs out of time,
+// cutoff (if set) is called to make the remaining requests end cleanly, and
+// they get a short while to answer before the connections are closed.
+func serveWithCutoff(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration, cutoff func()) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -80,6 +87,15 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
+		if cutoff != nil {
+			cutoff()
+			graceCtx, cancelGrace := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			err = srv.Shutdown(graceCtx)
+			cancelGrace()
+			if err == nil {
+				return nil
+			}
+		}
 		_ = srv.Close()
 		return fmt.Errorf("error shutting down HTTP server on %s: %w", ln.Addr(), err)
 	}

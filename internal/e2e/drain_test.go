@@ -244,3 +244,61 @@ func TestCrashedWorkerJobRunsAgain(t *testing.T) {
 	require.Equal(t, total, distinct)
 	t.Logf("kill -9 → running again on another worker in %s", recovery.Round(100*time.Millisecond))
 }
+
+// TestAPIDrainCutsOffLateUploads: an upload still arriving when the
+// shutdown timeout is up is cut off: its client gets a 503 problem
+// (server_restarting), and nothing is left: no row, no object, no parts.
+func TestAPIDrainCutsOffLateUploads(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, bucket := testenv.Postgres(t), testenv.S3(t)
+	addr := freeAddr(t)
+	api := start(t, append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_HTTP_ADDR="+addr,
+		"FOLIO_SHUTDOWN_DELAY=0s", "FOLIO_SHUTDOWN_TIMEOUT=1s"), "api")
+	waitStatus(t, api, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
+	tok, err := auth.Sign([]byte(testSecret), "alice", time.Hour)
+	require.NoError(t, err)
+
+	pr, pw := io.Pipe()
+	type answer struct {
+		status int
+		code   string
+	}
+	result := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/documents?filename=late.pdf", pr)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/pdf")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			result <- answer{}
+			return
+		}
+		defer resp.Body.Close()
+		var p struct{ Code string }
+		_ = json.NewDecoder(resp.Body).Decode(&p)
+		result <- answer{resp.StatusCode, p.Code}
+	}()
+	// 12 MiB sent (two parts uploaded to S3), then the client stalls.
+	first := append(pdftest.TextPages([]string{"late"}), make([]byte, 12<<20)...)
+	_, err = pw.Write(first)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		uploads, err := bucket.Store.ListUploads(ctx, "originals/")
+		return err == nil && len(uploads) == 1
+	}, 30*time.Second, 20*time.Millisecond, "the multipart upload is under way")
+
+	api.signal(t, syscall.SIGTERM)
+	got := <-result
+	require.Equal(t, http.StatusServiceUnavailable, got.status)
+	require.Equal(t, "server_restarting", got.code)
+	require.Equal(t, 0, api.wait(t, 30*time.Second), api.stderr.String())
+	_ = pw.CloseWithError(io.ErrClosedPipe)
+
+	uploads, err := bucket.Store.ListUploads(ctx, "originals/")
+	require.NoError(t, err)
+	require.Empty(t, uploads, "the multipart upload was aborted")
+	var n int
+	require.NoError(t, db.Pool.QueryRow(ctx, "SELECT count(*) FROM documents").Scan(&n))
+	require.Zero(t, n)
+}
