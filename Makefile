@@ -30,8 +30,9 @@ corpus: ## Parse real PDFs (pdfcpu's, texlive's) against poppler: F1, page count
 	$(GO) test -count=1 -timeout 30m -run '^TestCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -report $(CURDIR)/docs/corpus-report.txt
 
 CHAOS_DOCS ?= 200
-chaos: $(TOOLS)/versitygw ## Restart and kill APIs and workers under load (CHAOS_DOCS documents); make test runs a short form
-	$(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./internal/e2e -args -chaos.docs $(CHAOS_DOCS)
+chaos: $(TOOLS)/versitygw ## Restart and kill APIs and workers while CHAOS_DOCS corpus PDFs are parsed (make test runs a short form)
+	./scripts/fetch-corpus.sh .folio/corpus
+	$(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./internal/e2e -args -chaos.docs $(CHAOS_DOCS) -chaos.corpus $(CURDIR)/.folio/corpus
 
 FUZZTIME ?= 30s
 fuzz: ## Fuzz the text extractor, FUZZTIME per target (crashers are kept in pdf/testdata/fuzz)

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,15 +17,48 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/client"
 	"github.com/foliohq/folio/internal/pdftest"
 	"github.com/foliohq/folio/internal/testenv"
+	"github.com/foliohq/folio/pdf"
 )
 
-var chaosDocs = flag.Int("chaos.docs", 16, "documents TestChaos uploads (make chaos: 200)")
+var (
+	chaosDocs   = flag.Int("chaos.docs", 16, "documents TestChaos uploads (make chaos: 200)")
+	chaosCorpus = flag.String("chaos.corpus", "", "upload real PDFs from this folder (make chaos: .folio/corpus) instead of generated ones")
+)
+
+// chaosFiles picks n PDFs spread over the corpus, and the outcome a calm,
+// in-process parse gives each ("done" or a failure code).
+func chaosFiles(t *testing.T, n int) (files [][]byte, names []string, calm []string) {
+	t.Helper()
+	var all []string
+	require.NoError(t, filepath.WalkDir(*chaosCorpus, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".pdf") {
+			all = append(all, p)
+		}
+		return err
+	}))
+	sort.Strings(all)
+	require.NotEmpty(t, all)
+	for i := range n {
+		p := all[i*len(all)/n]
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		outcome := "done"
+		if _, err := pdf.Inspect(b, pdf.Options{MaxPages: 5000}); err != nil {
+			var perr *pdf.Error
+			require.ErrorAs(t, err, &perr)
+			outcome = perr.Code
+		}
+		files, names, calm = append(files, b), append(names, filepath.Base(p)), append(calm, outcome)
+	}
+	return files, names, calm
+}
 
 // TestChaos: two API processes and two workers; documents uploaded through
 // both APIs by concurrent clients that also watch them; meanwhile every
@@ -45,20 +81,40 @@ func TestChaos(t *testing.T) {
 		waitStatus(t, p, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
 		return p
 	}
+	workers := map[string]*proc{} // by River client id
+	clientIDRE := regexp.MustCompile(`"client_id":"([^"]+)"`)
 	startWorker := func() *proc {
 		h := freeAddr(t)
 		p := start(t, append(base, "FOLIO_HEALTH_ADDR="+h), "worker")
 		waitStatus(t, p, "http://"+h+"/readyz", http.StatusOK, 30*time.Second)
+		var id string
+		require.Eventually(t, func() bool {
+			m := clientIDRE.FindStringSubmatch(p.stderr.String())
+			if m != nil {
+				id = m[1]
+			}
+			return m != nil
+		}, 10*time.Second, 10*time.Millisecond)
+		workers[id] = p
 		return p
 	}
 	apiA, apiB := startAPI(addrA), startAPI(addrB)
-	w1, w2 := startWorker(), startWorker()
+	startWorker()
+	startWorker()
 	tok, err := auth.Sign([]byte(testSecret), "chaos", time.Hour)
 	require.NoError(t, err)
 
 	// Documents of 50 to 400 heavy pages: parses long enough to be cut.
 	line := strings.Repeat("text that fills a page of a report, ", 3)
+	var corpusFiles [][]byte
+	var corpusNames, calm []string
+	if *chaosCorpus != "" {
+		corpusFiles, corpusNames, calm = chaosFiles(t, *chaosDocs)
+	}
 	docFor := func(i int) []byte {
+		if corpusFiles != nil {
+			return corpusFiles[i]
+		}
 		var pages [][]string
 		for p := range 50 + (i*37)%350 {
 			lines := []string{fmt.Sprintf("document %d page %d", i, p+1)}
@@ -71,6 +127,7 @@ func TestChaos(t *testing.T) {
 	}
 
 	type watched struct {
+		i    int
 		id   uuid.UUID
 		msgs []client.Message
 		err  error
@@ -97,7 +154,7 @@ func TestChaos(t *testing.T) {
 			require.Less(t, attempt, 20, "upload %d: %v", i, err)
 			time.Sleep(200 * time.Millisecond) // the other API may be restarting too
 		}
-		w := &watched{id: doc.ID}
+		w := &watched{i: i, id: doc.ID}
 		mu.Lock()
 		results = append(results, w)
 		mu.Unlock()
@@ -135,22 +192,38 @@ func TestChaos(t *testing.T) {
 		require.Equal(t, 0, old.wait(t, time.Minute), old.stderr.String())
 		return startAPI(addr)
 	}
-	waitRunning := func() {
+	// busyWorker waits until a parse is running and returns the worker
+	// running it: the chaos hits work in flight.
+	busyWorker := func() *proc {
+		var p *proc
 		require.Eventually(t, func() bool {
-			var n int
-			_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'parse' AND state = 'running'`).Scan(&n)
-			return n > 0
-		}, time.Minute, 20*time.Millisecond)
+			rows, err := db.Pool.Query(ctx, `SELECT attempted_by[array_length(attempted_by, 1)] FROM river_job
+				WHERE kind = 'parse' AND state = 'running'`)
+			if err != nil {
+				return false
+			}
+			ids, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+			for _, id := range ids {
+				if w, ok := workers[id]; ok {
+					select {
+					case <-w.done:
+					default:
+						p = w
+						return true
+					}
+				}
+			}
+			return false
+		}, 2*time.Minute, 5*time.Millisecond, "a parse running on a live worker")
+		return p
 	}
-	waitRunning()
-	w1 = restartWorker(w1)
-	waitRunning()
-	restartWorker(w2)
+	restartWorker(busyWorker())
+	restartWorker(busyWorker())
 	restartAPI(apiA, addrA)
-	waitRunning()
-	require.NoError(t, w1.cmd.Process.Signal(syscall.SIGKILL))
+	victim := busyWorker()
+	require.NoError(t, victim.cmd.Process.Signal(syscall.SIGKILL))
 	killed := time.Now()
-	<-w1.done
+	<-victim.done
 	startWorker()
 	restartAPI(apiB, addrB)
 	wg.Wait()
@@ -164,6 +237,22 @@ func TestChaos(t *testing.T) {
 			require.Equal(t, w.msgs[i-1].Seq+1, w.msgs[i].Seq, "%s: gap-free, no duplicates at %d", w.id, i)
 		}
 		last := w.msgs[len(w.msgs)-1]
+		if last.Type == "snapshot" && last.Document != nil {
+			// Parsed before its watcher connected: the snapshot says how
+			// it ended; name that as the matching event.
+			last.Type = "document." + last.Document.Status
+		}
+		want := "done"
+		if calm != nil {
+			want = calm[w.i]
+		}
+		if want != "done" {
+			d, err := client.New(tok, "http://"+addrA).Get(ctx, w.id)
+			require.NoError(t, err)
+			require.Equal(t, "document.failed", last.Type, corpusNames[w.i])
+			require.Equal(t, want, d.Failure.Code, "%s fails as a calm run does", corpusNames[w.i])
+			continue
+		}
 		require.Equal(t, "document.done", last.Type, "%s ended %s", w.id, last.Type)
 		var pageCount, n, distinct int
 		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT page_count, (SELECT count(*) FROM pages p WHERE p.document_id = d.id),
