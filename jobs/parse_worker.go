@@ -144,6 +144,18 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[ParseArgs]) error
 	if err == nil {
 		err = flush()
 	}
+	if err != nil && ctx.Err() != nil && w.Draining != nil && w.Draining() && len(pending) > 0 {
+		// Handed back while draining: keep the pages the child finished, so
+		// the next attempt re-parses none of them (at most the page that was
+		// in flight). A fresh, short context: the job's is cancelled.
+		keepCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if ferr := documents.SavePages(keepCtx, w.Pool, id, gen, pending, pagesDone, false); ferr != nil {
+			log.Warn("parse: keeping pages while draining", "err", ferr)
+		} else {
+			log.Info("parse: kept pages before handing back", "pages_done", pagesDone)
+		}
+		cancel()
+	}
 	var failure *sandbox.Failure
 	switch {
 	case err == nil:

@@ -192,8 +192,13 @@ func TestChaos(t *testing.T) {
 		require.Equal(t, 0, old.wait(t, time.Minute), old.stderr.String())
 		return startAPI(addr)
 	}
+	originals := map[*proc]bool{}
+	for _, w := range workers {
+		originals[w] = true
+	}
 	// busyWorker waits until a parse is running and returns the worker
-	// running it: the chaos hits work in flight.
+	// running it (one of only, when set): the chaos hits work in flight.
+	var only map[*proc]bool
 	busyWorker := func() *proc {
 		var p *proc
 		require.Eventually(t, func() bool {
@@ -204,7 +209,7 @@ func TestChaos(t *testing.T) {
 			}
 			ids, _ := pgx.CollectRows(rows, pgx.RowTo[string])
 			for _, id := range ids {
-				if w, ok := workers[id]; ok {
+				if w, ok := workers[id]; ok && (only == nil || only[w]) {
 					select {
 					case <-w.done:
 					default:
@@ -217,8 +222,15 @@ func TestChaos(t *testing.T) {
 		}, 2*time.Minute, 5*time.Millisecond, "a parse running on a live worker")
 		return p
 	}
-	restartWorker(busyWorker())
-	restartWorker(busyWorker())
+	// Each of the two first workers is restarted once, the busy one first.
+	only = originals
+	first := busyWorker()
+	restartWorker(first)
+	delete(originals, first)
+	for second := range originals {
+		restartWorker(second)
+	}
+	only = nil
 	restartAPI(apiA, addrA)
 	victim := busyWorker()
 	require.NoError(t, victim.cmd.Process.Signal(syscall.SIGKILL))
