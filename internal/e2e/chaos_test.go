@@ -105,7 +105,6 @@ func TestChaos(t *testing.T) {
 	require.NoError(t, err)
 
 	// Documents of 50 to 400 heavy pages: parses long enough to be cut.
-	line := strings.Repeat("text that fills a page of a report, ", 3)
 	var corpusFiles [][]byte
 	var corpusNames, calm []string
 	if *chaosCorpus != "" {
@@ -115,15 +114,7 @@ func TestChaos(t *testing.T) {
 		if corpusFiles != nil {
 			return corpusFiles[i]
 		}
-		var pages [][]string
-		for p := range 50 + (i*37)%350 {
-			lines := []string{fmt.Sprintf("document %d page %d", i, p+1)}
-			for range 30 {
-				lines = append(lines, line)
-			}
-			pages = append(pages, lines)
-		}
-		return pdftest.TextPages(pages...)
+		return pdftest.LongDocument(fmt.Sprintf("document %d", i), 50+(i*37)%350, 30)
 	}
 
 	type watched struct {

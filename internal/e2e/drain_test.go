@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -40,16 +38,7 @@ func TestWorkerDrainHandsBackAndResumes(t *testing.T) {
 	require.NoError(t, err)
 
 	const total = 2000
-	var pages [][]string
-	line := strings.Repeat("a line of text on a long page, ", 3)
-	for i := range total {
-		p := []string{fmt.Sprintf("page %d", i+1)}
-		for range 40 {
-			p = append(p, line)
-		}
-		pages = append(pages, p)
-	}
-	data := pdftest.TextPages(pages...)
+	data := pdftest.LongDocument("long", total, 40)
 	c := client.New(tok, "http://"+apiAddr)
 	doc, err := c.Upload(ctx, "long.pdf", bytes.NewReader(data), int64(len(data)), nil)
 	require.NoError(t, err)
@@ -190,16 +179,7 @@ func TestCrashedWorkerJobRunsAgain(t *testing.T) {
 	require.NoError(t, err)
 
 	const total = 2000
-	var pages [][]string
-	line := strings.Repeat("a line of text on a long page, ", 3)
-	for i := range total {
-		p := []string{fmt.Sprintf("page %d", i+1)}
-		for range 40 {
-			p = append(p, line)
-		}
-		pages = append(pages, p)
-	}
-	data := pdftest.TextPages(pages...)
+	data := pdftest.LongDocument("long", total, 40)
 	c := client.New(tok, "http://"+apiAddr)
 	doc, err := c.Upload(ctx, "long.pdf", bytes.NewReader(data), int64(len(data)), nil)
 	require.NoError(t, err)

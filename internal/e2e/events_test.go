@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -43,16 +42,7 @@ func TestEventsAcrossAPIInstances(t *testing.T) {
 	require.NoError(t, err)
 
 	// A long document, so that the disruptions land mid-parse.
-	var pages [][]string
-	line := strings.Repeat("a line of text on a long page, ", 3)
-	for i := range 2000 {
-		p := []string{fmt.Sprintf("page %d", i+1)}
-		for range 40 {
-			p = append(p, line)
-		}
-		pages = append(pages, p)
-	}
-	data := pdftest.TextPages(pages...)
+	data := pdftest.LongDocument("long", 2000, 40)
 	viaA := client.New(tok, "http://"+addrA)
 	doc, err := viaA.Upload(ctx, "long.pdf", bytes.NewReader(data), int64(len(data)), nil)
 	require.NoError(t, err)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,16 +43,7 @@ func TestStream300Pages(t *testing.T) {
 	tok, err := auth.Sign([]byte(testSecret), "alice", time.Hour)
 	require.NoError(t, err)
 
-	var pages [][]string
-	line := strings.Repeat("words on a page of a long thesis ", 3)
-	for i := range 300 {
-		p := []string{fmt.Sprintf("Chapter page %d", i+1)}
-		for range 45 {
-			p = append(p, line)
-		}
-		pages = append(pages, p)
-	}
-	data := pdftest.TextPages(pages...)
+	data := pdftest.LongDocument("Chapter", 300, 45)
 	// Upload before any worker runs: the streams see the whole parse.
 	doc, err := client.New(tok, "http://"+apiAddr).Upload(ctx, "thesis.pdf", bytes.NewReader(data), int64(len(data)), nil)
 	require.NoError(t, err)

@@ -229,3 +229,20 @@ func prevLoop() []byte {
 	_, _ = fmt.Sscanf(string(base[i+len("startxref\n"):]), "%d", &off)
 	return bytes.Replace(base, []byte("/Root 1 0 R "), []byte(fmt.Sprintf("/Root 1 0 R /Prev %d ", off)), 1)
 }
+
+// LongDocument is n pages, each headed "<title> page <i>" and filled with
+// lines of text: a document whose parse takes long enough to be
+// interrupted.
+func LongDocument(title string, n, linesPerPage int) []byte {
+	line := strings.Repeat("a line of text that fills a long page, ", 3)
+	pages := make([][]string, n)
+	for i := range pages {
+		p := make([]string, 0, linesPerPage+1)
+		p = append(p, fmt.Sprintf("%s page %d", title, i+1))
+		for range linesPerPage {
+			p = append(p, line)
+		}
+		pages[i] = p
+	}
+	return TextPages(pages...)
+}
