@@ -212,28 +212,12 @@ func destPage(o *objects, root, item types.Dict, pageIndex map[int]int) int {
 		case types.Name:
 			dest = namedDest(o, root, string(d))
 		case types.StringLiteral, types.HexLiteral:
-			dest = namedDest(o, root, rawString(o, d))
+			dest = namedDest(o, root, rawString(d))
 		default:
 			return 0
 		}
 	}
 	return 0
-}
-
-func rawString(o *objects, v types.Object) string {
-	switch s := v.(type) {
-	case types.StringLiteral:
-		b, err := types.Unescape(string(s))
-		if err == nil {
-			return string(b)
-		}
-	case types.HexLiteral:
-		b, err := s.Bytes()
-		if err == nil {
-			return string(b)
-		}
-	}
-	return ""
 }
 
 func namedDest(o *objects, root types.Dict, key string) types.Object {
@@ -256,7 +240,7 @@ func nameTreeLookup(o *objects, node types.Object, key string, depth int) types.
 	}
 	if pairs := o.array(d["Names"]); pairs != nil {
 		for i := 0; i+1 < len(pairs); i += 2 {
-			if rawString(o, o.deref(pairs[i])) == key {
+			if rawString(o.deref(pairs[i])) == key {
 				return pairs[i+1]
 			}
 		}
@@ -264,7 +248,7 @@ func nameTreeLookup(o *objects, node types.Object, key string, depth int) types.
 	for _, kid := range o.array(d["Kids"]) {
 		kd := o.dict(kid)
 		if lim := o.array(kd["Limits"]); len(lim) == 2 {
-			lo, hi := rawString(o, o.deref(lim[0])), rawString(o, o.deref(lim[1]))
+			lo, hi := rawString(o.deref(lim[0])), rawString(o.deref(lim[1]))
 			if key < lo || key > hi {
 				continue
 			}
@@ -306,7 +290,7 @@ func attachments(o *objects, root types.Dict) []Attachment {
 			a.Name = clean(o.text(fs["F"]))
 		}
 		if a.Name == "" {
-			a.Name = clean(rawString(o, e[0]))
+			a.Name = clean(rawString(e[0]))
 		}
 		if ef := o.dict(fs["EF"]); ef != nil {
 			ref := ef["F"]

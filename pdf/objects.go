@@ -80,24 +80,26 @@ func objNr(v types.Object) int {
 
 // text decodes a PDF text string (PDFDocEncoding or UTF-16 with BOM).
 func (o *objects) text(v types.Object) string {
-	var raw []byte
 	switch s := o.deref(v).(type) {
-	case types.StringLiteral:
-		b, err := types.Unescape(string(s))
-		if err != nil {
-			return ""
-		}
-		raw = b
-	case types.HexLiteral:
-		b, err := s.Bytes()
-		if err != nil {
-			return ""
-		}
-		raw = b
 	case types.Name:
 		return string(s)
-	default:
-		return ""
+	case types.StringLiteral, types.HexLiteral:
+		return decodeTextString([]byte(rawString(s)))
 	}
-	return decodeTextString(raw)
+	return ""
+}
+
+// rawString is a string object's bytes ("" for anything else).
+func rawString(v types.Object) string {
+	switch s := v.(type) {
+	case types.StringLiteral:
+		if b, err := types.Unescape(string(s)); err == nil {
+			return string(b)
+		}
+	case types.HexLiteral:
+		if b, err := s.Bytes(); err == nil {
+			return string(b)
+		}
+	}
+	return ""
 }

@@ -35,20 +35,10 @@ func token(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "folio token: --sub is required and --ttl must be positive (e.g. folio token --sub alice --ttl 1h)")
 		return app.ExitUsage
 	}
-	cfg, err := config.Load()
+	secret, err := signingSecret(*dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "folio token: %v\n", err)
 		return app.ExitUsage
-	}
-	secret := cfg.AuthJWTSecret
-	if secret == "" {
-		path := filepath.Join(stateDir(*dir), devSecretFile)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			fmt.Fprintf(stderr, "folio token: FOLIO_AUTH_JWT_SECRET is unset and there is no dev secret at %s: run it from the source tree, point --dir at folio dev's state folder, or set the variable\n", path)
-			return app.ExitUsage
-		}
-		secret = strings.TrimSpace(string(b))
 	}
 	tok, err := auth.Sign([]byte(secret), *sub, *ttl)
 	if err != nil {
@@ -57,6 +47,24 @@ func token(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, tok)
 	return app.ExitOK
+}
+
+// signingSecret is the HS256 secret tokens are signed with here:
+// FOLIO_AUTH_JWT_SECRET, else the dev secret folio dev keeps in dir.
+func signingSecret(dir string) (string, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return "", err
+	}
+	if cfg.AuthJWTSecret != "" {
+		return cfg.AuthJWTSecret, nil
+	}
+	path := filepath.Join(stateDir(dir), devSecretFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("FOLIO_AUTH_JWT_SECRET is unset and there is no dev secret at %s: run `make run` (folio dev) first, point --dir at its state folder, or set the variable", path)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // stateDir is folio dev's state folder: dir if given, else .folio at the

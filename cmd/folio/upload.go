@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +19,6 @@ import (
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/client"
 	"github.com/foliohq/folio/internal/app"
-	"github.com/foliohq/folio/internal/config"
 )
 
 // clientFlags are the flags of the commands that talk to a running API.
@@ -40,17 +37,9 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 func (f *clientFlags) client() (*client.Client, error) {
 	tok := f.token
 	if tok == "" {
-		cfg, err := config.Load()
+		secret, err := signingSecret(f.dir)
 		if err != nil {
-			return nil, err
-		}
-		secret := cfg.AuthJWTSecret
-		if secret == "" {
-			b, err := os.ReadFile(filepath.Join(stateDir(f.dir), devSecretFile))
-			if err != nil {
-				return nil, errors.New("no --token (or FOLIO_TOKEN), and no dev secret to sign one with: run `make run` first, or pass a token")
-			}
-			secret = strings.TrimSpace(string(b))
+			return nil, fmt.Errorf("no --token (or FOLIO_TOKEN) and nothing to sign one with: %w", err)
 		}
 		if tok, err = auth.Sign([]byte(secret), f.sub, 24*time.Hour); err != nil {
 			return nil, err

@@ -18,6 +18,38 @@ import (
 	"github.com/foliohq/folio/internal/testenv"
 )
 
+// longParse is an api and one worker (FOLIO_WORKER_CONCURRENCY=1) with a
+// long document uploaded: a parse to interrupt.
+type longParse struct {
+	db           *testenv.DB
+	env          []string
+	client       *client.Client
+	doc          *client.Document
+	worker       *proc
+	workerHealth string
+}
+
+const longPages = 2000
+
+func startLongParse(ctx context.Context, t *testing.T, extraEnv ...string) *longParse {
+	t.Helper()
+	db, bucket := testenv.Postgres(t), testenv.S3(t)
+	apiAddr, health := freeAddr(t), freeAddr(t)
+	env := append(append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_HTTP_ADDR="+apiAddr,
+		"FOLIO_PROGRESS_INTERVAL=50ms", "FOLIO_WORKER_CONCURRENCY=1"), extraEnv...)
+	api := start(t, env, "api")
+	worker := start(t, append(env, "FOLIO_HEALTH_ADDR="+health), "worker")
+	waitStatus(t, api, "http://"+apiAddr+"/readyz", http.StatusOK, 30*time.Second)
+	waitStatus(t, worker, "http://"+health+"/readyz", http.StatusOK, 30*time.Second)
+	tok, err := auth.Sign([]byte(testSecret), "alice", time.Hour)
+	require.NoError(t, err)
+	data := pdftest.LongDocument("long", longPages, 40)
+	c := client.New(tok, "http://"+apiAddr)
+	doc, err := c.Upload(ctx, "long.pdf", bytes.NewReader(data), int64(len(data)), nil)
+	require.NoError(t, err)
+	return &longParse{db: db, env: env, client: c, doc: doc, worker: worker, workerHealth: health}
+}
+
 // TestWorkerDrainHandsBackAndResumes: SIGTERM to a worker mid-parse. It
 // turns not-ready at once, gives the job FOLIO_DRAIN_TIMEOUT, then hands it
 // back (parse.requeued, draining) and exits 0; the next worker resumes at
@@ -26,31 +58,17 @@ func TestWorkerDrainHandsBackAndResumes(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	db, bucket := testenv.Postgres(t), testenv.S3(t)
-	apiAddr, h1, h2 := freeAddr(t), freeAddr(t), freeAddr(t)
-	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_HTTP_ADDR="+apiAddr,
-		"FOLIO_DRAIN_TIMEOUT=200ms", "FOLIO_PROGRESS_INTERVAL=50ms", "FOLIO_WORKER_CONCURRENCY=1")
-	api := start(t, env, "api")
-	w1 := start(t, append(env, "FOLIO_HEALTH_ADDR="+h1), "worker")
-	waitStatus(t, api, "http://"+apiAddr+"/readyz", http.StatusOK, 30*time.Second)
-	waitStatus(t, w1, "http://"+h1+"/readyz", http.StatusOK, 30*time.Second)
-	tok, err := auth.Sign([]byte(testSecret), "alice", time.Hour)
-	require.NoError(t, err)
-
-	const total = 2000
-	data := pdftest.LongDocument("long", total, 40)
-	c := client.New(tok, "http://"+apiAddr)
-	doc, err := c.Upload(ctx, "long.pdf", bytes.NewReader(data), int64(len(data)), nil)
-	require.NoError(t, err)
+	lp := startLongParse(ctx, t, "FOLIO_DRAIN_TIMEOUT=200ms")
+	db, env, c, doc, w1, h1, h2 := lp.db, lp.env, lp.client, lp.doc, lp.worker, lp.workerHealth, freeAddr(t)
 
 	var msgs []client.Message
 	stopped := false
-	err = c.WatchDocument(ctx, doc.ID, func(m client.Message) error {
+	err := c.WatchDocument(ctx, doc.ID, func(m client.Message) error {
 		msgs = append(msgs, m)
 		if m.Type == "parse.progress" && !stopped {
 			var p client.Progress
 			_ = json.Unmarshal(m.Data, &p)
-			if p.PagesDone > 0 && p.PagesDone < total {
+			if p.PagesDone > 0 && p.PagesDone < longPages {
 				stopped = true
 				w1.signal(t, syscall.SIGTERM)
 				waitStatus(t, w1, "http://"+h1+"/readyz", http.StatusServiceUnavailable, 10*time.Second)
@@ -92,13 +110,13 @@ func TestWorkerDrainHandsBackAndResumes(t *testing.T) {
 	var n, distinct, gens int
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT page_number), count(DISTINCT generation)
 		FROM pages WHERE document_id = $1`, doc.ID).Scan(&n, &distinct, &gens))
-	require.Equal(t, total, n)
-	require.Equal(t, total, distinct, "no page twice")
+	require.Equal(t, longPages, n)
+	require.Equal(t, longPages, distinct, "no page twice")
 	require.Equal(t, 1, gens, "one generation: the resumed attempt kept the first one's pages")
 	var attempt int
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT attempt FROM river_job WHERE kind = 'parse'`).Scan(&attempt))
 	require.Equal(t, 1, attempt, "a drained attempt does not count against the job")
-	t.Logf("drained at page %d of %d; resumed at page %d", resumedAt-1, total, resumedAt)
+	t.Logf("drained at page %d of %d; resumed at page %d", resumedAt-1, longPages, resumedAt)
 }
 
 // TestAPIDrainFinishesUploads: SIGTERM to an API with an upload in flight.
@@ -167,28 +185,14 @@ func TestCrashedWorkerJobRunsAgain(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	db, bucket := testenv.Postgres(t), testenv.S3(t)
-	apiAddr, h1, h2 := freeAddr(t), freeAddr(t), freeAddr(t)
-	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_HTTP_ADDR="+apiAddr,
-		"FOLIO_PROGRESS_INTERVAL=50ms", "FOLIO_WORKER_CONCURRENCY=1")
-	api := start(t, env, "api")
-	w1 := start(t, append(env, "FOLIO_HEALTH_ADDR="+h1), "worker")
-	waitStatus(t, api, "http://"+apiAddr+"/readyz", http.StatusOK, 30*time.Second)
-	waitStatus(t, w1, "http://"+h1+"/readyz", http.StatusOK, 30*time.Second)
-	tok, err := auth.Sign([]byte(testSecret), "alice", time.Hour)
-	require.NoError(t, err)
-
-	const total = 2000
-	data := pdftest.LongDocument("long", total, 40)
-	c := client.New(tok, "http://"+apiAddr)
-	doc, err := c.Upload(ctx, "long.pdf", bytes.NewReader(data), int64(len(data)), nil)
-	require.NoError(t, err)
+	lp := startLongParse(ctx, t)
+	db, env, c, doc, w1, h2 := lp.db, lp.env, lp.client, lp.doc, lp.worker, freeAddr(t)
 
 	var (
 		killedAt, restartedAt time.Time
 		attempts              []int
 	)
-	err = c.WatchDocument(ctx, doc.ID, func(m client.Message) error {
+	err := c.WatchDocument(ctx, doc.ID, func(m client.Message) error {
 		switch m.Type {
 		case "parse.started":
 			var d struct{ Attempt int }
@@ -200,7 +204,7 @@ func TestCrashedWorkerJobRunsAgain(t *testing.T) {
 		case "parse.progress":
 			var p client.Progress
 			_ = json.Unmarshal(m.Data, &p)
-			if killedAt.IsZero() && p.PagesDone > 0 && p.PagesDone < total {
+			if killedAt.IsZero() && p.PagesDone > 0 && p.PagesDone < longPages {
 				require.NoError(t, w1.cmd.Process.Signal(syscall.SIGKILL))
 				killedAt = time.Now()
 				<-w1.done
@@ -226,8 +230,8 @@ func TestCrashedWorkerJobRunsAgain(t *testing.T) {
 
 	var n, distinct int
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT page_number) FROM pages WHERE document_id = $1`, doc.ID).Scan(&n, &distinct))
-	require.Equal(t, total, n)
-	require.Equal(t, total, distinct)
+	require.Equal(t, longPages, n)
+	require.Equal(t, longPages, distinct)
 	t.Logf("kill -9 → running again on another worker in %s", recovery.Round(100*time.Millisecond))
 }
 
