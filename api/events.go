@@ -288,20 +288,20 @@ func (st *streamState) snapshot(ctx context.Context, truncated bool) error {
 		msg["replay_truncated"] = true
 	}
 	if st.one {
+		// One read: the state and the seq it reflects. (Read apart, an event
+		// committing in between would be counted in the seq but missing
+		// from the state, and the replay after the seq would skip it.)
 		doc, err := documents.Get(ctx, st.s.Pool, st.owner, st.doc)
 		if err != nil {
 			return err
 		}
-		var seq int
-		if err := st.s.Pool.QueryRow(ctx, `SELECT event_seq FROM documents WHERE id = $1`, st.doc).Scan(&seq); err != nil {
-			return err
-		}
+		seq := doc.EventSeq
 		msg["document"], msg["seq"] = doc, seq
 		st.seq = seq
 		if err := st.out.send(ctx, strconv.Itoa(seq), "snapshot", msg); err != nil {
 			return err
 		}
-		return st.replay(ctx) // events that committed between the two reads
+		return st.replay(ctx) // events committed since the read
 	}
 	// One consistent view: the documents and the log position they reflect.
 	tx, err := st.s.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})

@@ -49,6 +49,9 @@ type Document struct {
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
 	DuplicateOf *uuid.UUID      `json:"duplicate_of,omitempty"`
+	// EventSeq is the seq of the document's last event, read with the rest
+	// of the row: the state above reflects exactly the events up to it.
+	EventSeq int `json:"-"`
 }
 
 // Errors of the repository.

@@ -22,7 +22,7 @@ type DB interface {
 }
 
 const columns = `id, owner, filename, status, size_bytes, sha256, s3_key, page_count, pages_done, summary,
-	failure_code, failure_message, created_at, updated_at, coalesce(parse_stage, '')`
+	failure_code, failure_message, created_at, updated_at, coalesce(parse_stage, ''), event_seq`
 
 func scan(row pgx.Row) (*Document, error) {
 	var (
@@ -31,7 +31,7 @@ func scan(row pgx.Row) (*Document, error) {
 		summaryJSON []byte
 	)
 	err := row.Scan(&d.ID, &d.Owner, &d.Filename, &d.Status, &d.SizeBytes, &d.SHA256, &d.S3Key,
-		&d.PageCount, &d.PagesDone, &summaryJSON, &code, &msg, &d.CreatedAt, &d.UpdatedAt, &d.Stage)
+		&d.PageCount, &d.PagesDone, &summaryJSON, &code, &msg, &d.CreatedAt, &d.UpdatedAt, &d.Stage, &d.EventSeq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
