@@ -42,6 +42,11 @@ type Deps struct {
 	Hub            *events.Hub // live events for streams
 	Limits         Limits
 	AllowedOrigins []string
+	// Dev, when set (`folio dev` only), hands out tokens at POST /v1/dev/token.
+	Dev *DevMode
+	// Web, when set, serves GET and HEAD requests no route matches outside
+	// /v1/ (`folio dev` serves the demo app with it).
+	Web http.Handler
 }
 
 // Server is the API's HTTP handler.
@@ -105,6 +110,7 @@ func New(deps Deps) *Server {
 		{"POST /v1/events/tickets", false, s.ticket},
 		{"GET /v1/documents/{id}/events", true, s.documentEvents}, // authenticates itself: tickets too
 		{"GET /v1/events", true, s.allEvents},
+		{"POST /v1/dev/token", true, s.devToken}, // 404 unless Dev is set
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes {
@@ -114,7 +120,7 @@ func New(deps Deps) *Server {
 		}
 		mux.HandleFunc(rt.pattern, h)
 	}
-	mux.Handle("/", notFound(mux))
+	mux.Handle("/", s.fallback(notFound(mux)))
 	c := cors.New(cors.Options{
 		AllowedOrigins:   deps.AllowedOrigins,
 		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodDelete},
@@ -159,6 +165,22 @@ func (s *Server) Routes() []string {
 		out[i] = rt.pattern
 	}
 	return out
+}
+
+// fallback serves the web app (when there is one) for page loads outside
+// the API's paths, and next for everything else.
+func (s *Server) fallback(next http.Handler) http.Handler {
+	if s.Web == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		api := r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/")
+		if !api && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			s.Web.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // notFound answers what no route matches with a problem: 405 with Allow

@@ -42,6 +42,8 @@ type testBundle struct {
 type setupOpts struct {
 	limits api.Limits
 	store  *storage.Store // instead of the test bucket's
+	dev    *api.DevMode
+	web    http.Handler
 }
 
 func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
@@ -79,6 +81,8 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 		Verifier:       verifier,
 		Limits:         o.limits,
 		AllowedOrigins: []string{"http://app.example"},
+		Dev:            o.dev,
+		Web:            o.web,
 	})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)

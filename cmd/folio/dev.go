@@ -17,11 +17,13 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/internal/app"
 	"github.com/foliohq/folio/internal/config"
 	"github.com/foliohq/folio/internal/devstack"
 	"github.com/foliohq/folio/internal/telemetry"
+	"github.com/foliohq/folio/internal/webui"
 	"github.com/foliohq/folio/migrations"
 	"github.com/foliohq/folio/storage"
 )
@@ -31,6 +33,7 @@ type devOptions struct {
 	dir    string
 	pgPort int
 	s3Port int
+	web    string
 }
 
 func dev(args []string, stdout, stderr io.Writer) int {
@@ -40,6 +43,7 @@ func dev(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.dir, "dir", "", "state folder (default: .folio at the root of the source tree, else in the current folder)")
 	fs.IntVar(&opts.pgPort, "pg-port", envInt("FOLIO_DEV_PG_PORT", 54329), "port of the local Postgres (when DATABASE_URL is unset)")
 	fs.IntVar(&opts.s3Port, "s3-port", envInt("FOLIO_DEV_S3_PORT", 7070), "port of the local versitygw (when AWS_ENDPOINT_URL_S3 is unset)")
+	fs.StringVar(&opts.web, "web", "", "folder of the built demo app served at / (default: web/demo/dist in the source tree)")
 	if err := fs.Parse(args); err != nil {
 		return app.ExitUsage
 	}
@@ -115,6 +119,15 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 		return err
 	}
 	defer a.Close()
+	if cfg.AuthJWTSecret != "" {
+		a.Dev = &api.DevMode{Secret: []byte(cfg.AuthJWTSecret), TTL: 24 * time.Hour}
+	}
+	if opts.web == "" && rootErr == nil {
+		opts.web = filepath.Join(root, "web", "demo", "dist")
+	}
+	if opts.web != "" {
+		a.Web = webui.Handler(opts.web)
+	}
 	if err := a.Store.EnsureBucket(ctx); err != nil {
 		return err
 	}
@@ -131,8 +144,8 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 		apiLn.Close()
 		return err
 	}
-	fmt.Fprintf(stdout, "\nFolio is running.\n  API:      %s\n  Postgres: %s\n  S3:       %s (bucket %s)\n",
-		httpURL(apiLn.Addr().String()), redact(cfg.DatabaseURL), endpointOf(s3opts), cfg.S3Bucket)
+	fmt.Fprintf(stdout, "\nFolio is running.\n  App:      %s/\n  API:      %s\n  Postgres: %s\n  S3:       %s (bucket %s)\n",
+		httpURL(apiLn.Addr().String()), httpURL(apiLn.Addr().String()), redact(cfg.DatabaseURL), endpointOf(s3opts), cfg.S3Bucket)
 	if devToken != "" {
 		fmt.Fprintf(stdout, "\nA token for the dev user \"dev\" (24 h; `folio token --sub NAME` makes more):\n  export T=%s\n", devToken)
 	}

@@ -61,6 +61,8 @@ func (a *App) NewAPI(ctx context.Context) (*api.Server, error) {
 			PresignTTL:       cfg.PresignTTL,
 		},
 		AllowedOrigins: cfg.AllowedOrigins,
+		Dev:            a.Dev,
+		Web:            a.Web,
 	}), nil
 }
 

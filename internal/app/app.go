@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/internal/config"
 	"github.com/foliohq/folio/internal/health"
 	"github.com/foliohq/folio/internal/telemetry"
@@ -28,6 +29,11 @@ type App struct {
 	Store   *storage.Store
 	Metrics *telemetry.Metrics
 	Health  *health.Checker
+
+	// Dev and Web are for `folio dev` only: dev tokens from the API, and
+	// the demo app at /. The api binary leaves them nil.
+	Dev *api.DevMode
+	Web http.Handler
 }
 
 // Open connects to Postgres and S3. It does not wait for either to be up:

@@ -1,0 +1,62 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/foliohq/folio/auth"
+)
+
+// DevMode is what `folio dev` turns on and the api binary never does: the
+// API hands out tokens for any user it is asked for, so that the demo app
+// can sign in without an identity provider.
+type DevMode struct {
+	Secret []byte        // the HS256 secret the API verifies tokens with
+	TTL    time.Duration // how long a dev token is valid
+}
+
+// devSubject is what a dev user may be called: something a person types.
+var devSubject = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
+
+// devToken handles POST /v1/dev/token: {"sub": "alice"} → a token for
+// alice. Outside dev mode the endpoint does not exist.
+func (s *Server) devToken(w http.ResponseWriter, r *http.Request) {
+	if s.Dev == nil {
+		writeProblem(w, problem(http.StatusNotFound, "no_such_endpoint",
+			"There is no endpoint at "+r.URL.Path+": dev tokens exist only under `folio dev`."))
+		return
+	}
+	var body struct {
+		Sub string `json:"sub"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+		writeProblem(w, problem(http.StatusBadRequest, "bad_json", "The body must be a JSON object like {\"sub\": \"alice\"}."))
+		return
+	}
+	if body.Sub == "" {
+		body.Sub = "dev"
+	}
+	if !devSubject.MatchString(body.Sub) {
+		writeProblem(w, problem(http.StatusBadRequest, "bad_subject",
+			"A dev user name is 1 to 64 letters, digits, '.', '_', '@' or '-'."))
+		return
+	}
+	ttl := s.Dev.TTL
+	if ttl <= 0 {
+		ttl = 24 * time.Hour
+	}
+	tok, err := auth.Sign(s.Dev.Secret, body.Sub, ttl)
+	if err != nil {
+		s.Logger.Error("signing a dev token", "err", err)
+		writeProblem(w, problem(http.StatusInternalServerError, "internal", "Could not sign a token."))
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"token": tok, "sub": body.Sub, "expires_at": time.Now().Add(ttl).UTC().Truncate(time.Second),
+	})
+}

@@ -1,0 +1,234 @@
+import { FolioError } from "./errors.js";
+import { ResumingStream } from "./stream.js";
+import type { Backoff, StreamMessage, Subscription, WatchOptions } from "./stream.js";
+import type {
+  DevToken,
+  Document,
+  DocumentList,
+  DocumentSnapshot,
+  DocumentsSnapshot,
+  FolioEvent,
+  Outline,
+  PageList,
+  SearchResult,
+  Ticket,
+} from "./types.js";
+
+export interface ClientOptions {
+  /** The API's address, e.g. "https://folio.example.com". Default: the page's own origin. */
+  baseUrl?: string;
+  /** A bearer token (JWT), or a function that returns the current one. */
+  token: string | (() => string | Promise<string>);
+  /** Reconnect delays of live streams. */
+  backoff?: Partial<Backoff>;
+  // For tests and other runtimes; the browser's own by default.
+  fetch?: typeof fetch;
+  XMLHttpRequest?: typeof XMLHttpRequest;
+  WebSocket?: typeof WebSocket;
+  EventSource?: typeof EventSource;
+  random?: () => number;
+}
+
+export interface UploadProgress {
+  /** Bytes sent so far. */
+  loaded: number;
+  /** Bytes to send (the request body, slightly more than the file). */
+  total: number;
+  /** loaded / total, 0 to 1. */
+  fraction: number;
+}
+
+export interface UploadOptions {
+  /** The name to record; the File's own name by default. */
+  filename?: string;
+  onProgress?: (p: UploadProgress) => void;
+  /** Aborting it cancels the upload: nothing is stored, and the promise rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+/** An uploaded document; duplicate_of is set when the same owner uploaded the same bytes before. */
+export type UploadedDocument = Document;
+
+type Query = Record<string, string | number | undefined>;
+
+/** A Folio API client. Create one per token with createClient(). */
+export class FolioClient {
+  readonly baseUrl: string;
+  private readonly opts: ClientOptions;
+
+  constructor(opts: ClientOptions) {
+    this.opts = opts;
+    const origin = typeof location !== "undefined" ? location.origin : undefined;
+    const base = opts.baseUrl ?? origin;
+    if (!base) throw new TypeError("@folio/client: baseUrl is required outside a browser page");
+    this.baseUrl = new URL(base, origin).toString();
+  }
+
+  /** Uploads one PDF as multipart form data, with progress; resolves to the recorded document (201). */
+  async uploadDocument(file: Blob, options: UploadOptions = {}): Promise<UploadedDocument> {
+    const { signal, onProgress } = options;
+    signal?.throwIfAborted();
+    const token = await this.token();
+    const form = new FormData();
+    const name = options.filename ?? (file as File).name ?? "document.pdf";
+    form.append("file", file, name);
+    const XHR = this.opts.XMLHttpRequest ?? globalThis.XMLHttpRequest;
+    return new Promise<Document>((resolve, reject) => {
+      const xhr = new XHR();
+      const onAbort = () => xhr.abort();
+      const cleanup = () => signal?.removeEventListener("abort", onAbort);
+      xhr.open("POST", this.url("/v1/documents"));
+      xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.responseType = "text";
+      if (onProgress) {
+        xhr.upload.onprogress = (e: ProgressEvent) => {
+          const total = e.lengthComputable ? e.total : file.size;
+          onProgress({ loaded: e.loaded, total, fraction: total > 0 ? Math.min(1, e.loaded / total) : 0 });
+        };
+      }
+      xhr.onload = () => {
+        cleanup();
+        if (xhr.status === 201) {
+          try {
+            resolve(JSON.parse(xhr.responseText) as Document);
+          } catch {
+            reject(new FolioError(xhr.status, "bad_response", "The server's answer was not JSON."));
+          }
+          return;
+        }
+        reject(FolioError.fromResponse(xhr.status, xhr.responseText, xhr.getResponseHeader("Retry-After")));
+      };
+      xhr.onerror = () => {
+        cleanup();
+        reject(FolioError.network("The upload could not reach the server."));
+      };
+      xhr.onabort = () => {
+        cleanup();
+        reject(signal?.reason ?? new DOMException("The upload was aborted.", "AbortError"));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      xhr.send(form);
+    });
+  }
+
+  getDocument(id: string, signal?: AbortSignal): Promise<Document> {
+    return this.json("GET", `/v1/documents/${encodeURIComponent(id)}`, {}, signal);
+  }
+
+  listDocuments(query: { limit?: number; cursor?: string } = {}, signal?: AbortSignal): Promise<DocumentList> {
+    return this.json("GET", "/v1/documents", query, signal);
+  }
+
+  /** Pages with their text, from page `from` (1-based), `limit` at a time (at most 100). */
+  getPages(id: string, query: { from?: number; limit?: number } = {}, signal?: AbortSignal): Promise<PageList> {
+    return this.json("GET", `/v1/documents/${encodeURIComponent(id)}/pages`, query, signal);
+  }
+
+  getOutline(id: string, signal?: AbortSignal): Promise<Outline> {
+    return this.json("GET", `/v1/documents/${encodeURIComponent(id)}/outline`, {}, signal);
+  }
+
+  search(q: string, query: { limit?: number } = {}, signal?: AbortSignal): Promise<SearchResult> {
+    return this.json("GET", "/v1/search", { q, ...query }, signal);
+  }
+
+  reparse(id: string): Promise<Document> {
+    return this.json("POST", `/v1/documents/${encodeURIComponent(id)}/reparse`);
+  }
+
+  async deleteDocument(id: string): Promise<void> {
+    await this.send("DELETE", `/v1/documents/${encodeURIComponent(id)}`);
+  }
+
+  /** A single-use ticket for one stream (browsers cannot set headers on WebSocket or EventSource). */
+  async ticket(): Promise<string> {
+    return (await this.json<Ticket>("POST", "/v1/events/tickets")).ticket;
+  }
+
+  /**
+   * Follows one document: first a snapshot (the document and its seq), then
+   * every later event once, in order, across reconnects. Call close() on the
+   * result to stop.
+   */
+  watchDocument(id: string, onEvent: (msg: DocumentSnapshot | FolioEvent) => void, options?: WatchOptions): Subscription {
+    const path = `/v1/documents/${encodeURIComponent(id)}/events`;
+    return new ResumingStream(this.streamDeps(), path, "seq", onEvent as (m: StreamMessage) => void, options);
+  }
+
+  /** Follows all the caller's documents: a snapshot of the newest 500, then every event. */
+  watchAll(onEvent: (msg: DocumentsSnapshot | FolioEvent) => void, options?: WatchOptions): Subscription {
+    return new ResumingStream(this.streamDeps(), "/v1/events", "pos", onEvent as (m: StreamMessage) => void, options);
+  }
+
+  private streamDeps() {
+    const g = globalThis as { WebSocket?: typeof WebSocket; EventSource?: typeof EventSource };
+    return {
+      baseUrl: this.baseUrl,
+      ticket: () => this.ticket(),
+      WebSocket: this.opts.WebSocket ?? g.WebSocket,
+      EventSource: this.opts.EventSource ?? g.EventSource,
+      backoff: { initialMs: 500, maxMs: 15_000, ...this.opts.backoff },
+      random: this.opts.random ?? Math.random,
+    };
+  }
+
+  private url(path: string, query: Query = {}): string {
+    const u = new URL(path, this.baseUrl);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  private async token(): Promise<string> {
+    const t = this.opts.token;
+    return typeof t === "function" ? await t() : t;
+  }
+
+  private async send(method: string, path: string, query: Query = {}, signal?: AbortSignal): Promise<Response> {
+    const doFetch = this.opts.fetch ?? globalThis.fetch.bind(globalThis);
+    let res: Response;
+    try {
+      res = await doFetch(this.url(path, query), {
+        method,
+        headers: { Authorization: `Bearer ${await this.token()}`, Accept: "application/json" },
+        signal: signal ?? null,
+      });
+    } catch (err) {
+      if (err instanceof DOMException && err.name === "AbortError") throw err;
+      throw FolioError.network();
+    }
+    if (!res.ok) throw FolioError.fromResponse(res.status, await res.text(), res.headers.get("Retry-After"));
+    return res;
+  }
+
+  private async json<T>(method: string, path: string, query: Query = {}, signal?: AbortSignal): Promise<T> {
+    return (await (await this.send(method, path, query, signal)).json()) as T;
+  }
+}
+
+/** A client for the API at baseUrl (default: this page's origin). */
+export function createClient(opts: ClientOptions): FolioClient {
+  return new FolioClient(opts);
+}
+
+/**
+ * Asks a development stack (`folio dev`) for a token for `sub`. Production
+ * APIs do not have this endpoint (404): use your identity provider's token.
+ */
+export async function devSignIn(sub: string, opts: { baseUrl?: string; fetch?: typeof fetch } = {}): Promise<DevToken> {
+  const origin = typeof location !== "undefined" ? location.origin : undefined;
+  const url = new URL("/v1/dev/token", opts.baseUrl ?? origin);
+  const doFetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
+  let res: Response;
+  try {
+    res = await doFetch(url.toString(), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sub }),
+    });
+  } catch {
+    throw FolioError.network();
+  }
+  if (res.status !== 201) throw FolioError.fromResponse(res.status, await res.text(), res.headers.get("Retry-After"));
+  return (await res.json()) as DevToken;
+}

@@ -1,0 +1,1009 @@
+// Code generated from api/openapi.json by `npm run gen` (web/client/scripts); DO NOT EDIT.
+// A test fails when this file and the API description disagree.
+
+export interface paths {
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness: 200 while the process runs */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description alive */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": Record<string, never>;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus metrics */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description metrics in the Prometheus text format */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness: Postgres and S3 reachable and not draining */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description ready */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": Record<string, never>;
+                    };
+                };
+                /** @description not ready; names the failed checks */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": Record<string, never>;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dev/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A token for any user: `folio dev` only (404 elsewhere)
+         * @description For the demo app's sign-in on a development stack. The api binary never serves it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /** @default dev */
+                        sub?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description the token */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DevToken"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List documents, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description a page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DocumentList"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        /**
+         * Upload a PDF (raw body; what `curl -T file` sends)
+         * @description The same as POST with a raw body, for clients such as `curl -T` that upload with PUT.
+         */
+        put: {
+            parameters: {
+                query?: {
+                    /** @description display name for a raw upload */
+                    filename?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            responses: {
+                /** @description created */
+                201: {
+                    headers: {
+                        /** @description /v1/documents/{id} */
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Document"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
+                415: components["responses"]["Problem"];
+                429: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        /**
+         * Upload a PDF
+         * @description Raw body (`Content-Type: application/pdf`, name from `?filename=` or `Content-Disposition`) or `multipart/form-data` with the file in field `file`. Streamed to S3; recorded and queued for parsing in one transaction.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description display name for a raw upload */
+                    filename?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/pdf": string;
+                    "multipart/form-data": {
+                        file: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description created */
+                201: {
+                    headers: {
+                        /** @description /v1/documents/{id} */
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Document"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
+                415: components["responses"]["Problem"];
+                429: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** Get a document */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the document */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Document"];
+                    };
+                };
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Delete a document
+         * @description Cancels its parse if queued or running, deletes its rows and objects. A second delete answers 404.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Download the original
+         * @description 302 to a short-lived presigned S3 URL; the download carries the original file name.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description redirect to the presigned URL */
+                302: {
+                    headers: {
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Live events of one document
+         * @description A websocket (JSON text messages) or, with Accept: text/event-stream, Server-Sent Events. First a snapshot (unless resuming with after/Last-Event-ID), then every later event, each once and in order; keep-alives every 25 s. Close code 1012: the server restarts, reconnect and resume; 1013: too slow, reconnect and resume. A resume point older than the retained log gets a fresh snapshot with replay_truncated.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description resume after this seq (one document) or pos (all documents); SSE may send Last-Event-ID instead */
+                    after?: number;
+                    /** @description a single-use ticket from POST /v1/events/tickets, for browsers */
+                    ticket?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description websocket */
+                101: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description event stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                406: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{id}/outline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** The bookmark tree */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the outline */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            outline: components["schemas"]["OutlineItem"][];
+                        };
+                    };
+                };
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{id}/pages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** Pages of a parsed document: size, rotation, text */
+        get: {
+            parameters: {
+                query?: {
+                    from?: number;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description a page of pages */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            next_from?: number;
+                            pages: components["schemas"]["Page"][];
+                        };
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{id}/reparse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Parse again */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description queued */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Document"];
+                    };
+                };
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{id}/text": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** The whole text, a form feed between pages */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": string;
+                    };
+                };
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live events of all the caller's documents
+         * @description A websocket (JSON text messages) or, with Accept: text/event-stream, Server-Sent Events. First a snapshot (unless resuming with after/Last-Event-ID), then every later event, each once and in order; keep-alives every 25 s. Close code 1012: the server restarts, reconnect and resume; 1013: too slow, reconnect and resume. A resume point older than the retained log gets a fresh snapshot with replay_truncated.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description resume after this seq (one document) or pos (all documents); SSE may send Last-Event-ID instead */
+                    after?: number;
+                    /** @description a single-use ticket from POST /v1/events/tickets, for browsers */
+                    ticket?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description websocket */
+                101: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description event stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                406: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A single-use stream ticket, valid 60 s */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the ticket */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Ticket"];
+                    };
+                };
+                401: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This document */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the OpenAPI document */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": Record<string, never>;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Full-text search over the caller's parsed documents
+         * @description Web-search syntax (words, "phrases", -exclusion, or), no stemming. Snippets are HTML-escaped text with matches in <mark>.
+         */
+        get: {
+            parameters: {
+                query: {
+                    limit?: number;
+                    q: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description hits, best first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            hits: {
+                                /** Format: uuid */
+                                document_id: string;
+                                filename: string;
+                                page: number;
+                                rank: number;
+                                snippet: string;
+                            }[];
+                            query: string;
+                        };
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        DevToken: {
+            /** Format: date-time */
+            expires_at: string;
+            sub: string;
+            token: string;
+        };
+        Document: {
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description on upload: an earlier document of the same owner with the same bytes
+             */
+            duplicate_of?: string;
+            failure?: {
+                code: string;
+                message: string;
+            };
+            filename: string;
+            /** Format: uuid */
+            id: string;
+            page_count: number | null;
+            pages_done: number;
+            sha256: string;
+            size_bytes: number;
+            /**
+             * @description while parsing
+             * @enum {string}
+             */
+            stage?: "reading" | "extracting";
+            /** @enum {string} */
+            status: "queued" | "parsing" | "done" | "failed" | "canceled";
+            summary?: components["schemas"]["Summary"];
+            /** Format: date-time */
+            updated_at: string;
+        };
+        DocumentList: {
+            documents: components["schemas"]["Document"][];
+            next_cursor?: string;
+        };
+        /** @description The first message of /v1/documents/{id}/events: the document and the seq it reflects. */
+        DocumentSnapshot: {
+            document: components["schemas"]["Document"];
+            /** @description the resume point was older than the retained log */
+            replay_truncated?: boolean;
+            seq: number;
+            /** @constant */
+            type: "snapshot";
+        };
+        /** @description The first message of /v1/events: the caller's newest documents (up to 500) and the log pos they reflect. */
+        DocumentsSnapshot: {
+            documents: components["schemas"]["Document"][];
+            pos: number;
+            /** @description the resume point was older than the retained log */
+            replay_truncated?: boolean;
+            /** @constant */
+            type: "snapshot";
+        };
+        /** @description One entry of a document's event log, as streams send it (a websocket text message, or an SSE event named after its type with the seq or pos as id). */
+        Event: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description document.queued: filename, size_bytes (or reparse); parse.started: attempt, resume_at_page; parse.progress: stage, pages_done, pages_total; parse.requeued: why, attempt; document.done: page_count, summary; document.failed: code, message */
+            data: unknown;
+            /** Format: uuid */
+            document_id: string;
+            /** @description position in the whole log, in commit order */
+            pos: number;
+            /** @description the document's own sequence, from 1, without gaps */
+            seq: number;
+            /** @enum {string} */
+            type: "document.queued" | "parse.started" | "parse.progress" | "parse.requeued" | "document.done" | "document.failed" | "document.canceled" | "document.deleted";
+        };
+        /** @description The information dictionary and key XMP fields; dates are RFC 3339 when they parse. */
+        Metadata: {
+            author?: string;
+            creation_date?: string;
+            creator?: string;
+            keywords?: string;
+            mod_date?: string;
+            producer?: string;
+            subject?: string;
+            title?: string;
+            xmp?: {
+                dc_creator?: string[];
+                dc_description?: string;
+                dc_title?: string;
+                pdf_producer?: string;
+                xmp_create_date?: string;
+            };
+        };
+        OutlineItem: {
+            children?: components["schemas"]["OutlineItem"][];
+            page?: number;
+            title: string;
+        };
+        Page: {
+            height: number;
+            number: number;
+            rotation: number;
+            text: string;
+            width: number;
+        };
+        Problem: {
+            code: string;
+            detail?: string;
+            status: number;
+            title: string;
+            type: string;
+        };
+        /** @description What a done document shows of its parse. */
+        Summary: {
+            attachments: {
+                name: string;
+                size: number;
+            }[];
+            encryption?: {
+                key_bits: number;
+                permissions: string[];
+                revision: number;
+                version: number;
+            };
+            fonts: {
+                embedded: boolean;
+                name: string;
+                type: string;
+            }[];
+            form_fields: number;
+            linearized: boolean;
+            metadata: components["schemas"]["Metadata"];
+            outline_items: number;
+            security_flags: {
+                additional_actions: boolean;
+                embedded_files: boolean;
+                javascript: boolean;
+                launch: boolean;
+                open_action: boolean;
+                uri_count: number;
+            };
+            signatures: boolean;
+            tagged: boolean;
+            /** @description PDF version, e.g. 1.7 */
+            version: string;
+            warnings?: string[];
+        };
+        Ticket: {
+            /** Format: date-time */
+            expires_at: string;
+            ticket: string;
+        };
+    };
+    responses: {
+        /** @description an RFC 9457 problem */
+        Problem: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export type operations = Record<string, never>;
