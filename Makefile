@@ -3,22 +3,41 @@
 SHELL := /bin/bash
 
 GO    ?= go
+NPM   ?= npm
 TOOLS := .folio/bin
+# npm ci writes node_modules/.package-lock.json: newer than the lock file = installed.
+WEB_DEPS := web/node_modules/.package-lock.json
 
-.PHONY: help build run test bench corpus chaos fuzz lint tools clean
+.PHONY: help build run test test-go web web-test e2e bench corpus chaos fuzz lint tools clean
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "; printf "usage: make <target>\n\n"} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "; printf "usage: make <target>\n\n"} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build folio, api and worker into bin/
 	$(GO) build -o bin/ ./cmd/...
 
-run: ## Run the whole stack on this machine (Postgres, S3, API, worker) at http://localhost:8080
-	@$(MAKE) --no-print-directory -j2 build $(TOOLS)/versitygw
+run: ## Run the whole stack on this machine (Postgres, S3, API, worker, the demo app) at http://localhost:8080
+	@$(MAKE) --no-print-directory -j2 build $(TOOLS)/versitygw web
 	./bin/folio dev
 
-test: $(TOOLS)/versitygw ## Run every test against real Postgres and S3, with the race detector
+test: test-go web-test ## Run every test: Go (real Postgres and S3, -race), then the web client's
+
+test-go: $(TOOLS)/versitygw ## Run the Go tests against real Postgres and S3, with the race detector
 	$(GO) test -race -count=1 ./...
+
+$(WEB_DEPS): web/package-lock.json web/package.json web/client/package.json web/demo/package.json
+	@command -v $(NPM) >/dev/null || { echo "the web side needs Node.js 20 and npm"; exit 1; }
+	cd web && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+web: $(WEB_DEPS) ## Build the client package (web/client/dist) and the demo app (web/demo/dist, served by folio dev at /)
+	cd web && $(NPM) run build
+
+web-test: $(WEB_DEPS) ## Type-check the client and the demo (tsc --noEmit, strict) and run the client's unit tests (Vitest)
+	cd web && $(NPM) run check && $(NPM) test
+
+e2e: build web $(TOOLS)/versitygw ## Drive the demo in a real Chromium against a real folio dev stack (installs chromium, poppler-utils if missing)
+	./scripts/e2e.sh
 
 bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memory, event fan-out; real api, Postgres, S3) into bench.txt
 	$(GO) test -run '^$$' -bench UploadMemory -benchtime 1x -count $(or $(COUNT),6) ./internal/e2e | tee bench.txt

@@ -1,0 +1,221 @@
+import { FolioError, describeFailure } from "@folio/client";
+import type { Document, OutlineItem, Page } from "@folio/client";
+import { useDocument, useFolio } from "@folio/client/react";
+import { useEffect, useRef, useState } from "react";
+
+import type { Selection } from "./Workspace";
+import { formatBytes, formatDate, stageOf } from "./format";
+
+export function DocumentDetail({ selection, onClose }: { selection: Selection; onClose: () => void }) {
+  const { document: doc, status, pagesDone, pagesTotal, progress, error } = useDocument(selection.id);
+  const [page, setPage] = useState(selection.page ?? 1);
+  const client = useFolio();
+  const [actionError, setActionError] = useState<string | null>(null);
+  // Focus (and so scroll to) the details when they open: keyboard and small-screen users land on them.
+  const heading = useRef<HTMLHeadingElement>(null);
+  const loaded = doc !== undefined;
+  useEffect(() => {
+    if (loaded) heading.current?.focus();
+  }, [loaded]);
+
+  if (!doc) {
+    return (
+      <section className="card" aria-label="Document details">
+        <p className="muted">{error ? error.message : "Loading…"}</p>
+      </section>
+    );
+  }
+
+  const act = async (what: () => Promise<unknown>) => {
+    setActionError(null);
+    try {
+      await what();
+    } catch (err) {
+      setActionError(err instanceof FolioError ? err.detail || err.message : String(err));
+    }
+  };
+
+  return (
+    <section className="card detail" aria-labelledby="detail-title" data-testid="detail" data-status={status}>
+      <div className="section-head">
+        <h2 id="detail-title" className="name" ref={heading} tabIndex={-1}>
+          {doc.filename}
+        </h2>
+        <button type="button" className="link" onClick={onClose} aria-label="Close details">
+          Close
+        </button>
+      </div>
+      <p>
+        <span className={`badge ${doc.status}`}>{stageOf(doc)}</span>{" "}
+        {status === "parsing" && pagesTotal !== null && (
+          <span className="muted">
+            page {pagesDone} of {pagesTotal} ({Math.round(progress * 100)}%)
+          </span>
+        )}
+      </p>
+      {doc.failure && (
+        <div className="error" role="alert">
+          <strong>{describeFailure(doc.failure.code)}</strong> <span>{doc.failure.message}</span>
+        </div>
+      )}
+      <div className="actions">
+        {(doc.status === "done" || doc.status === "failed") && (
+          <button type="button" onClick={() => act(() => client.reparse(doc.id))}>
+            Parse again
+          </button>
+        )}
+        <button
+          type="button"
+          className="danger"
+          onClick={() => {
+            if (confirm(`Delete ${doc.filename}? This cannot be undone.`)) void act(async () => (await client.deleteDocument(doc.id), onClose()));
+          }}
+        >
+          Delete
+        </button>
+      </div>
+      {actionError && (
+        <p className="error" role="alert">
+          {actionError}
+        </p>
+      )}
+      <Facts doc={doc} />
+      {doc.status === "done" && (
+        <>
+          <Outline id={doc.id} onPage={setPage} />
+          <PageText id={doc.id} page={page} pages={doc.page_count ?? 1} onPage={setPage} />
+        </>
+      )}
+    </section>
+  );
+}
+
+function Facts({ doc }: { doc: Document }) {
+  const s = doc.summary;
+  const m = s?.metadata;
+  const rows: [string, string | number | undefined][] = [
+    ["Pages", doc.page_count ?? undefined],
+    ["Size", formatBytes(doc.size_bytes)],
+    ["Title", m?.title || m?.xmp?.dc_title],
+    ["Author", m?.author || m?.xmp?.dc_creator?.join(", ")],
+    ["Subject", m?.subject],
+    ["Keywords", m?.keywords],
+    ["Created with", m?.creator],
+    ["Producer", m?.producer],
+    ["Created", formatDate(m?.creation_date)],
+    ["Modified", formatDate(m?.mod_date)],
+    ["PDF version", s?.version],
+    ["Fonts", s ? s.fonts.length : undefined],
+    ["Uploaded", formatDate(doc.created_at)],
+    ["SHA-256", doc.sha256 ? `${doc.sha256.slice(0, 16)}…` : undefined],
+  ];
+  const flags = s
+    ? [
+        s.security_flags.javascript && "JavaScript",
+        s.security_flags.launch && "launch actions",
+        s.security_flags.open_action && "an open action",
+        s.security_flags.embedded_files && "embedded files",
+        s.encryption && "encryption",
+      ].filter(Boolean)
+    : [];
+  return (
+    <>
+      <dl className="facts" data-testid="facts">
+        {rows
+          .filter(([, v]) => v !== undefined && v !== "")
+          .map(([k, v]) => (
+            <div key={k}>
+              <dt>{k}</dt>
+              <dd>{v}</dd>
+            </div>
+          ))}
+      </dl>
+      {flags.length > 0 && <p className="note">This PDF contains {flags.join(", ")}. Folio only reads it; nothing in it runs.</p>}
+    </>
+  );
+}
+
+function Outline({ id, onPage }: { id: string; onPage: (n: number) => void }) {
+  const client = useFolio();
+  const [items, setItems] = useState<OutlineItem[] | null>(null);
+  useEffect(() => {
+    const ctl = new AbortController();
+    client.getOutline(id, ctl.signal).then((o) => setItems(o.outline), () => setItems([]));
+    return () => ctl.abort();
+  }, [client, id]);
+  if (!items || items.length === 0) return null;
+  return (
+    <details className="outline" open={items.length <= 12}>
+      <summary>Outline</summary>
+      <OutlineTree items={items} onPage={onPage} />
+    </details>
+  );
+}
+
+function OutlineTree({ items, onPage }: { items: OutlineItem[]; onPage: (n: number) => void }) {
+  return (
+    <ul>
+      {items.map((it, i) => (
+        <li key={i}>
+          {it.page ? (
+            <button type="button" className="link" onClick={() => onPage(it.page!)}>
+              {it.title} <span className="muted">p. {it.page}</span>
+            </button>
+          ) : (
+            <span>{it.title}</span>
+          )}
+          {it.children && it.children.length > 0 && <OutlineTree items={it.children} onPage={onPage} />}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function PageText({ id, page, pages, onPage }: { id: string; page: number; pages: number; onPage: (n: number) => void }) {
+  const client = useFolio();
+  const [text, setText] = useState<Page | null>(null);
+  const [err, setErr] = useState<string | null>(null);
+  const [draft, setDraft] = useState(String(page));
+  useEffect(() => setDraft(String(page)), [page]);
+  useEffect(() => {
+    const ctl = new AbortController();
+    setErr(null);
+    client.getPages(id, { from: page, limit: 1 }, ctl.signal).then(
+      (r) => setText(r.pages[0] ?? null),
+      (e: unknown) => {
+        if (!ctl.signal.aborted) setErr(e instanceof FolioError ? e.detail : String(e));
+      },
+    );
+    return () => ctl.abort();
+  }, [client, id, page]);
+  const go = (n: number) => onPage(Math.min(pages, Math.max(1, n)));
+  return (
+    <div className="page-text">
+      <form
+        className="pager"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const n = Number(draft);
+          if (Number.isInteger(n)) go(n);
+        }}
+      >
+        <button type="button" onClick={() => go(page - 1)} disabled={page <= 1} aria-label="Previous page">
+          ‹
+        </button>
+        <label htmlFor="page-number">Page</label>
+        <input id="page-number" type="number" min={1} max={pages} value={draft} onChange={(e) => setDraft(e.target.value)} />
+        <span className="muted">of {pages}</span>
+        <button type="button" onClick={() => go(page + 1)} disabled={page >= pages} aria-label="Next page">
+          ›
+        </button>
+      </form>
+      {err ? (
+        <p className="error">{err}</p>
+      ) : (
+        <pre data-testid="page-text" aria-label={`Text of page ${page}`} tabIndex={0}>
+          {text ? text.text || "(This page has no text.)" : "Loading…"}
+        </pre>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,160 @@
+import { FolioError, describeFailure } from "@folio/client";
+import type { Document } from "@folio/client";
+import { useFolio } from "@folio/client/react";
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { DragEvent } from "react";
+
+import { formatBytes } from "./format";
+
+/** Uploads run this many at a time; the rest wait their turn. */
+const PARALLEL = 3;
+
+interface Item {
+  key: number;
+  file: File;
+  state: "waiting" | "uploading" | "done" | "failed" | "canceled";
+  fraction: number;
+  error?: { code: string; title: string; detail: string; status: number };
+  doc?: Document;
+  ctl: AbortController;
+}
+
+let nextKey = 1;
+
+export function Uploader({ onUnauthorized }: { onUnauthorized: () => void }) {
+  const client = useFolio();
+  const [items, setItems] = useState<Item[]>([]);
+  const [dragging, setDragging] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  const started = useRef(new Set<number>()); // an effect may run twice; an upload may not
+
+  const update = useCallback((key: number, patch: Partial<Item>) => {
+    setItems((all) => all.map((it) => (it.key === key ? { ...it, ...patch } : it)));
+  }, []);
+
+  // Start waiting uploads while fewer than PARALLEL run.
+  useEffect(() => {
+    const running = items.filter((it) => it.state === "uploading").length;
+    const next = items.filter((it) => it.state === "waiting" && !started.current.has(it.key));
+    for (const it of next.slice(0, Math.max(0, PARALLEL - running))) {
+      started.current.add(it.key);
+      update(it.key, { state: "uploading" });
+      client
+        .uploadDocument(it.file, { signal: it.ctl.signal, onProgress: (p) => update(it.key, { fraction: p.fraction }) })
+        .then(
+          (doc) => update(it.key, { state: "done", fraction: 1, doc }),
+          (err: unknown) => {
+            if (err instanceof DOMException && err.name === "AbortError") {
+              update(it.key, { state: "canceled" });
+              return;
+            }
+            const e = err instanceof FolioError ? err : FolioError.network(String(err));
+            if (e.status === 401) onUnauthorized();
+            update(it.key, { state: "failed", error: { code: e.code, title: describeFailure(e.code), detail: e.detail, status: e.status } });
+          },
+        );
+    }
+  }, [items, client, update, onUnauthorized]);
+
+  const add = (files: FileList | File[]) => {
+    const list = [...files];
+    if (list.length === 0) return;
+    setItems((all) => [
+      ...list.map((file) => ({ key: nextKey++, file, state: "waiting" as const, fraction: 0, ctl: new AbortController() })),
+      ...all,
+    ]);
+  };
+
+  const onDrop = (e: DragEvent) => {
+    e.preventDefault();
+    setDragging(false);
+    add(e.dataTransfer.files);
+  };
+
+  const finished = items.some((it) => it.state === "done" || it.state === "canceled");
+
+  return (
+    <section className="card" aria-labelledby="upload-title">
+      <h2 id="upload-title">Upload</h2>
+      <div
+        className={`dropzone${dragging ? " dragging" : ""}`}
+        data-testid="dropzone"
+        onDragOver={(e) => {
+          e.preventDefault();
+          e.dataTransfer.dropEffect = "copy";
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={onDrop}
+      >
+        <p>
+          <strong>Drop PDFs here</strong>
+          <span className="muted"> — as many as you like, up to 512 MB each</span>
+        </p>
+        <button type="button" className="primary" onClick={() => input.current?.click()}>
+          Choose PDFs…
+        </button>
+        <input
+          ref={input}
+          id="file-input"
+          className="visually-hidden"
+          type="file"
+          accept="application/pdf,.pdf"
+          multiple
+          aria-label="Choose PDF files to upload"
+          tabIndex={-1}
+          onChange={(e) => {
+            if (e.target.files) add(e.target.files);
+            e.target.value = "";
+          }}
+        />
+      </div>
+
+      {items.length > 0 && (
+        <ul className="uploads" aria-label="Uploads">
+          {items.map((it) => (
+            <li key={it.key} className={`upload ${it.state}`} data-testid="upload" data-filename={it.file.name} data-state={it.state}>
+              <div className="upload-head">
+                <span className="name">{it.file.name}</span>
+                <span className="muted">{formatBytes(it.file.size)}</span>
+              </div>
+              {(it.state === "uploading" || it.state === "waiting") && (
+                <div className="upload-progress">
+                  <progress max={1} value={it.fraction} aria-label={`Uploading ${it.file.name}`} />
+                  <span className="muted">{it.state === "waiting" ? "Waiting" : `${Math.round(it.fraction * 100)}%`}</span>
+                  <button type="button" className="link" onClick={() => it.ctl.abort()} aria-label={`Cancel ${it.file.name}`}>
+                    Cancel
+                  </button>
+                </div>
+              )}
+              {it.state === "done" && (
+                <p className="ok">
+                  Uploaded{it.doc?.duplicate_of ? " (you uploaded the same file before)" : ""}; parsing below.
+                </p>
+              )}
+              {it.state === "canceled" && <p className="muted">Canceled; nothing was kept.</p>}
+              {it.state === "failed" && it.error && (
+                <div className="error" role="alert" data-testid="upload-error" data-code={it.error.code}>
+                  <strong>{it.error.title}</strong>{" "}
+                  <span>
+                    {it.error.detail}
+                    {it.error.status ? ` (${it.error.status} ${it.error.code})` : ""}
+                  </span>
+                </div>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      {finished && (
+        <button
+          type="button"
+          className="link"
+          onClick={() => setItems((all) => all.filter((it) => it.state !== "done" && it.state !== "canceled"))}
+        >
+          Clear finished uploads
+        </button>
+      )}
+    </section>
+  );
+}

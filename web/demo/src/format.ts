@@ -1,0 +1,35 @@
+import type { Document } from "@folio/client";
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** The document's stage in words, for its row. */
+export function stageOf(d: Document): string {
+  switch (d.status) {
+    case "queued":
+      return d.pages_done > 0 ? "Waiting to resume" : "Waiting in line";
+    case "parsing":
+      return d.stage === "reading" || !d.page_count ? "Reading the file" : "Extracting text";
+    case "done":
+      return "Ready";
+    case "failed":
+      return "Failed";
+    case "canceled":
+      return "Canceled";
+  }
+}
+
+export function formatDate(s: string | undefined): string | undefined {
+  if (!s) return undefined;
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? s : new Date(t).toLocaleString();
+}

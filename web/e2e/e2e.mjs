@@ -1,0 +1,248 @@
+// The demo app in a real browser (Debian's chromium, driven by
+// playwright-core) against a real `folio dev` stack: Postgres, versitygw,
+// the API and the worker. Run by `make e2e` (scripts/e2e.sh), which builds
+// what it needs and installs chromium and poppler-utils when missing.
+//
+// Screenshots of each state go to $E2E_ARTIFACTS (default artifacts/e2e).
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const root = resolve(import.meta.dirname, "../..");
+const artifacts = resolve(process.env.E2E_ARTIFACTS ?? join(root, "artifacts/e2e"));
+const port = Number(process.env.E2E_PORT ?? 18080);
+const base = `http://127.0.0.1:${port}`;
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const T = { stack: 180_000, parse: 120_000, ui: 15_000 };
+
+rmSync(artifacts, { recursive: true, force: true });
+mkdirSync(artifacts, { recursive: true });
+
+// ---- inputs: real PDFs nobody here wrote, a large generated one, a PNG named .pdf
+const pdfcpuDir = JSON.parse(execFileSync("go", ["mod", "download", "-json", "github.com/pdfcpu/pdfcpu@v0.15.0"], { cwd: root }).toString()).Dir;
+const testdata = (name) => join(pdfcpuDir, "pkg/testdata", name);
+const small = ["TheGoProgrammingLanguageCh1.pdf", "BuildingWebappsWithGo.pdf", "Walden.pdf"].map(testdata);
+const large = join(artifacts, "long-4800-pages.pdf");
+execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/longpdf -pages 4800 -lines 90 -title "Large e2e document" > "${large}"`], { cwd: root });
+const fakePDF = join(artifacts, "photo.pdf");
+const brokenPDF = join(artifacts, "cut-short.pdf"); // starts like a PDF, ends after 4 KiB
+// A real PNG (1×1, from its bytes) under a .pdf name.
+const png = Buffer.from(
+  "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082",
+  "hex",
+);
+writeFileSync(fakePDF, png);
+writeFileSync(brokenPDF, readFileSync(small[0]).subarray(0, 4096));
+const pdfinfoPages = (file) => Number(/^Pages:\s+(\d+)/m.exec(execFileSync("pdfinfo", [file]).toString())[1]);
+const expectedPages = new Map([...small, large].map((f) => [f.split("/").pop(), pdfinfoPages(f)]));
+
+// ---- the stack
+const stateDir = join(root, ".folio/e2e-state");
+rmSync(stateDir, { recursive: true, force: true });
+const log = createWriteStream(join(artifacts, "folio-dev.log"));
+const folio = spawn(
+  join(root, "bin/folio"),
+  ["dev", "--dir", stateDir, "--pg-port", String(port + 1000), "--s3-port", String(port + 1001), "--web", join(root, "web/demo/dist")],
+  {
+    cwd: root,
+    env: {
+      ...process.env,
+      FOLIO_HTTP_ADDR: `127.0.0.1:${port}`,
+      FOLIO_HEALTH_ADDR: `127.0.0.1:${port + 1}`,
+      FOLIO_LOG_FORMAT: "text",
+      FOLIO_WORKER_CONCURRENCY: "2",
+      DATABASE_URL: "",
+      AWS_ENDPOINT_URL_S3: "",
+      FOLIO_AUTH_JWT_SECRET: "",
+      FOLIO_AUTH_JWKS_URL: "",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  },
+);
+folio.stdout.pipe(log);
+folio.stderr.pipe(log);
+const exited = new Promise((r) => folio.on("exit", (code, signal) => r({ code, signal })));
+
+let browser;
+let failed = false;
+const pageErrors = [];
+try {
+  await waitFor("the stack to be ready", T.stack, async () => (await fetch(`${base}/readyz`).catch(() => null))?.ok);
+
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  page.setDefaultTimeout(T.ui);
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  page.on("console", (m) => {
+    // The browser logs every 4xx; the 415 of the PNG is the one this test asks for.
+    if (m.type() === "error" && !/^Failed to load resource: .* 415 /.test(m.text())) pageErrors.push(m.text());
+  });
+  const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  const row = (name) => page.locator(`[data-testid=doc-row][data-filename="${name}"]`);
+
+  await step("sign in as a new dev user", async () => {
+    await page.goto(base);
+    await page.getByLabel("Your name").waitFor();
+    await shot("01-sign-in");
+    await page.getByLabel("Your name").fill(`e2e-${Date.now()}`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("No documents yet").waitFor();
+    await page.locator("[data-testid=connection][data-state=open]").waitFor();
+    await shot("02-signed-in");
+  });
+
+  await step("drop three PDFs: each uploads, parses to done, page counts equal pdfinfo's", async () => {
+    await drop(page, small);
+    await page.locator("[data-testid=upload]").first().waitFor();
+    await shot("03-uploading");
+    for (const f of small) {
+      const name = f.split("/").pop();
+      await page.locator(`[data-testid=upload][data-filename="${name}"][data-state=done]`).waitFor({ timeout: T.parse });
+      await row(name).and(page.locator("[data-status=done]")).waitFor({ timeout: T.parse });
+      assert.equal(Number(await row(name).getAttribute("data-pages-total")), expectedPages.get(name), `${name}: pages`);
+    }
+    await shot("04-three-done");
+  });
+
+  await step("a done document shows its page count, metadata, outline and a page's text", async () => {
+    await row("TheGoProgrammingLanguageCh1.pdf").getByRole("button").click();
+    const detail = page.locator("[data-testid=detail][data-status=done]");
+    await detail.waitFor();
+    await detail.getByText("The Go Programming Language").first().waitFor();
+    assert.match(await detail.locator("[data-testid=facts]").innerText(), /Pages\s+59/);
+    await detail.getByText("Outline").waitFor();
+    const text = detail.locator("[data-testid=page-text]");
+    await waitFor("page 1's text", T.ui, async () => (await text.innerText()).length > 20 && !(await text.innerText()).startsWith("Loading"));
+    await detail.getByRole("button", { name: /1\.1\. Hello, World/ }).click(); // an outline entry opens its page
+    await page.getByLabel("Text of page 20").waitFor();
+    await waitFor("page 20's text", T.ui, async () => /Hello, World/.test(await text.innerText()));
+    await detail.getByLabel("Page", { exact: true }).fill("21");
+    await detail.getByLabel("Page", { exact: true }).press("Enter");
+    await page.getByLabel("Text of page 21").waitFor();
+    await shot("05-detail");
+  });
+
+  await step("search finds words in the parsed text", async () => {
+    await page.getByLabel("Search your documents").fill("Walden");
+    await page.getByLabel("Search your documents").press("Enter");
+    await page.locator("ol.hits mark").first().waitFor();
+    await shot("06-search");
+  });
+
+  await step("upload a large PDF with the keyboard; reload mid-parse; progress continues without going back", async () => {
+    const name = "long-4800-pages.pdf";
+    const chooser = page.waitForEvent("filechooser");
+    await page.getByRole("button", { name: "Choose PDFs…" }).focus();
+    await page.keyboard.press("Enter");
+    await (await chooser).setFiles(large);
+    const r = row(name);
+    await waitFor("the large PDF to be parsing", T.parse, async () => Number((await r.getAttribute("data-pages-done").catch(() => null)) ?? 0) > 0);
+    const before = Number(await r.getAttribute("data-pages-done"));
+    const total = Number(await r.getAttribute("data-pages-total"));
+    assert.equal(total, expectedPages.get(name));
+    await shot("07-large-parsing");
+
+    await page.reload();
+    const seen = [];
+    await waitFor("the large PDF to be done after the reload", T.parse, async () => {
+      const status = await r.getAttribute("data-status").catch(() => null);
+      const done = await r.getAttribute("data-pages-done").catch(() => null);
+      if (status === null || done === null) return false;
+      seen.push({ status, done: Number(done) });
+      if (seen.length === 3) await shot("08-large-after-reload");
+      return status === "done";
+    }, 100);
+    const mid = seen.filter((s) => s.status === "parsing");
+    assert.ok(mid.length > 0, `the reloaded page saw the parse in progress (seen: ${JSON.stringify(seen.slice(0, 5))}…)`);
+    assert.ok(seen[0].done >= before, `after the reload, pages done ${seen[0].done} ≥ ${before} before it`);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i].done >= seen[i - 1].done, `progress went back: ${seen[i - 1].done} → ${seen[i].done}`);
+    assert.equal(seen.at(-1).done, total);
+    console.log(`    ${before}/${total} pages before the reload; ${mid.length} in-progress observations after it, first at ${mid[0].done}`);
+    await shot("09-large-done");
+  });
+
+  await step("a PNG renamed .pdf is refused with the 415 reason", async () => {
+    await drop(page, [fakePDF]);
+    const err = page.locator('[data-testid=upload][data-filename="photo.pdf"] [data-testid=upload-error]');
+    await err.waitFor();
+    assert.equal(await err.getAttribute("data-code"), "not_pdf");
+    const text = await err.innerText();
+    assert.match(text, /not a PDF/);
+    assert.match(text, /415/);
+    assert.equal(await row("photo.pdf").count(), 0, "nothing was recorded");
+    await shot("10-not-pdf");
+  });
+
+  await step("a PDF cut short is uploaded, then fails with its reason in plain words", async () => {
+    await drop(page, [brokenPDF]);
+    const r = row("cut-short.pdf");
+    await r.and(page.locator("[data-status=failed]")).waitFor({ timeout: T.parse });
+    const reason = r.getByTestId("failure");
+    assert.equal(await reason.getAttribute("data-code"), "malformed");
+    assert.match(await reason.innerText(), /damaged/);
+    await shot("11-failed");
+  });
+
+  await step("narrow screens get one column", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot("12-phone");
+  });
+
+  assert.deepEqual(pageErrors, [], "no errors in the page (CSP, scripts)");
+} catch (err) {
+  failed = true;
+  console.error(`\nFAIL: ${err?.stack ?? err}`);
+  console.error(`folio dev's log: ${join(artifacts, "folio-dev.log")}`);
+  if (pageErrors.length) console.error("page errors:", pageErrors);
+} finally {
+  await browser?.close().catch(() => undefined);
+  folio.kill("SIGINT");
+  const { code } = await Promise.race([exited, new Promise((r) => setTimeout(() => r({ code: "timeout" }), 30_000))]);
+  if (code !== 0) {
+    console.error(`folio dev exited with ${code}`);
+    folio.kill("SIGKILL");
+    failed = true;
+  }
+  rmSync(stateDir, { recursive: true, force: true });
+}
+console.log(failed ? "e2e: FAILED" : `e2e: ok (screenshots in ${artifacts})`);
+process.exit(failed ? 1 : 0);
+
+// ---- helpers
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  process.stdout.write(`• ${name} … `);
+  await fn();
+  console.log(`ok (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+async function waitFor(what, timeout, cond, every = 250) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) throw new Error(`timed out after ${timeout / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** Drops files on the drop zone the way a browser does: dragenter, dragover, drop with a DataTransfer. */
+async function drop(page, files) {
+  const payload = files.map((f) => ({ name: f.split("/").pop(), b64: readFileSync(f).toString("base64") }));
+  const dt = await page.evaluateHandle((items) => {
+    const dt = new DataTransfer();
+    for (const { name, b64 } of items) {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      dt.items.add(new File([bytes], name, { type: name.endsWith(".pdf") ? "application/pdf" : "" }));
+    }
+    return dt;
+  }, payload);
+  const zone = page.getByTestId("dropzone");
+  for (const type of ["dragenter", "dragover", "drop"]) await zone.dispatchEvent(type, { dataTransfer: dt });
+}
