@@ -79,6 +79,9 @@ try {
   const page = await context.newPage();
   page.setDefaultTimeout(T.ui);
   page.on("pageerror", (e) => pageErrors.push(String(e)));
+  // Intercept file choosers from the start: enabling it is asynchronous, and
+  // a chooser opened before it is on would be a native dialog, not an event.
+  page.on("filechooser", () => undefined);
   page.on("console", (m) => {
     // The browser logs every 4xx; the 415 of the PNG is the one this test asks for.
     if (m.type() === "error" && !/^Failed to load resource: .* 415 /.test(m.text())) pageErrors.push(m.text());
@@ -86,14 +89,15 @@ try {
   const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   const row = (name) => page.locator(`[data-testid=doc-row][data-filename="${name}"]`);
 
+  const user = `e2e-${Date.now()}`;
   await step("sign in as a new dev user", async () => {
     await page.goto(base);
     await page.getByLabel("Your name").waitFor();
     await shot("01-sign-in");
-    await page.getByLabel("Your name").fill(`e2e-${Date.now()}`);
+    await page.getByLabel("Your name").fill(user);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByText("No documents yet").waitFor();
-    await page.locator("[data-testid=connection][data-state=open]").waitFor();
+    await page.locator("[data-testid=connection][data-state=open][data-transport=websocket]").waitFor();
     await shot("02-signed-in");
   });
 
@@ -189,9 +193,36 @@ try {
     await shot("11-failed");
   });
 
+  await step("where websockets cannot connect, the list falls back to SSE and stays live", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    // As behind a proxy that refuses websocket upgrades: every one fails before it opens.
+    await ctx.addInitScript(() => {
+      const Real = window.WebSocket;
+      window.WebSocket = class extends Real {
+        constructor(_url, protocols) {
+          super(`ws://${location.host}/no-websockets-here`, protocols);
+        }
+      };
+    });
+    const p2 = await ctx.newPage();
+    p2.setDefaultTimeout(T.ui);
+    p2.on("pageerror", (e) => pageErrors.push(String(e)));
+    await p2.goto(base);
+    await p2.getByLabel("Your name").fill(user);
+    await p2.getByRole("button", { name: "Sign in" }).click();
+    await p2.locator("[data-testid=connection][data-state=open][data-transport=sse]").waitFor();
+    await p2.locator('[data-testid=doc-row][data-filename="Walden.pdf"][data-status=done]').waitFor();
+    // An upload in the first tab shows up live in this one.
+    await drop(page, [small[2]]);
+    await waitFor("the second Walden.pdf in the SSE tab", T.parse, async () =>
+      (await p2.locator('[data-testid=doc-row][data-filename="Walden.pdf"][data-status=done]').count()) === 2);
+    await p2.screenshot({ path: join(artifacts, "12-sse-fallback.png"), fullPage: true });
+    await ctx.close();
+  });
+
   await step("narrow screens get one column", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await shot("12-phone");
+    await shot("13-phone");
   });
 
   assert.deepEqual(pageErrors, [], "no errors in the page (CSP, scripts)");

@@ -21,6 +21,8 @@ export interface ClientOptions {
   token: string | (() => string | Promise<string>);
   /** Reconnect delays of live streams. */
   backoff?: Partial<Backoff>;
+  /** How long a stream connection may take to open before it counts as failed (default 10000 ms). */
+  connectTimeoutMs?: number;
   // For tests and other runtimes; the browser's own by default.
   fetch?: typeof fetch;
   XMLHttpRequest?: typeof XMLHttpRequest;
@@ -170,6 +172,7 @@ export class FolioClient {
       EventSource: this.opts.EventSource ?? g.EventSource,
       backoff: { initialMs: 500, maxMs: 15_000, ...this.opts.backoff },
       random: this.opts.random ?? Math.random,
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
     };
   }
 

@@ -37,6 +37,8 @@ export interface StreamDeps {
   EventSource: typeof EventSource | undefined;
   backoff: Backoff;
   random: () => number;
+  /** How long a connection may take to open before it counts as failed. */
+  connectTimeoutMs: number;
 }
 
 export interface WatchOptions {
@@ -134,26 +136,36 @@ export class ResumingStream implements Subscription {
     }
     let opened = false;
     let done = false;
+    // Some failures never fire an event (a CSP block, a proxy that holds the upgrade): give up on a timer.
+    const timeout = setTimeout(() => {
+      if (opened || done) return;
+      ws.close();
+      finish(false, FolioError.network("The websocket did not open in time."));
+    }, this.deps.connectTimeoutMs);
     const finish = (now: boolean, err: FolioError) => {
       if (done || gen !== this.generation) return;
       done = true;
+      clearTimeout(timeout);
       this.stopCurrent = undefined;
       if (!opened && this.deps.EventSource) this.transport = "sse"; // websockets do not get through: fall back
       this.retry(now, err);
     };
     this.stopCurrent = () => {
       done = true;
+      clearTimeout(timeout);
       ws.close(1000, "client closed");
     };
     ws.onopen = () => {
       if (gen !== this.generation) return;
       opened = true;
+      clearTimeout(timeout);
       this.opened();
     };
     ws.onmessage = (ev: MessageEvent) => {
       if (done || typeof ev.data !== "string") return;
       if (!this.receive(ev.data)) {
         done = true;
+        clearTimeout(timeout);
         ws.close(1000, "resuming");
         this.stopCurrent = undefined;
         this.retry(true, FolioError.network("A gap in the stream; resuming."));
@@ -173,9 +185,16 @@ export class ResumingStream implements Subscription {
     let done = false;
     const stop = () => {
       done = true;
+      clearTimeout(timeout);
       es.close();
       this.stopCurrent = undefined;
     };
+    const timeout = setTimeout(() => {
+      if (opened || done) return;
+      stop();
+      if (this.deps.WebSocket) this.transport = "websocket";
+      this.retry(false, FolioError.network("The event stream did not open in time."));
+    }, this.deps.connectTimeoutMs);
     this.stopCurrent = stop;
     const onData = (ev: MessageEvent) => {
       if (done || gen !== this.generation) return;
@@ -187,6 +206,7 @@ export class ResumingStream implements Subscription {
     es.onopen = () => {
       if (gen !== this.generation) return;
       opened = true;
+      clearTimeout(timeout);
       this.opened();
     };
     for (const t of ["snapshot", ...eventTypes, "message"]) es.addEventListener(t, onData as EventListener);

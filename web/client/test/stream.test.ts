@@ -169,6 +169,23 @@ describe("watchDocument", () => {
     expect(seqs()).toEqual(["snap@4", 5, 6, 7]);
   });
 
+  it("gives up on a websocket that neither opens nor fails (a CSP block, a stuck proxy) and uses SSE", async () => {
+    const { statuses } = watchOne();
+    await tick();
+    expect(FakeWebSocket.all).toHaveLength(1);
+    await tick(9_999);
+    expect(FakeEventSource.all).toHaveLength(0);
+    await tick(1); // 10 s: the connect timeout
+    expect(ws(0).closedByClient).toBeDefined();
+    expect(statuses.at(-1)).toMatchObject({ state: "reconnecting", transport: "sse" });
+    await tick(1_000);
+    expect(FakeEventSource.all).toHaveLength(1);
+    es(0).open();
+    expect(statuses.at(-1)).toMatchObject({ state: "open", transport: "sse" });
+    await tick(60_000); // an open stream has no timeout
+    expect(es(0).closed).toBe(false);
+  });
+
   it("takes a fresh snapshot when the server could not replay that far", async () => {
     const { got, seqs } = watchOne(2);
     await tick();

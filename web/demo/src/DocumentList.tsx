@@ -18,13 +18,13 @@ export function DocumentList({ selectedId, onSelect, onUnauthorized }: Props) {
   }, [error, onUnauthorized]);
 
   const live =
-    connection.state === "open" ? "Live" : connection.state === "closed" ? "Offline" : connection.state === "connecting" ? "Connecting…" : "Reconnecting…";
+    connection.state === "open" ? (connection.transport === "sse" ? "Live (SSE)" : "Live") : connection.state === "closed" ? "Offline" : connection.state === "connecting" ? "Connecting…" : "Reconnecting…";
 
   return (
     <section className="card" aria-labelledby="docs-title">
       <div className="section-head">
         <h2 id="docs-title">Documents</h2>
-        <span className={`live ${connection.state}`} data-testid="connection" data-state={connection.state} role="status">
+        <span className={`live ${connection.state}`} data-testid="connection" data-state={connection.state} data-transport={connection.transport} role="status">
           {live}
         </span>
       </div>
