@@ -53,6 +53,9 @@ const folio = spawn(
       FOLIO_HEALTH_ADDR: `127.0.0.1:${port + 1}`,
       FOLIO_LOG_FORMAT: "text",
       FOLIO_WORKER_CONCURRENCY: "2",
+      // A small window, so that the rate-limit step waits seconds, not a minute.
+      FOLIO_UPLOAD_RATE_LIMIT: "10",
+      FOLIO_UPLOAD_RATE_WINDOW: "10s",
       DATABASE_URL: "",
       AWS_ENDPOINT_URL_S3: "",
       FOLIO_AUTH_JWT_SECRET: "",
@@ -83,8 +86,8 @@ try {
   // a chooser opened before it is on would be a native dialog, not an event.
   page.on("filechooser", () => undefined);
   page.on("console", (m) => {
-    // The browser logs every 4xx; the 415 of the PNG is the one this test asks for.
-    if (m.type() === "error" && !/^Failed to load resource: .* 415 /.test(m.text())) pageErrors.push(m.text());
+    // The browser logs every 4xx; the PNG's 415 and the rate limit's 429s are ones this test asks for.
+    if (m.type() === "error" && !/^Failed to load resource: .* (415|429) /.test(m.text())) pageErrors.push(m.text());
   });
   const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   const row = (name) => page.locator(`[data-testid=doc-row][data-filename="${name}"]`);
@@ -220,9 +223,26 @@ try {
     await ctx.close();
   });
 
+  await step("fourteen PDFs dropped at once: those over the rate limit wait for the window and go through", async () => {
+    const copies = Array.from({ length: 14 }, (_, i) => {
+      const f = join(artifacts, `batch-${String(i + 1).padStart(2, "0")}.pdf`);
+      writeFileSync(f, readFileSync(small[2]));
+      return f;
+    });
+    await drop(page, copies);
+    await page.getByText(/Over the upload rate limit; trying again in \d+ s/).first().waitFor({ timeout: T.parse });
+    await shot("13-rate-limited");
+    for (const f of copies) {
+      const name = f.split("/").pop();
+      await page.locator(`[data-testid=upload][data-filename="${name}"][data-state=done]`).waitFor({ timeout: T.parse });
+      await row(name).and(page.locator("[data-status=done]")).waitFor({ timeout: T.parse });
+    }
+    assert.equal(await page.locator("[data-testid=upload-error]").count(), 1, "only the PNG failed");
+  });
+
   await step("narrow screens get one column", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await shot("13-phone");
+    await shot("14-phone");
   });
 
   assert.deepEqual(pageErrors, [], "no errors in the page (CSP, scripts)");

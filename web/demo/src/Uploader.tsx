@@ -15,6 +15,8 @@ interface Item {
   state: "waiting" | "uploading" | "done" | "failed" | "canceled";
   fraction: number;
   error?: { code: string; title: string; detail: string; status: number };
+  /** Why it waits, when it waits for something (the rate limit's window). */
+  note?: string;
   doc?: Document;
   ctl: AbortController;
 }
@@ -49,6 +51,19 @@ export function Uploader({ onUnauthorized }: { onUnauthorized: () => void }) {
               return;
             }
             const e = err instanceof FolioError ? err : FolioError.network(String(err));
+            if (e.code === "rate_limited" && e.retryAfter !== undefined) {
+              // Too many at once: wait for the window the server names, then go again.
+              update(it.key, { state: "waiting", fraction: 0, note: `Over the upload rate limit; trying again in ${e.retryAfter} s` });
+              const timer = setTimeout(() => {
+                started.current.delete(it.key);
+                update(it.key, { note: undefined });
+              }, e.retryAfter * 1000);
+              it.ctl.signal.addEventListener("abort", () => {
+                clearTimeout(timer);
+                update(it.key, { state: "canceled" });
+              });
+              return;
+            }
             if (e.status === 401) onUnauthorized();
             update(it.key, { state: "failed", error: { code: e.code, title: describeFailure(e.code), detail: e.detail, status: e.status } });
           },
@@ -63,6 +78,11 @@ export function Uploader({ onUnauthorized }: { onUnauthorized: () => void }) {
       ...list.map((file) => ({ key: nextKey++, file, state: "waiting" as const, fraction: 0, ctl: new AbortController() })),
       ...all,
     ]);
+  };
+
+  const cancel = (it: Item) => {
+    it.ctl.abort(); // one in flight rejects with AbortError and turns "canceled" itself
+    if (it.state === "waiting") update(it.key, { state: "canceled" });
   };
 
   const onDrop = (e: DragEvent) => {
@@ -121,8 +141,8 @@ export function Uploader({ onUnauthorized }: { onUnauthorized: () => void }) {
               {(it.state === "uploading" || it.state === "waiting") && (
                 <div className="upload-progress">
                   <progress max={1} value={it.fraction} aria-label={`Uploading ${it.file.name}`} />
-                  <span className="muted">{it.state === "waiting" ? "Waiting" : `${Math.round(it.fraction * 100)}%`}</span>
-                  <button type="button" className="link" onClick={() => it.ctl.abort()} aria-label={`Cancel ${it.file.name}`}>
+                  <span className="muted">{it.state === "waiting" ? (it.note ?? "Waiting") : `${Math.round(it.fraction * 100)}%`}</span>
+                  <button type="button" className="link" onClick={() => cancel(it)} aria-label={`Cancel ${it.file.name}`}>
                     Cancel
                   </button>
                 </div>
