@@ -144,16 +144,28 @@ try {
 
   await step("upload a large PDF with the keyboard; reload mid-parse; progress continues without going back", async () => {
     const name = "long-4800-pages.pdf";
+    // A slower uplink (25 MB/s), so the upload's own progress bar shows.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 25 << 20 });
     const chooser = page.waitForEvent("filechooser");
     await page.getByRole("button", { name: "Choose PDFs…" }).focus();
     await page.keyboard.press("Enter");
     await (await chooser).setFiles(large);
+    const up = page.locator(`[data-testid=upload][data-filename="${name}"]`);
+    await waitFor("the upload half-way", T.parse, async () => {
+      const p = Number((await up.getAttribute("data-progress").catch(() => null)) ?? 0);
+      return p > 0.3 && p < 0.9;
+    }, 50);
+    await shot("07-large-uploading");
+    await up.and(page.locator("[data-state=done]")).waitFor({ timeout: T.parse });
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
     const r = row(name);
     await waitFor("the large PDF to be parsing", T.parse, async () => Number((await r.getAttribute("data-pages-done").catch(() => null)) ?? 0) > 0);
     const before = Number(await r.getAttribute("data-pages-done"));
     const total = Number(await r.getAttribute("data-pages-total"));
     assert.equal(total, expectedPages.get(name));
-    await shot("07-large-parsing");
+    await shot("08-large-parsing");
 
     await page.reload();
     const seen = [];
@@ -162,7 +174,7 @@ try {
       const done = await r.getAttribute("data-pages-done").catch(() => null);
       if (status === null || done === null) return false;
       seen.push({ status, done: Number(done) });
-      if (seen.length === 3) await shot("08-large-after-reload");
+      if (seen.length === 3) await shot("09-large-after-reload");
       return status === "done";
     }, 100);
     const mid = seen.filter((s) => s.status === "parsing");
@@ -171,7 +183,7 @@ try {
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i].done >= seen[i - 1].done, `progress went back: ${seen[i - 1].done} → ${seen[i].done}`);
     assert.equal(seen.at(-1).done, total);
     console.log(`    ${before}/${total} pages before the reload; ${mid.length} in-progress observations after it, first at ${mid[0].done}`);
-    await shot("09-large-done");
+    await shot("10-large-done");
   });
 
   await step("a PNG renamed .pdf is refused with the 415 reason", async () => {
@@ -183,7 +195,7 @@ try {
     assert.match(text, /not a PDF/);
     assert.match(text, /415/);
     assert.equal(await row("photo.pdf").count(), 0, "nothing was recorded");
-    await shot("10-not-pdf");
+    await shot("11-not-pdf");
   });
 
   await step("a PDF cut short is uploaded, then fails with its reason in plain words", async () => {
@@ -193,7 +205,12 @@ try {
     const reason = r.getByTestId("failure");
     assert.equal(await reason.getAttribute("data-code"), "malformed");
     assert.match(await reason.innerText(), /damaged/);
-    await shot("11-failed");
+    await shot("12-failed");
+    // Delete it from its details (after the browser's confirm): the list drops it live.
+    await r.getByRole("button").click();
+    page.once("dialog", (d) => d.accept());
+    await page.getByTestId("detail").getByRole("button", { name: "Delete" }).click();
+    await waitFor("the deleted document to leave the list", T.ui, async () => (await r.count()) === 0);
   });
 
   await step("where websockets cannot connect, the list falls back to SSE and stays live", async () => {
@@ -219,7 +236,7 @@ try {
     await drop(page, [small[2]]);
     await waitFor("the second Walden.pdf in the SSE tab", T.parse, async () =>
       (await p2.locator('[data-testid=doc-row][data-filename="Walden.pdf"][data-status=done]').count()) === 2);
-    await p2.screenshot({ path: join(artifacts, "12-sse-fallback.png"), fullPage: true });
+    await p2.screenshot({ path: join(artifacts, "13-sse-fallback.png"), fullPage: true });
     await ctx.close();
   });
 
@@ -231,7 +248,7 @@ try {
     });
     await drop(page, copies);
     await page.getByText(/Over the upload rate limit; trying again in \d+ s/).first().waitFor({ timeout: T.parse });
-    await shot("13-rate-limited");
+    await shot("14-rate-limited");
     for (const f of copies) {
       const name = f.split("/").pop();
       await page.locator(`[data-testid=upload][data-filename="${name}"][data-state=done]`).waitFor({ timeout: T.parse });
@@ -242,7 +259,7 @@ try {
 
   await step("narrow screens get one column", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await shot("14-phone");
+    await shot("15-phone");
   });
 
   assert.deepEqual(pageErrors, [], "no errors in the page (CSP, scripts)");

@@ -133,7 +133,7 @@ export function Uploader({ onUnauthorized }: { onUnauthorized: () => void }) {
       {items.length > 0 && (
         <ul className="uploads" aria-label="Uploads">
           {items.map((it) => (
-            <li key={it.key} className={`upload ${it.state}`} data-testid="upload" data-filename={it.file.name} data-state={it.state}>
+            <li key={it.key} className={`upload ${it.state}`} data-testid="upload" data-filename={it.file.name} data-state={it.state} data-progress={it.fraction.toFixed(3)}>
               <div className="upload-head">
                 <span className="name">{it.file.name}</span>
                 <span className="muted">{formatBytes(it.file.size)}</span>
