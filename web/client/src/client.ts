@@ -155,7 +155,9 @@ export class FolioClient {
    */
   watchDocument(id: string, onEvent: (msg: DocumentSnapshot | FolioEvent) => void, options?: WatchOptions): Subscription {
     const path = `/v1/documents/${encodeURIComponent(id)}/events`;
-    return new ResumingStream(this.streamDeps(), path, "seq", onEvent as (m: StreamMessage) => void, options);
+    // A failed connection may be a 404 the browser does not show: ask the API.
+    const probe = () => this.getDocument(id);
+    return new ResumingStream(this.streamDeps(), path, "seq", onEvent as (m: StreamMessage) => void, options, probe);
   }
 
   /** Follows all the caller's documents: a snapshot of the newest 500, then every event. */

@@ -29,8 +29,8 @@ export interface HookError {
 }
 
 export interface DocumentView {
-  /** "loading" until the first snapshot arrives. */
-  status: DocumentStatus | "loading";
+  /** "loading" until the first snapshot arrives; "deleted" once it is deleted (the stream then ends). */
+  status: DocumentStatus | "loading" | "deleted";
   /** 0 to 1: pages extracted over pages; 1 when done. */
   progress: number;
   pagesDone: number;
@@ -52,15 +52,18 @@ function streamError(s: StreamStatus): HookError | null {
 export function useDocument(id: string | undefined): DocumentView {
   const client = useFolio();
   const [doc, setDoc] = useState<Document | undefined>(undefined);
+  const [deleted, setDeleted] = useState(false);
   const [connection, setConnection] = useState<StreamStatus>(initialConnection);
   useEffect(() => {
     setDoc(undefined);
+    setDeleted(false);
     if (!id) return;
     const sub = client.watchDocument(
       id,
       (msg) => {
         if (msg.type === "snapshot") setDoc(msg.document);
         else setDoc((d) => applyEvent(d, msg));
+        if (msg.type === "document.deleted") setDeleted(true);
       },
       { onStatus: setConnection },
     );
@@ -68,7 +71,7 @@ export function useDocument(id: string | undefined): DocumentView {
   }, [client, id]);
   const failure = doc?.failure ? { code: doc.failure.code, message: doc.failure.message } : null;
   return {
-    status: doc ? doc.status : "loading",
+    status: deleted ? "deleted" : doc ? doc.status : "loading",
     progress: progressOf(doc),
     pagesDone: doc?.pages_done ?? 0,
     pagesTotal: doc?.page_count ?? null,

@@ -72,6 +72,8 @@ export class ResumingStream implements Subscription {
     private readonly cursor: "seq" | "pos",
     private readonly onMessage: (msg: StreamMessage) => void,
     private readonly opts: WatchOptions = {},
+    /** Asked after a connection fails before it opens (a browser does not say why): a refusal that retrying cannot fix (404: the document is gone) ends the stream. */
+    private readonly probe?: () => Promise<unknown>,
   ) {
     this.last = opts.after;
     this.transport = deps.WebSocket ? "websocket" : "sse";
@@ -147,8 +149,12 @@ export class ResumingStream implements Subscription {
       done = true;
       clearTimeout(timeout);
       this.stopCurrent = undefined;
-      if (!opened && this.deps.EventSource) this.transport = "sse"; // websockets do not get through: fall back
-      this.retry(now, err);
+      if (opened) {
+        this.retry(now, err);
+        return;
+      }
+      if (this.deps.EventSource) this.transport = "sse"; // websockets do not get through: fall back
+      void this.retryUnlessRefused(err);
     };
     this.stopCurrent = () => {
       done = true;
@@ -193,7 +199,7 @@ export class ResumingStream implements Subscription {
       if (opened || done) return;
       stop();
       if (this.deps.WebSocket) this.transport = "websocket";
-      this.retry(false, FolioError.network("The event stream did not open in time."));
+      void this.retryUnlessRefused(FolioError.network("The event stream did not open in time."));
     }, this.deps.connectTimeoutMs);
     this.stopCurrent = stop;
     const onData = (ev: MessageEvent) => {
@@ -220,8 +226,13 @@ export class ResumingStream implements Subscription {
     es.onerror = () => {
       if (done || gen !== this.generation) return;
       stop();
-      if (!opened && this.deps.WebSocket) this.transport = "websocket";
-      this.retry(false, FolioError.network("The event stream failed."));
+      const err = FolioError.network("The event stream failed.");
+      if (opened) {
+        this.retry(false, err);
+        return;
+      }
+      if (this.deps.WebSocket) this.transport = "websocket";
+      void this.retryUnlessRefused(err);
     };
   }
 
@@ -249,7 +260,27 @@ export class ResumingStream implements Subscription {
     if (this.cursor === "seq" && this.last !== undefined && at > this.last + 1) return false;
     this.last = at;
     this.onMessage(msg);
+    // A deleted document has nothing more to say, and its stream would now be refused.
+    if (this.cursor === "seq" && msg.type === "document.deleted") this.close();
     return true;
+  }
+
+  private async retryUnlessRefused(error: FolioError): Promise<void> {
+    const gen = this.generation;
+    if (this.probe) {
+      try {
+        await this.probe();
+      } catch (err) {
+        if (this.stopped || gen !== this.generation) return;
+        if (isPermanent(err)) {
+          this.stopped = true;
+          this.status({ state: "closed", attempt: this.attempt, error: err as FolioError });
+          return;
+        }
+      }
+    }
+    if (this.stopped || gen !== this.generation) return;
+    this.retry(false, error);
   }
 
   private retry(now: boolean, error: FolioError): void {

@@ -71,13 +71,15 @@ export interface FakeServer {
   tickets: string[];
   /** The status POST /v1/events/tickets answers with next (201 by default). */
   ticketStatus: number;
+  /** Documents GET /v1/documents/{id} answers 404 for (deleted). */
+  gone: Set<string>;
   requests: { method: string; url: URL; auth: string | null }[];
 }
 
 export function fakeServer(opts: Partial<ClientOptions> = {}): FakeServer {
   FakeWebSocket.all = [];
   FakeEventSource.all = [];
-  const server: FakeServer = { client: undefined as unknown as FolioClient, tickets: [], ticketStatus: 201, requests: [] };
+  const server: FakeServer = { client: undefined as unknown as FolioClient, tickets: [], ticketStatus: 201, gone: new Set(), requests: [] };
   const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const url = new URL(String(input));
     const headers = new Headers(init?.headers);
@@ -94,7 +96,10 @@ export function fakeServer(opts: Partial<ClientOptions> = {}): FakeServer {
       server.tickets.push(ticket);
       return Response.json({ ticket, expires_at: new Date().toISOString() }, { status: 201 });
     }
-    return new Response("{}", { status: 404 });
+    const one = /^\/v1\/documents\/([^/]+)$/.exec(url.pathname);
+    if (one && !server.gone.has(one[1]!)) return Response.json(doc(one[1]!));
+    const problem = { type: "urn:folio:problem:not_found", title: "Not Found", status: 404, code: "not_found", detail: "No such document." };
+    return new Response(JSON.stringify(problem), { status: 404, headers: { "Content-Type": "application/problem+json" } });
   };
   server.client = createClient({
     baseUrl: "http://folio.test",

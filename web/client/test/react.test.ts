@@ -47,6 +47,17 @@ describe("useDocument", () => {
     expect(seen.current).toMatchObject({ status: "failed", error: { code: "malformed", message: "xref table is broken" } });
   });
 
+  it("says deleted when the document is deleted", async () => {
+    const { seen } = renderHook<DocumentView>(() => useDocument(D));
+    await flush();
+    act(() => {
+      ws(0).open();
+      ws(0).send({ type: "snapshot", document: doc(D, { status: "done", page_count: 3, pages_done: 3 }), seq: 5 });
+      ws(0).send(event(D, 6, "document.deleted", null));
+    });
+    expect(seen.current).toMatchObject({ status: "deleted", document: undefined, connection: { state: "closed" } });
+  });
+
   it("closes its stream when unmounted", async () => {
     renderHook<DocumentView>(() => useDocument(D));
     await flush();

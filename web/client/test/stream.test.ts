@@ -177,6 +177,7 @@ describe("watchDocument", () => {
     expect(FakeEventSource.all).toHaveLength(0);
     await tick(1); // 10 s: the connect timeout
     expect(ws(0).closedByClient).toBeDefined();
+    await tick(); // the document is still there (the probe)
     expect(statuses.at(-1)).toMatchObject({ state: "reconnecting", transport: "sse" });
     await tick(1_000);
     expect(FakeEventSource.all).toHaveLength(1);
@@ -195,6 +196,31 @@ describe("watchDocument", () => {
     ws(0).send(event(D, 41, "document.queued", { reparse: true }));
     expect(seqs()).toEqual(["snap@40", 41]);
     expect(got[0]).toMatchObject({ replay_truncated: true });
+  });
+
+  it("stops after the document's deletion: nothing more will come", async () => {
+    const { seqs, statuses, server } = watchOne();
+    await tick();
+    ws(0).open();
+    ws(0).send({ type: "snapshot", document: doc(D), seq: 1 });
+    ws(0).send(event(D, 2, "document.deleted", null));
+    expect(seqs()).toEqual(["snap@1", 2]);
+    expect(ws(0).closedByClient).toBe(1000);
+    expect(statuses.at(-1)).toMatchObject({ state: "closed" });
+    await tick(60_000);
+    expect(FakeWebSocket.all).toHaveLength(1);
+    expect(server.tickets).toHaveLength(1);
+  });
+
+  it("stops with not_found when a connection fails and the document is gone", async () => {
+    const { statuses, server } = watchOne(5);
+    await tick();
+    server.gone.add(D); // deleted while this client was away: the server refuses the upgrade with 404
+    ws(0).refuse();
+    await tick(60_000);
+    expect(statuses.at(-1)).toMatchObject({ state: "closed", error: { status: 404, code: "not_found" } });
+    expect(FakeWebSocket.all).toHaveLength(1);
+    expect(FakeEventSource.all).toHaveLength(0);
   });
 
   it("stops for good with an error when the token is refused", async () => {

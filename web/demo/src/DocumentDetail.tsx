@@ -21,7 +21,7 @@ export function DocumentDetail({ selection, onClose }: { selection: Selection; o
   if (!doc) {
     return (
       <section className="card" aria-label="Document details">
-        <p className="muted">{error ? error.message : "Loading…"}</p>
+        <p className="muted">{status === "deleted" ? "This document was deleted." : error ? error.message : "Loading…"}</p>
       </section>
     );
   }
