@@ -46,6 +46,28 @@ export interface UploadOptions {
   onProgress?: (p: UploadProgress) => void;
   /** Aborting it cancels the upload: nothing is stored, and the promise rejects with an AbortError. */
   signal?: AbortSignal;
+  /** How many times a 503 that kept nothing is retried (default 3). */
+  retries?: number;
+  /** Called before each retry, with the answer that caused it; progress starts again from 0. */
+  onRetry?: (err: FolioError, attempt: number) => void;
+}
+
+// 503s after which the API kept nothing (docs/errors.md): safe to send again.
+const RETRY_UPLOAD = new Set(["server_restarting", "database_unavailable", "storage_unavailable"]);
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** An uploaded document; duplicate_of is set when the same owner uploaded the same bytes before. */
@@ -66,8 +88,26 @@ export class FolioClient {
     this.baseUrl = new URL(base, origin).toString();
   }
 
-  /** Uploads one PDF as multipart form data, with progress; resolves to the recorded document (201). */
+  /**
+   * Uploads one PDF as multipart form data, with progress; resolves to the
+   * recorded document (201). An answer that says nothing was kept and to come
+   * back (503: the API is restarting in a rolling deploy, or its database or
+   * S3 did not answer) is retried, up to `retries` times, after Retry-After.
+   */
   async uploadDocument(file: Blob, options: UploadOptions = {}): Promise<UploadedDocument> {
+    const retries = options.retries ?? 3;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.uploadOnce(file, options);
+      } catch (err) {
+        if (!(err instanceof FolioError) || !RETRY_UPLOAD.has(err.code) || attempt >= retries) throw err;
+        options.onRetry?.(err, attempt + 1);
+        await sleep((err.retryAfter ?? 2 ** attempt) * 1000, options.signal);
+      }
+    }
+  }
+
+  private async uploadOnce(file: Blob, options: UploadOptions): Promise<UploadedDocument> {
     const { signal, onProgress } = options;
     signal?.throwIfAborted();
     const token = await this.token();

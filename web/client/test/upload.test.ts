@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { FolioError } from "../src/index.js";
 import { doc, fakeServer } from "./fakes.js";
@@ -52,6 +52,8 @@ class FakeXHR {
 
 const XMLHttpRequest = FakeXHR as unknown as typeof globalThis.XMLHttpRequest;
 const pdf = () => new File(["%PDF-1.7\n..."], "paper.pdf", { type: "application/pdf" });
+afterEach(() => vi.useRealTimers());
+
 // The client reads the token before it opens the request.
 const settled = () => new Promise((r) => setTimeout(r, 0));
 
@@ -114,6 +116,43 @@ describe("uploadDocument", () => {
     FakeXHR.last = undefined as unknown as FakeXHR;
     await expect(client.uploadDocument(pdf(), { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: "AbortError" });
     expect(FakeXHR.last).toBeUndefined();
+  });
+
+  it("sends again after a 503 that kept nothing (an API restarting mid-upload), after Retry-After", async () => {
+    vi.useFakeTimers();
+    const { client } = fakeServer({ XMLHttpRequest });
+    const retried: string[] = [];
+    const p = client.uploadDocument(pdf(), { onRetry: (e, n) => retried.push(`${n}:${e.code}`) });
+    await vi.advanceTimersByTimeAsync(0);
+    const first = FakeXHR.last;
+    first.respond(503, { code: "server_restarting", status: 503, detail: "retry" }, { "Retry-After": "2" });
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(FakeXHR.last).toBe(first);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(FakeXHR.last).not.toBe(first);
+    FakeXHR.last.respond(201, doc("d2"));
+    await expect(p).resolves.toMatchObject({ id: "d2" });
+    expect(retried).toEqual(["1:server_restarting"]);
+  });
+
+  it("gives up after `retries`, and never retries what the server refused", async () => {
+    vi.useFakeTimers();
+    const { client } = fakeServer({ XMLHttpRequest });
+    const p = client.uploadDocument(pdf(), { retries: 1 });
+    const outcome = p.catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    FakeXHR.last.respond(503, { code: "storage_unavailable", status: 503, detail: "s3 down" });
+    await vi.advanceTimersByTimeAsync(1000); // no Retry-After: 1 s, then 2 s, …
+    FakeXHR.last.respond(503, { code: "storage_unavailable", status: 503, detail: "s3 down" });
+    expect(await outcome).toMatchObject({ code: "storage_unavailable" });
+
+    const q = client.uploadDocument(pdf());
+    await vi.advanceTimersByTimeAsync(0);
+    const only = FakeXHR.last;
+    only.respond(413, { code: "too_large", status: 413, detail: "big" });
+    await expect(q).rejects.toMatchObject({ code: "too_large" });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeXHR.last).toBe(only);
   });
 
   it("rejects with network_error when the server cannot be reached", async () => {

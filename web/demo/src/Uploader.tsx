@@ -42,7 +42,11 @@ export function Uploader({ onUnauthorized }: { onUnauthorized: () => void }) {
       started.current.add(it.key);
       update(it.key, { state: "uploading" });
       client
-        .uploadDocument(it.file, { signal: it.ctl.signal, onProgress: (p) => update(it.key, { fraction: p.fraction }) })
+        .uploadDocument(it.file, {
+          signal: it.ctl.signal,
+          onProgress: (p) => update(it.key, { fraction: p.fraction, note: undefined }),
+          onRetry: (e) => update(it.key, { fraction: 0, note: `${describeFailure(e.code)} Sending it again…` }),
+        })
         .then(
           (doc) => update(it.key, { state: "done", fraction: 1, doc }),
           (err: unknown) => {
@@ -141,7 +145,9 @@ export function Uploader({ onUnauthorized }: { onUnauthorized: () => void }) {
               {(it.state === "uploading" || it.state === "waiting") && (
                 <div className="upload-progress">
                   <progress max={1} value={it.fraction} aria-label={`Uploading ${it.file.name}`} />
-                  <span className="muted">{it.state === "waiting" ? (it.note ?? "Waiting") : `${Math.round(it.fraction * 100)}%`}</span>
+                  <span className="muted">
+                    {it.note ?? (it.state === "waiting" ? "Waiting" : `${Math.round(it.fraction * 100)}%`)}
+                  </span>
                   <button type="button" className="link" onClick={() => cancel(it)} aria-label={`Cancel ${it.file.name}`}>
                     Cancel
                   </button>
