@@ -89,6 +89,18 @@ try {
     // The browser logs every 4xx; the PNG's 415 and the rate limit's 429s are ones this test asks for.
     if (m.type() === "error" && !/^Failed to load resource: .* (415|429) /.test(m.text())) pageErrors.push(m.text());
   });
+  // Accessibility: axe-core's rules (WCAG 2.1 A/AA) on the page as it is; any serious or critical violation fails.
+  const axeSource = readFileSync(join(root, "web/node_modules/axe-core/axe.min.js"), "utf8");
+  const a11y = async (where) => {
+    if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+    const found = await page.evaluate(async () => {
+      const r = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] });
+      return r.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+    });
+    assert.deepEqual(found, [], `accessibility of ${where}`);
+  };
   const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   const row = (name) => page.locator(`[data-testid=doc-row][data-filename="${name}"]`);
 
@@ -97,6 +109,7 @@ try {
     await page.goto(base);
     await page.getByLabel("Your name").waitFor();
     await shot("01-sign-in");
+    await a11y("the sign-in page");
     await page.getByLabel("Your name").fill(user);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByText("No documents yet").waitFor();
@@ -133,6 +146,7 @@ try {
     await detail.getByLabel("Page", { exact: true }).press("Enter");
     await page.getByLabel("Text of page 21").waitFor();
     await shot("05-detail");
+    await a11y("the list with a document's details");
   });
 
   await step("search finds words in the parsed text", async () => {
@@ -140,6 +154,7 @@ try {
     await page.getByLabel("Search your documents").press("Enter");
     await page.locator("ol.hits mark").first().waitFor();
     await shot("06-search");
+    await a11y("search results");
   });
 
   await step("upload a large PDF with the keyboard; reload mid-parse; progress continues without going back", async () => {
@@ -196,6 +211,7 @@ try {
     assert.match(text, /415/);
     assert.equal(await row("photo.pdf").count(), 0, "nothing was recorded");
     await shot("11-not-pdf");
+    await a11y("an upload error");
   });
 
   await step("a PDF cut short is uploaded, then fails with its reason in plain words", async () => {
@@ -257,9 +273,16 @@ try {
     assert.equal(await page.locator("[data-testid=upload-error]").count(), 1, "only the PNG failed");
   });
 
-  await step("narrow screens get one column", async () => {
+  await step("narrow screens get one column; dark mode", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await shot("15-phone");
+    await a11y("a phone-sized screen");
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await row("TheGoProgrammingLanguageCh1.pdf").getByRole("button").click();
+    await page.getByTestId("page-text").waitFor();
+    await shot("16-dark");
+    await a11y("dark mode");
   });
 
   assert.deepEqual(pageErrors, [], "no errors in the page (CSP, scripts)");
