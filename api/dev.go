@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"time"
 
@@ -28,6 +30,12 @@ func (s *Server) devToken(w http.ResponseWriter, r *http.Request) {
 	if s.Dev == nil {
 		writeProblem(w, problem(http.StatusNotFound, "no_such_endpoint",
 			"There is no endpoint at "+r.URL.Path+": dev tokens exist only under `folio dev`."))
+		return
+	}
+	// Anyone who reaches this endpoint may be anybody: keep it to this machine.
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !isLoopback(host) {
+		writeProblem(w, problem(http.StatusForbidden, "dev_token_local_only",
+			"Dev tokens are handed out only to clients on the machine running `folio dev`."))
 		return
 	}
 	var body struct {
@@ -59,4 +67,9 @@ func (s *Server) devToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"token": tok, "sub": body.Sub, "expires_at": time.Now().Add(ttl).UTC().Truncate(time.Second),
 	})
+}
+
+func isLoopback(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

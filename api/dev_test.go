@@ -3,6 +3,7 @@ package api_test
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,6 +54,29 @@ func TestDevToken(t *testing.T) {
 		requireProblem(t, b.do(t, http.MethodPost, "/v1/dev/token", "", strings.NewReader(body), nil), http.StatusBadRequest, "bad_subject")
 	}
 	requireProblem(t, b.do(t, http.MethodPost, "/v1/dev/token", "", strings.NewReader(`{"sub":`), nil), http.StatusBadRequest, "bad_json")
+}
+
+// TestDevTokenOnlyForThisMachine: whoever reaches the endpoint would get a
+// token for anybody, so only loopback clients get one.
+func TestDevTokenOnlyForThisMachine(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withDev)
+	for addr, want := range map[string]int{
+		"192.0.2.10:5555":      http.StatusForbidden,
+		"[2001:db8::1]:5555":   http.StatusForbidden,
+		"127.0.0.1:5555":       http.StatusCreated,
+		"[::1]:5555":           http.StatusCreated,
+		"[::ffff:127.0.0.1]:1": http.StatusCreated,
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/v1/dev/token", strings.NewReader(`{"sub":"alice"}`))
+		req.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		b.server.ServeHTTP(rec, req)
+		require.Equal(t, want, rec.Code, "from %s: %s", addr, rec.Body)
+		if want == http.StatusForbidden {
+			require.Contains(t, rec.Body.String(), `"code":"dev_token_local_only"`)
+		}
+	}
 }
 
 func TestWebAppServedOutsideTheAPI(t *testing.T) {

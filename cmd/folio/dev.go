@@ -144,8 +144,12 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 		apiLn.Close()
 		return err
 	}
-	fmt.Fprintf(stdout, "\nFolio is running.\n  App:      %s/\n  API:      %s\n  Postgres: %s\n  S3:       %s (bucket %s)\n",
-		httpURL(apiLn.Addr().String()), httpURL(apiLn.Addr().String()), redact(cfg.DatabaseURL), endpointOf(s3opts), cfg.S3Bucket)
+	fmt.Fprint(stdout, "\nFolio is running.\n")
+	if a.Web != nil {
+		fmt.Fprintf(stdout, "  App:      %s/   (the demo: sign in with any name)\n", httpURL(apiLn.Addr().String()))
+	}
+	fmt.Fprintf(stdout, "  API:      %s\n  Postgres: %s\n  S3:       %s (bucket %s)\n",
+		httpURL(apiLn.Addr().String()), redact(cfg.DatabaseURL), endpointOf(s3opts), cfg.S3Bucket)
 	if devToken != "" {
 		fmt.Fprintf(stdout, "\nA token for the dev user \"dev\" (24 h; `folio token --sub NAME` makes more):\n  export T=%s\n", devToken)
 	}

@@ -129,7 +129,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * A token for any user: `folio dev` only (404 elsewhere)
+         * A token for any user: `folio dev` only (404 elsewhere), from this machine only (403)
          * @description For the demo app's sign-in on a development stack. The api binary never serves it.
          */
         post: {
@@ -158,6 +158,7 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
                 404: components["responses"]["Problem"];
             };
         };
