@@ -30,7 +30,12 @@ $(WEB_DEPS): web/package-lock.json web/package.json web/client/package.json web/
 	cd web && $(NPM) ci --no-audit --no-fund
 	@touch $@
 
-web: $(WEB_DEPS) ## Build the client package (web/client/dist) and the demo app (web/demo/dist, served by folio dev at /)
+web: web/demo/dist/index.html ## Build the client package (web/client/dist) and the demo app (web/demo/dist, served by folio dev at /)
+
+# Rebuilt only when a source changed (make run stays quick).
+WEB_SRC := $(shell find web/client/src web/client/package.json web/client/tsconfig.json web/client/tsconfig.build.json \
+	web/demo/src web/demo/public web/demo/index.html web/demo/vite.config.ts web/demo/package.json -type f 2>/dev/null)
+web/demo/dist/index.html: $(WEB_DEPS) $(WEB_SRC)
 	cd web && $(NPM) run build
 
 web-test: $(WEB_DEPS) ## Type-check the client and the demo (tsc --noEmit, strict) and run the client's unit tests (Vitest)
