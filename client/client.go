@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -79,6 +80,8 @@ type Problem struct {
 	Status int    `json:"status"`
 	Code   string `json:"code"`
 	Detail string `json:"detail"`
+
+	retryAfter time.Duration // from Retry-After, in seconds
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Code, p.Detail) }
@@ -89,13 +92,69 @@ func problemOf(resp *http.Response) error {
 	if json.Unmarshal(body, &p) != nil || p.Code == "" {
 		p = Problem{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode), Detail: strings.TrimSpace(string(body))}
 	}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		p.retryAfter = time.Duration(secs) * time.Second
+	}
 	return &p
 }
 
 // Upload sends a PDF and returns the created document. progress, when set,
-// is called with the bytes sent so far.
+// is called with the bytes sent so far (from 0 again when it is sent again).
+//
+// When body is an io.ReaderAt (a file, a bytes.Reader) the upload is sent
+// again, to the next address, when the API kept nothing and asked for it:
+// a 503 server_restarting (an API draining in a rolling deploy),
+// database_unavailable or storage_unavailable, or a connection refused.
+// Nothing else is retried: after any other failure the document may have
+// been recorded.
 func (c *Client) Upload(ctx context.Context, filename string, body io.Reader, size int64, progress func(sent int64)) (*Document, error) {
+	ra, again := body.(io.ReaderAt)
+	backoff := backoffMin
+	for attempt := 0; ; attempt++ {
+		r := body
+		if again {
+			r = io.NewSectionReader(ra, 0, size) // each attempt reads from the start, on its own
+		}
+		doc, err := c.uploadOnce(ctx, filename, r, size, progress)
+		if err == nil || !again || attempt >= uploadRetries || !keptNothing(err) {
+			return doc, err
+		}
+		c.rotate()
+		wait := backoff
+		var p *Problem
+		if errors.As(err, &p) && p.retryAfter > wait {
+			wait = p.retryAfter
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, backoffMax)
+	}
+}
+
+// uploadRetries bounds how many times one upload is sent again.
+const uploadRetries = 5
+
+// keptNothing reports whether an upload failed in a way that left nothing
+// behind and may be sent again.
+func keptNothing(err error) bool {
+	var p *Problem
+	if errors.As(err, &p) {
+		switch p.Code {
+		case "server_restarting", "database_unavailable", "storage_unavailable":
+			return true
+		}
+		return false
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial" // never connected: nothing sent
+}
+
+func (c *Client) uploadOnce(ctx context.Context, filename string, body io.Reader, size int64, progress func(sent int64)) (*Document, error) {
 	if progress != nil {
+		progress(0)
 		body = &countingReader{r: body, fn: progress}
 	}
 	u := c.base() + "/v1/documents?filename=" + url.QueryEscape(filename)

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -291,4 +293,69 @@ func TestAPIDrainCutsOffLateUploads(t *testing.T) {
 	var n int
 	require.NoError(t, db.Pool.QueryRow(ctx, "SELECT count(*) FROM documents").Scan(&n))
 	require.Zero(t, n)
+}
+
+// heldBack is a file whose bytes past `at` are not there yet: reads of
+// them wait until release is closed. An upload of it stalls part-way.
+type heldBack struct {
+	data    []byte
+	at      int64
+	release chan struct{}
+}
+
+func (f *heldBack) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.at {
+		<-f.release
+	}
+	return bytes.NewReader(f.data).ReadAt(p, off)
+}
+
+// TestClientUploadMovesOnWhenAnAPIRestarts: the Go client (so `folio
+// upload`) sends an upload again, to the next API, when the one it was
+// talking to cut it off while draining (503 server_restarting, nothing
+// kept); the document is recorded once, with the right bytes.
+func TestClientUploadMovesOnWhenAnAPIRestarts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, bucket := testenv.Postgres(t), testenv.S3(t)
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_SHUTDOWN_DELAY=0s", "FOLIO_SHUTDOWN_TIMEOUT=1s")
+	apiA := start(t, append(env, "FOLIO_HTTP_ADDR="+addrA), "api")
+	apiB := start(t, append(env, "FOLIO_HTTP_ADDR="+addrB), "api")
+	waitStatus(t, apiA, "http://"+addrA+"/readyz", http.StatusOK, 30*time.Second)
+	waitStatus(t, apiB, "http://"+addrB+"/readyz", http.StatusOK, 30*time.Second)
+	tok, err := auth.Sign([]byte(testSecret), "alice", time.Hour)
+	require.NoError(t, err)
+
+	data := append(pdftest.TextPages([]string{"moved"}), make([]byte, 16<<20)...)
+	file := &heldBack{data: data, at: 12 << 20, release: make(chan struct{})}
+	type result struct {
+		doc *client.Document
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c := client.New(tok, "http://"+addrA, "http://"+addrB)
+		doc, err := c.Upload(ctx, "moved.pdf", io.NewSectionReader(file, 0, int64(len(data))), int64(len(data)), nil)
+		done <- result{doc, err}
+	}()
+	require.Eventually(t, func() bool {
+		uploads, err := bucket.Store.ListUploads(ctx, "originals/")
+		return err == nil && len(uploads) == 1
+	}, 30*time.Second, 20*time.Millisecond, "the upload to A is under way")
+
+	apiA.signal(t, syscall.SIGTERM) // A drains: 1 s later the upload is cut off
+	require.Equal(t, 0, apiA.wait(t, 30*time.Second), apiA.stderr.String())
+	close(file.release) // the rest of the file arrives, now sent to B
+
+	got := <-done
+	require.NoError(t, got.err)
+	sum := sha256.Sum256(data)
+	require.Equal(t, hex.EncodeToString(sum[:]), got.doc.SHA256)
+	var n int
+	require.NoError(t, db.Pool.QueryRow(ctx, "SELECT count(*) FROM documents").Scan(&n))
+	require.Equal(t, 1, n, "recorded once")
+	uploads, err := bucket.Store.ListUploads(ctx, "originals/")
+	require.NoError(t, err)
+	require.Empty(t, uploads, "A's multipart upload was aborted")
 }
