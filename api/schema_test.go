@@ -43,7 +43,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"Summary":     jobs.Summary{},
 		"Metadata":    pdf.Metadata{},
 		"OutlineItem": pdf.OutlineItem{},
-		"Event":       events.Event{},
+		"EventBase":   events.Event{},
 	} {
 		schema, ok := spec.Components.Schemas[name]
 		require.True(t, ok, "schema %s is described", name)

@@ -108,6 +108,12 @@ func TestWorkerDrainHandsBackAndResumes(t *testing.T) {
 	require.Equal(t, 1, requeued)
 	require.Greater(t, resumedAt, 1, "the second worker resumed past page 1")
 	require.Equal(t, "document.done", msgs[len(msgs)-1].Type)
+	schemas := loadEventSchemas(t)
+	for _, m := range msgs {
+		if m.Type != "snapshot" {
+			schemas.requireDescribed(t, m.Type, m.Data) // parse.requeued (draining) among them
+		}
+	}
 
 	var n, distinct, gens int
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT page_number), count(DISTINCT generation)

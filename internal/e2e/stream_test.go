@@ -20,9 +20,10 @@ import (
 )
 
 type streamed struct {
-	Type string    `json:"type"`
-	Seq  int       `json:"seq"`
-	At   time.Time `json:"created_at"`
+	Type string          `json:"type"`
+	Seq  int             `json:"seq"`
+	At   time.Time       `json:"created_at"`
+	Data json.RawMessage `json:"data"`
 	got  time.Time
 }
 
@@ -59,8 +60,12 @@ func TestStream300Pages(t *testing.T) {
 	worker := start(t, append(env, "FOLIO_PROGRESS_INTERVAL=250ms"), "worker")
 	waitStatus(t, worker, "http://"+health+"/readyz", http.StatusOK, 30*time.Second)
 
+	schemas := loadEventSchemas(t)
 	for name, msgs := range map[string][]streamed{"websocket": <-wsCh, "SSE": <-sseCh} {
 		require.Equal(t, "snapshot", msgs[0].Type, name)
+		for _, m := range msgs[1:] {
+			schemas.requireDescribed(t, m.Type, m.Data) // what the browser client's types say
+		}
 		require.Equal(t, 1, msgs[0].Seq, name)
 		for i := 1; i < len(msgs); i++ {
 			require.Equal(t, msgs[i-1].Seq+1, msgs[i].Seq, "%s: gap-free at %d", name, i)

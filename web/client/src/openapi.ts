@@ -897,11 +897,67 @@ export interface components {
             /** @constant */
             type: "snapshot";
         };
-        /** @description One entry of a document's event log, as streams send it (a websocket text message, or an SSE event named after its type with the seq or pos as id). */
-        Event: {
+        /** @description One entry of a document's event log, by type. */
+        Event: (components["schemas"]["EventBase"] & {
+            data: {
+                filename?: string;
+                reparse?: boolean;
+                size_bytes?: number;
+            };
+            /** @constant */
+            type: "document.queued";
+        }) | (components["schemas"]["EventBase"] & {
+            data: {
+                attempt: number;
+                resume_at_page: number;
+            };
+            /** @constant */
+            type: "parse.started";
+        }) | (components["schemas"]["EventBase"] & {
+            data: {
+                pages_done: number;
+                pages_total: number;
+                /** @enum {string} */
+                stage: "reading" | "extracting" | "done";
+            };
+            /** @constant */
+            type: "parse.progress";
+        }) | (components["schemas"]["EventBase"] & {
+            data: {
+                attempt?: number;
+                /** @enum {string} */
+                why: "retry" | "draining" | "worker_lost";
+            };
+            /** @constant */
+            type: "parse.requeued";
+        }) | (components["schemas"]["EventBase"] & {
+            data: {
+                page_count: number;
+                summary: components["schemas"]["Summary"];
+            };
+            /** @constant */
+            type: "document.done";
+        }) | (components["schemas"]["EventBase"] & {
+            data: {
+                code: string;
+                message: string;
+            };
+            /** @constant */
+            type: "document.failed";
+        }) | (components["schemas"]["EventBase"] & {
+            data: null;
+            /** @constant */
+            type: "document.canceled";
+        }) | (components["schemas"]["EventBase"] & {
+            data: null;
+            /** @constant */
+            type: "document.deleted";
+        });
+        /** @description The envelope every event has. A stream sends one as a websocket text message, or as an SSE event named after its type with the seq (one document) or pos (all documents) as its id. `Event` narrows `data` by `type`. */
+        EventBase: {
             /** Format: date-time */
             created_at: string;
-            /** @description document.queued: filename, size_bytes (or reparse); parse.started: attempt, resume_at_page; parse.progress: stage, pages_done, pages_total; parse.requeued: why, attempt; document.done: page_count, summary; document.failed: code, message */
+            /** @description see Event */
             data: unknown;
             /** Format: uuid */
             document_id: string;
@@ -909,8 +965,8 @@ export interface components {
             pos: number;
             /** @description the document's own sequence, from 1, without gaps */
             seq: number;
-            /** @enum {string} */
-            type: "document.queued" | "parse.started" | "parse.progress" | "parse.requeued" | "document.done" | "document.failed" | "document.canceled" | "document.deleted";
+            /** @description see Event */
+            type: string;
         };
         /** @description The information dictionary and key XMP fields; dates are RFC 3339 when they parse. */
         Metadata: {

@@ -1,7 +1,4 @@
-import type { Document, Failure, FolioEvent, Summary } from "./types.js";
-
-type Data = Record<string, unknown>;
-const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+import type { Document, FolioEvent } from "./types.js";
 
 /**
  * The document after one of its events, as the server's row would read
@@ -10,12 +7,12 @@ const num = (v: unknown): number | undefined => (typeof v === "number" && Number
  */
 export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document | undefined {
   if (ev.type === "document.deleted") return undefined;
-  const data = (ev.data ?? {}) as Data;
+  const queued = ev.type === "document.queued" ? ev.data : undefined;
   const base: Document = doc ?? {
     id: ev.document_id,
-    filename: typeof data.filename === "string" ? data.filename : "",
+    filename: queued?.filename ?? "",
     status: "queued",
-    size_bytes: num(data.size_bytes) ?? 0,
+    size_bytes: queued?.size_bytes ?? 0,
     sha256: "",
     page_count: null,
     pages_done: 0,
@@ -30,43 +27,33 @@ export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document 
       delete next.failure;
       delete next.stage;
       break;
-    case "parse.started": {
+    case "parse.started":
       next.status = "parsing";
       next.stage = "reading";
-      const resume = num(data.resume_at_page);
-      if (resume !== undefined) next.pages_done = Math.max(0, resume - 1);
+      next.pages_done = Math.max(0, ev.data.resume_at_page - 1);
       break;
-    }
-    case "parse.progress": {
-      const total = num(data.pages_total);
-      const done = num(data.pages_done);
-      if (total !== undefined) next.page_count = total;
-      if (done !== undefined) next.pages_done = done;
-      if (data.stage === "reading" || data.stage === "extracting") {
+    case "parse.progress":
+      next.page_count = ev.data.pages_total;
+      next.pages_done = ev.data.pages_done;
+      if (ev.data.stage !== "done") {
         next.status = "parsing";
-        next.stage = data.stage;
+        next.stage = ev.data.stage;
       }
       break;
-    }
     case "parse.requeued":
       next.status = "queued";
       delete next.stage;
       break;
-    case "document.done": {
-      const pages = num(data.page_count);
+    case "document.done":
       next.status = "done";
-      if (pages !== undefined) next.page_count = next.pages_done = pages;
-      if (data.summary && typeof data.summary === "object") next.summary = data.summary as Summary;
+      next.page_count = next.pages_done = ev.data.page_count;
+      next.summary = ev.data.summary;
       delete next.stage;
       delete next.failure;
       break;
-    }
     case "document.failed":
       next.status = "failed";
-      next.failure = {
-        code: typeof data.code === "string" ? data.code : "internal",
-        message: typeof data.message === "string" ? data.message : "",
-      } satisfies Failure;
+      next.failure = { code: ev.data.code, message: ev.data.message };
       delete next.stage;
       break;
     case "document.canceled":

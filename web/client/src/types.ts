@@ -31,14 +31,17 @@ export type Outline = JSONOf<"/v1/documents/{id}/outline", "get", 200>;
 export type SearchResult = JSONOf<"/v1/search", "get", 200>;
 export type SearchHit = SearchResult["hits"][number];
 
+// Every event type, as a record so that a type added to the API and not here fails tsc.
+const everyEventType: Record<EventType, true> = {
+  "document.queued": true,
+  "parse.started": true,
+  "parse.progress": true,
+  "parse.requeued": true,
+  "document.done": true,
+  "document.failed": true,
+  "document.canceled": true,
+  "document.deleted": true,
+};
+
 /** Every event type a stream can carry, for SSE listeners. */
-export const eventTypes: readonly EventType[] = [
-  "document.queued",
-  "parse.started",
-  "parse.progress",
-  "parse.requeued",
-  "document.done",
-  "document.failed",
-  "document.canceled",
-  "document.deleted",
-];
+export const eventTypes = Object.keys(everyEventType) as readonly EventType[];

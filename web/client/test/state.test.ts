@@ -46,7 +46,7 @@ describe("applyEvent", () => {
 
   it("does not change the document it is given", () => {
     const d = doc(D) as Document;
-    applyEvent(d, ev(2, "parse.started", {}));
+    applyEvent(d, ev(2, "parse.started", { attempt: 1, resume_at_page: 1 }));
     expect(d.status).toBe("queued");
   });
 });
