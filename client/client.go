@@ -125,10 +125,8 @@ func (c *Client) Upload(ctx context.Context, filename string, body io.Reader, si
 		if errors.As(err, &p) && p.retryAfter > wait {
 			wait = p.retryAfter
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
+		if err := sleep(ctx, wait); err != nil {
+			return nil, err
 		}
 		backoff = min(backoff*2, backoffMax)
 	}
@@ -287,6 +285,18 @@ const (
 	backoffMax = 5 * time.Second
 )
 
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 func (c *Client) watch(ctx context.Context, path string, after func() string, fn func(Message) error) error {
 	backoff := backoffMin
 	for {
@@ -309,11 +319,8 @@ func (c *Client) watch(ctx context.Context, path string, after func() string, fn
 			backoff = backoffMin
 			continue // at once, elsewhere
 		}
-		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		if err := sleep(ctx, time.Duration(rand.Int64N(int64(backoff))+1)); err != nil {
+			return err
 		}
 		backoff = min(backoff*2, backoffMax)
 	}

@@ -32,14 +32,6 @@ func Handler(dir string) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		index, err := fs.ReadFile(root, "index.html")
-		if err != nil {
-			h.Set("Cache-Control", "no-store")
-			h.Set("Content-Type", "text/html; charset=utf-8")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(notBuilt))
-			return
-		}
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
 		if name != "" && name != "index.html" {
 			if st, err := fs.Stat(root, name); err == nil && !st.IsDir() {
@@ -52,10 +44,19 @@ func Handler(dir string) http.Handler {
 				http.Error(w, "cannot read the app", http.StatusInternalServerError)
 				return
 			}
-			if path.Ext(name) != "" { // a missing file, not an app route
-				http.NotFound(w, r)
-				return
-			}
+		}
+		// Read per page load, not per asset: a rebuild shows without a restart.
+		index, err := fs.ReadFile(root, "index.html")
+		if err != nil {
+			h.Set("Cache-Control", "no-store")
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(notBuilt))
+			return
+		}
+		if path.Ext(name) != "" && name != "index.html" { // a missing file, not an app route
+			http.NotFound(w, r)
+			return
 		}
 		h.Set("Cache-Control", "no-cache")
 		h.Set("Content-Type", "text/html; charset=utf-8")
@@ -65,7 +66,7 @@ func Handler(dir string) http.Handler {
 
 const notBuilt = `<!doctype html>
 <html lang="en"><meta charset="utf-8"><title>Folio</title>
-<body style="font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem">
+<body>
 <h1>The Folio demo app is not built</h1>
 <p>Build it with <code>make web</code> (Node.js 20 and npm), or run the whole stack with <code>make run</code>, which builds it first.
 The API is up: see <a href="/v1/openapi.json">/v1/openapi.json</a>.</p>

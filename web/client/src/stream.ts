@@ -102,8 +102,7 @@ export class ResumingStream implements Subscription {
       if (this.stopped || gen !== this.generation) return;
       const e = err instanceof FolioError ? err : FolioError.network(String(err));
       if (isPermanent(e)) {
-        this.stopped = true;
-        this.status({ state: "closed", attempt: this.attempt, error: e });
+        this.end(e);
         return;
       }
       this.retry(false, e);
@@ -120,8 +119,7 @@ export class ResumingStream implements Subscription {
       this.transport = "sse";
       this.openEventSource(url, gen);
     } else {
-      this.stopped = true;
-      this.status({ state: "closed", attempt: this.attempt, error: FolioError.network("Neither WebSocket nor EventSource is available.") });
+      this.end(FolioError.network("Neither WebSocket nor EventSource is available."));
     }
   }
 
@@ -149,12 +147,7 @@ export class ResumingStream implements Subscription {
       done = true;
       clearTimeout(timeout);
       this.stopCurrent = undefined;
-      if (opened) {
-        this.retry(now, err);
-        return;
-      }
-      if (this.deps.EventSource) this.transport = "sse"; // websockets do not get through: fall back
-      void this.retryUnlessRefused(err);
+      this.failed(opened, now, err);
     };
     this.stopCurrent = () => {
       done = true;
@@ -198,8 +191,7 @@ export class ResumingStream implements Subscription {
     const timeout = setTimeout(() => {
       if (opened || done) return;
       stop();
-      if (this.deps.WebSocket) this.transport = "websocket";
-      void this.retryUnlessRefused(FolioError.network("The event stream did not open in time."));
+      this.failed(false, false, FolioError.network("The event stream did not open in time."));
     }, this.deps.connectTimeoutMs);
     this.stopCurrent = stop;
     const onData = (ev: MessageEvent) => {
@@ -226,13 +218,7 @@ export class ResumingStream implements Subscription {
     es.onerror = () => {
       if (done || gen !== this.generation) return;
       stop();
-      const err = FolioError.network("The event stream failed.");
-      if (opened) {
-        this.retry(false, err);
-        return;
-      }
-      if (this.deps.WebSocket) this.transport = "websocket";
-      void this.retryUnlessRefused(err);
+      this.failed(opened, false, FolioError.network("The event stream failed."));
     };
   }
 
@@ -265,6 +251,27 @@ export class ResumingStream implements Subscription {
     return true;
   }
 
+  /** Stops for good with an error retrying cannot fix. */
+  private end(error: FolioError): void {
+    this.stopped = true;
+    this.status({ state: "closed", attempt: this.attempt, error });
+  }
+
+  /**
+   * A connection ended. One that had opened is resumed; one that never
+   * opened did not get through on this transport, so the next attempt uses
+   * the other one (websocket ⇄ SSE), unless the probe says it is refused.
+   */
+  private failed(opened: boolean, now: boolean, error: FolioError): void {
+    if (opened) {
+      this.retry(now, error);
+      return;
+    }
+    if (this.transport === "websocket" && this.deps.EventSource) this.transport = "sse";
+    else if (this.transport === "sse" && this.deps.WebSocket) this.transport = "websocket";
+    void this.retryUnlessRefused(error);
+  }
+
   private async retryUnlessRefused(error: FolioError): Promise<void> {
     const gen = this.generation;
     if (this.probe) {
@@ -273,8 +280,7 @@ export class ResumingStream implements Subscription {
       } catch (err) {
         if (this.stopped || gen !== this.generation) return;
         if (isPermanent(err)) {
-          this.stopped = true;
-          this.status({ state: "closed", attempt: this.attempt, error: err as FolioError });
+          this.end(err as FolioError);
           return;
         }
       }
