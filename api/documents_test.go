@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/jobs/jobargs"
 	"github.com/foliohq/folio/storage"
 )
 
@@ -156,10 +158,16 @@ func TestReparse(t *testing.T) {
 
 	requireProblem(t, b.do(t, http.MethodPost, path, "alice", nil, nil), http.StatusConflict, "parse_in_progress")
 
-	// As if the first parse finished.
-	_, err := b.db.Pool.Exec(ctx, `UPDATE river_job SET state = 'completed', finalized_at = now() WHERE kind = 'parse'`)
+	// The first parse fails the way a worker fails it: the document
+	// failed, its job cancelled.
+	list, err := b.river.JobList(ctx, river.NewJobListParams().Kinds(jobargs.KindParse))
 	require.NoError(t, err)
-	_, err = b.db.Pool.Exec(ctx, `UPDATE documents SET status = 'failed', failure_code = 'malformed', failure_message = 'x'`)
+	require.Len(t, list.Jobs, 1)
+	gen := list.Jobs[0].ID
+	_, _, err = documents.StartParse(ctx, b.db.Pool, doc.ID, gen, 1)
+	require.NoError(t, err)
+	require.NoError(t, documents.FailParse(ctx, b.db.Pool, doc.ID, gen, "malformed", "x"))
+	_, err = b.river.JobCancel(ctx, gen)
 	require.NoError(t, err)
 
 	resp := b.do(t, http.MethodPost, path, "alice", nil, nil)

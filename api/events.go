@@ -2,9 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +13,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/events"
@@ -39,19 +35,10 @@ const (
 // ticket handles POST /v1/events/tickets: a single-use ticket, valid 60 s,
 // for browsers, which cannot set headers on WebSocket or EventSource.
 func (s *Server) ticket(w http.ResponseWriter, r *http.Request) {
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	tok := base64.RawURLEncoding.EncodeToString(raw)
-	sum := sha256.Sum256([]byte(tok))
-	expires := time.Now().Add(ticketTTL).UTC()
-	_, err := s.Pool.Exec(r.Context(), `INSERT INTO event_tickets (ticket_sha256, owner, expires_at) VALUES ($1, $2, $3)`,
-		sum[:], ownerOf(r.Context()), expires)
+	tok, expires, err := events.IssueTicket(r.Context(), s.Pool, ownerOf(r.Context()), ticketTTL)
 	if err != nil {
-		s.writeRepoError(w, err)
+		s.writeError(w, err)
 		return
-	}
-	if _, err := s.Pool.Exec(r.Context(), `DELETE FROM event_tickets WHERE expires_at < now() - interval '1 hour'`); err != nil {
-		s.Logger.Warn("pruning tickets", "err", err)
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"ticket": tok, "expires_at": expires})
 }
@@ -59,18 +46,10 @@ func (s *Server) ticket(w http.ResponseWriter, r *http.Request) {
 // streamOwner authenticates a stream: a ticket (?ticket=, single use) or a
 // bearer token.
 func (s *Server) streamOwner(r *http.Request) (string, error) {
-	tok := r.URL.Query().Get("ticket")
-	if tok == "" {
-		return s.Verifier.FromRequest(r)
+	if tok := r.URL.Query().Get("ticket"); tok != "" {
+		return events.RedeemTicket(r.Context(), s.Pool, tok)
 	}
-	sum := sha256.Sum256([]byte(tok))
-	var owner string
-	err := s.Pool.QueryRow(r.Context(), `UPDATE event_tickets SET used_at = now()
-		WHERE ticket_sha256 = $1 AND used_at IS NULL AND expires_at > now() RETURNING owner`, sum[:]).Scan(&owner)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", errors.New("ticket unknown, used or expired")
-	}
-	return owner, err
+	return s.Verifier.FromRequest(r)
 }
 
 // originAllowed: no Origin (not a browser), the API's own origin, or one of
@@ -135,7 +114,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 			return
 		}
 		if _, err := documents.Get(ctx, s.Pool, owner, id); err != nil {
-			s.writeRepoError(w, err) // 404 before any upgrade: no existence leak
+			s.writeError(w, err) // 404 before any upgrade: no existence leak
 			return
 		}
 		docID = id
@@ -260,7 +239,14 @@ type streamState struct {
 
 // start sends the snapshot or the replay.
 func (st *streamState) start(ctx context.Context, after int64, hasAfter bool) error {
-	if hasAfter && !st.truncated(ctx, after) {
+	truncated := false
+	if hasAfter {
+		var err error
+		if truncated, err = st.truncated(ctx, after); err != nil {
+			return err
+		}
+	}
+	if hasAfter && !truncated {
 		if st.one {
 			st.seq = int(after)
 		} else {
@@ -272,14 +258,22 @@ func (st *streamState) start(ctx context.Context, after int64, hasAfter bool) er
 }
 
 // truncated reports whether events after `after` were pruned already.
-func (st *streamState) truncated(ctx context.Context, after int64) bool {
-	var oldest *int64
+func (st *streamState) truncated(ctx context.Context, after int64) (bool, error) {
+	var oldest int64
 	if st.one {
-		_ = st.s.Pool.QueryRow(ctx, `SELECT min(seq) FROM document_events WHERE document_id = $1`, st.doc).Scan(&oldest)
+		seq, err := events.OldestSeq(ctx, st.s.Pool, st.doc)
+		if err != nil {
+			return false, err
+		}
+		oldest = int64(seq)
 	} else {
-		_ = st.s.Pool.QueryRow(ctx, `SELECT min(pos) FROM document_events WHERE owner = $1`, st.owner).Scan(&oldest)
+		pos, err := events.OldestPos(ctx, st.s.Pool, st.owner)
+		if err != nil {
+			return false, err
+		}
+		oldest = pos
 	}
-	return oldest != nil && *oldest > after+1
+	return oldest > after+1, nil
 }
 
 func (st *streamState) snapshot(ctx context.Context, truncated bool) error {
@@ -304,20 +298,10 @@ func (st *streamState) snapshot(ctx context.Context, truncated bool) error {
 		return st.replay(ctx) // events committed since the read
 	}
 	// One consistent view: the documents and the log position they reflect.
-	tx, err := st.s.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	docs, pos, err := documents.Snapshot(ctx, st.s.Pool, st.owner, snapshotLimit)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // read-only
-	pos, err := events.Head(ctx, tx)
-	if err != nil {
-		return err
-	}
-	docs, _, err := documents.List(ctx, tx, st.owner, nil, snapshotLimit)
-	if err != nil {
-		return err
-	}
-	_ = tx.Commit(ctx)
 	msg["documents"], msg["pos"] = docs, pos
 	st.pos = pos
 	if err := st.out.send(ctx, strconv.FormatInt(pos, 10), "snapshot", msg); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/events"
 )
 
 type streamMsg struct {
@@ -67,7 +68,7 @@ func (b *testBundle) parseSteps(t *testing.T, id uuid.UUID, pages int) {
 		require.NoError(t, documents.SavePages(ctx, b.db.Pool, id, gen,
 			[]documents.PageRow{{Number: p, Width: 1, Height: 1, Text: "x"}}, p, true))
 	}
-	_, err = documents.FinishParse(ctx, b.db.Pool, id, gen, pages, map[string]any{}, []any{})
+	_, err = documents.FinishParse(ctx, b.db.Pool, id, gen, pages, documents.Summary{}, nil)
 	require.NoError(t, err)
 }
 
@@ -186,10 +187,9 @@ func TestStreamSecurity(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a used ticket")
 
-	expired := decode[struct{ Ticket string }](t, b.do(t, http.MethodPost, "/v1/events/tickets", "alice", nil, nil))
-	_, err = b.db.Pool.Exec(ctx, `UPDATE event_tickets SET expires_at = now() - interval '1 second' WHERE used_at IS NULL`)
+	expired, _, err := events.IssueTicket(ctx, b.db.Pool, "alice", -time.Second)
 	require.NoError(t, err)
-	_, resp, err = b.ws(t, path+"?ticket="+expired.Ticket, "", nil)
+	_, resp, err = b.ws(t, path+"?ticket="+expired, "", nil)
 	require.Error(t, err)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "an expired ticket")
 

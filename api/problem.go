@@ -2,9 +2,12 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/foliohq/folio/documents"
 )
 
 // Problem is an RFC 9457 problem detail. Code is Folio's stable,
@@ -54,4 +57,31 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// problemFor maps an error from the layers below to the problem a client
+// sees: the one place where domain errors become HTTP statuses. Anything
+// it does not know is the database failing (errDatabase); the caller logs
+// those (writeError does).
+func (s *Server) problemFor(err error) *Problem {
+	var running *documents.ParseRunningError
+	switch {
+	case errors.Is(err, documents.ErrNotFound):
+		return errNotFound
+	case errors.As(err, &running):
+		return problem(http.StatusConflict, "parse_in_progress", "A parse of this document is already "+string(running.Status)+".")
+	case errors.Is(err, documents.ErrQuotaExceeded):
+		return overQuota(s.Limits.OwnerQuotaBytes)
+	}
+	return errDatabase
+}
+
+// writeError answers with err's problem, logging errors that are not the
+// client's.
+func (s *Server) writeError(w http.ResponseWriter, err error) {
+	p := s.problemFor(err)
+	if p == errDatabase {
+		s.Logger.Error("database error", "err", err)
+	}
+	writeProblem(w, p)
 }

@@ -52,7 +52,7 @@ func (s *Server) pages(w http.ResponseWriter, r *http.Request) {
 	}
 	rows, err := documents.Pages(r.Context(), s.Pool, doc.ID, from, limit)
 	if err != nil {
-		s.writeRepoError(w, err)
+		s.writeError(w, err)
 		return
 	}
 	list := pageList{Pages: rows}
@@ -97,7 +97,7 @@ func (s *Server) outline(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, err := documents.Outline(r.Context(), s.Pool, doc.ID)
 	if err != nil {
-		s.writeRepoError(w, err)
+		s.writeError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -129,7 +129,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	}
 	hits, err := documents.Search(r.Context(), s.Pool, ownerOf(r.Context()), q, limit)
 	if err != nil {
-		s.writeRepoError(w, err)
+		s.writeError(w, err)
 		return
 	}
 	for i := range hits {

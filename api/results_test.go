@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
@@ -27,7 +28,7 @@ func (b *testBundle) parsed(t *testing.T, owner string, texts ...string) documen
 	}
 	require.NoError(t, documents.SavePages(ctx, b.db.Pool, doc.ID, gen, rows, len(rows), true))
 	outline := []pdf.OutlineItem{{Title: "Chapter 1", Page: 1, Children: []pdf.OutlineItem{{Title: "1.1 Start", Page: 2}}}}
-	ok, err := documents.FinishParse(ctx, b.db.Pool, doc.ID, gen, len(texts), map[string]any{"version": "1.7"}, outline)
+	ok, err := documents.FinishParse(ctx, b.db.Pool, doc.ID, gen, len(texts), documents.Summary{Version: "1.7"}, outline)
 	require.NoError(t, err)
 	require.True(t, ok)
 	return doc
@@ -67,7 +68,9 @@ func TestPagesTextOutline(t *testing.T) {
 	got := decode[documents.Document](t, b.do(t, http.MethodGet, base, "alice", nil, nil))
 	require.Equal(t, documents.StatusDone, got.Status)
 	require.Equal(t, 3, *got.PageCount)
-	require.JSONEq(t, `{"version":"1.7"}`, string(got.Summary))
+	var summary documents.Summary
+	require.NoError(t, json.Unmarshal(got.Summary, &summary))
+	require.Equal(t, "1.7", summary.Version)
 
 	for _, path := range []string{"/pages", "/text", "/outline"} {
 		requireProblem(t, b.do(t, http.MethodGet, base+path, "bob", nil, nil), http.StatusNotFound, "not_found")

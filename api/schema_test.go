@@ -13,8 +13,7 @@ import (
 	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/events"
-	"github.com/foliohq/folio/jobs"
-	"github.com/foliohq/folio/pdf"
+	"github.com/foliohq/folio/pdf/pdftype"
 )
 
 // TestOpenAPISchemasMatchGoTypes keeps the described shapes equal to what
@@ -28,10 +27,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	require.NoError(t, err)
 	var spec struct {
 		Components struct {
-			Schemas map[string]struct {
-				Required   []string                   `json:"required"`
-				Properties map[string]json.RawMessage `json:"properties"`
-			} `json:"schemas"`
+			Schemas map[string]schemaProps `json:"schemas"`
 		} `json:"components"`
 	}
 	require.NoError(t, json.Unmarshal(raw, &spec))
@@ -40,34 +36,91 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"Problem":     api.Problem{},
 		"Document":    documents.Document{},
 		"Page":        documents.PageRow{},
-		"Summary":     jobs.Summary{},
-		"Metadata":    pdf.Metadata{},
-		"OutlineItem": pdf.OutlineItem{},
+		"Summary":     documents.Summary{},
+		"Metadata":    pdftype.Metadata{},
+		"OutlineItem": pdftype.OutlineItem{},
 		"EventBase":   events.Event{},
 	} {
 		schema, ok := spec.Components.Schemas[name]
 		require.True(t, ok, "schema %s is described", name)
-		var props, required []string
-		for f := range reflect.TypeOf(v).Fields() {
-			tag := f.Tag.Get("json")
-			if !f.IsExported() || tag == "-" {
-				continue
-			}
-			field, opts, _ := strings.Cut(tag, ",")
-			props = append(props, field)
-			if !strings.Contains(opts, "omitempty") {
-				required = append(required, field)
+		requireSameShape(t, name, schema, v)
+	}
+}
+
+type schemaProps struct {
+	Required   []string                   `json:"required"`
+	Properties map[string]json.RawMessage `json:"properties"`
+}
+
+// requireSameShape checks that schema has exactly v's JSON properties, and
+// requires exactly those the Go type always encodes (no omitempty).
+func requireSameShape(t *testing.T, name string, schema schemaProps, v any) {
+	t.Helper()
+	props, required := []string{}, []string{}
+	for f := range reflect.TypeOf(v).Fields() {
+		tag := f.Tag.Get("json")
+		if !f.IsExported() || tag == "-" {
+			continue
+		}
+		field, opts, _ := strings.Cut(tag, ",")
+		props = append(props, field)
+		if !strings.Contains(opts, "omitempty") {
+			required = append(required, field)
+		}
+	}
+	described := make([]string, 0, len(schema.Properties))
+	for p := range schema.Properties {
+		described = append(described, p)
+	}
+	want := append([]string{}, schema.Required...)
+	slices.Sort(props)
+	slices.Sort(described)
+	slices.Sort(required)
+	slices.Sort(want)
+	require.Equal(t, props, described, "%s: properties", name)
+	require.Equal(t, required, want, "%s: required", name)
+}
+
+// TestEventPayloadsMatchTheirSchemas: every event variant the OpenAPI
+// document describes has a Go payload type of the same shape, and every
+// payload type is described.
+func TestEventPayloadsMatchTheirSchemas(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("openapi.json")
+	require.NoError(t, err)
+	var spec struct {
+		Components struct {
+			Schemas struct {
+				Event struct {
+					OneOf []struct {
+						AllOf []struct {
+							Properties struct {
+								Type struct {
+									Const string `json:"const"`
+								} `json:"type"`
+								Data *schemaProps `json:"data"`
+							} `json:"properties"`
+						} `json:"allOf"`
+					} `json:"oneOf"`
+				} `json:"Event"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &spec))
+	described := map[string]schemaProps{}
+	for _, variant := range spec.Components.Schemas.Event.OneOf {
+		for _, part := range variant.AllOf {
+			if c := part.Properties.Type.Const; c != "" {
+				require.NotNil(t, part.Properties.Data, "%s: data is described", c)
+				described[c] = *part.Properties.Data
 			}
 		}
-		described := make([]string, 0, len(schema.Properties))
-		for p := range schema.Properties {
-			described = append(described, p)
-		}
-		slices.Sort(props)
-		slices.Sort(described)
-		slices.Sort(required)
-		slices.Sort(schema.Required)
-		require.Equal(t, props, described, "%s: properties", name)
-		require.Equal(t, required, schema.Required, "%s: required", name)
+	}
+	payloads := events.Payloads()
+	require.Len(t, described, len(payloads), "one described variant per payload type")
+	for _, p := range payloads {
+		schema, ok := described[p.EventType()]
+		require.True(t, ok, "%s is described", p.EventType())
+		requireSameShape(t, p.EventType(), schema, p)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
@@ -35,6 +36,7 @@ type testBundle struct {
 	db      *testenv.DB
 	bucket  *testenv.Bucket
 	server  *api.Server
+	river   *river.Client[pgx.Tx] // the server's: inserts and lists, works nothing
 	metrics *telemetry.Metrics
 	url     string
 }
@@ -68,7 +70,7 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 	hub := events.NewHub(db.Pool, slog.New(slog.DiscardHandler))
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
-	go func() { hub.Run(hubCtx); close(hubDone) }()
+	go func() { _ = hub.Run(hubCtx); close(hubDone) }()
 	t.Cleanup(func() { stopHub(); <-hubDone })
 	srv := api.New(api.Deps{
 		Hub:            hub,
@@ -86,7 +88,7 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 	})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &testBundle{db: db, bucket: bucket, server: srv, metrics: metrics, url: ts.URL}
+	return &testBundle{db: db, bucket: bucket, server: srv, river: inserter, metrics: metrics, url: ts.URL}
 }
 
 func token(t *testing.T, sub string) string {

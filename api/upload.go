@@ -22,8 +22,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/foliohq/folio/documents"
-	"github.com/foliohq/folio/events"
-	"github.com/foliohq/folio/jobs"
 	"github.com/foliohq/folio/storage"
 )
 
@@ -138,16 +136,16 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	}
 
 	doc := &documents.Document{
-		ID: id, Owner: owner, Filename: filename, Status: documents.StatusQueued,
+		ID: id, Owner: owner, Filename: filename,
 		SizeBytes: size, SHA256: hex.EncodeToString(hash.Sum(nil)), S3Key: key,
 	}
-	if p := s.commit(ctx, doc); p != nil {
+	if err := s.commit(ctx, doc); err != nil {
 		s.cleanupObject(ctx, key)
-		s.uploads.WithLabelValues(outcomeOf(p)).Inc()
-		if p.Status >= 500 {
-			log.Error("upload: committing", "document_id", id, "err", p.Detail)
-			p = errDatabase
+		p := s.problemFor(err)
+		if p == errDatabase {
+			log.Error("upload: committing", "document_id", id, "err", err)
 		}
+		s.uploads.WithLabelValues(outcomeOf(p)).Inc()
 		writeProblem(w, p)
 		return
 	}
@@ -164,7 +162,7 @@ func (s *Server) admit(ctx context.Context, owner string, contentLength int64) *
 	if contentLength > s.Limits.MaxUploadBytes+multipartSlack {
 		return tooLarge(s.Limits.MaxUploadBytes)
 	}
-	retry, err := s.allowUpload(ctx, owner)
+	retry, err := documents.AllowUpload(ctx, s.Pool, owner, s.Limits.UploadRateLimit, s.Limits.UploadRateWindow)
 	if err != nil {
 		s.Logger.Error("upload: rate limit", "err", err)
 		return errDatabase
@@ -178,43 +176,13 @@ func (s *Server) admit(ctx context.Context, owner string, contentLength int64) *
 	return nil
 }
 
-// commit records the document and enqueues its parse in one transaction,
-// re-checking the quota under the owner's lock so that concurrent uploads
-// cannot overrun it together.
-func (s *Server) commit(reqCtx context.Context, doc *documents.Document) *Problem {
+// commit records the document and enqueues its parse (documents.Create),
+// on a context that outlives the request: a document whose bytes all
+// arrived is committed even if the client leaves at that moment.
+func (s *Server) commit(reqCtx context.Context, doc *documents.Document) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), commitTimeout)
 	defer cancel()
-	tx, err := s.Pool.Begin(ctx)
-	if err != nil {
-		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-	if err := documents.LockOwner(ctx, tx, doc.Owner); err != nil {
-		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
-	}
-	usage, err := documents.UsageBytes(ctx, tx, doc.Owner)
-	if err != nil {
-		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
-	}
-	if usage+doc.SizeBytes > s.Limits.OwnerQuotaBytes {
-		return overQuota(s.Limits.OwnerQuotaBytes)
-	}
-	if doc.DuplicateOf, err = documents.FirstWithSHA256(ctx, tx, doc.Owner, doc.SHA256, doc.ID); err != nil {
-		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
-	}
-	if err := documents.Insert(ctx, tx, doc); err != nil {
-		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
-	}
-	if _, err := s.River.InsertTx(ctx, tx, jobs.ParseArgs{DocumentID: doc.ID}, nil); err != nil {
-		return problem(http.StatusServiceUnavailable, "database_unavailable", "error enqueueing parse: "+err.Error())
-	}
-	if _, err := events.Append(ctx, tx, doc.ID, events.DocumentQueued, map[string]any{"filename": doc.Filename, "size_bytes": doc.SizeBytes}); err != nil {
-		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return problem(http.StatusServiceUnavailable, "database_unavailable", err.Error())
-	}
-	return nil
+	return documents.Create(ctx, s.Pool, s.River, doc, s.Limits.OwnerQuotaBytes)
 }
 
 // openContent finds the file in the request: the raw body, or the "file"

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/foliohq/folio/pdf/pdftype"
 )
 
 // Status is where a document is in its life.
@@ -54,15 +56,50 @@ type Document struct {
 	EventSeq int `json:"-"`
 }
 
-// Errors of the repository.
+// Errors of the lifecycle and the repository. The API maps each to one
+// problem (api/problem.go); anything else is the database failing.
 var (
+	// ErrNotFound: no such document, or another owner's.
 	ErrNotFound = errors.New("document not found")
-	ErrBusy     = errors.New("document is being parsed")
+	// ErrQuotaExceeded: the owner's documents would exceed their quota.
+	ErrQuotaExceeded = errors.New("the owner's quota would be exceeded")
+	// ErrParseRunning: a parse of the document is queued or running
+	// already (matched by a *ParseRunningError).
+	ErrParseRunning = errors.New("a parse of the document is queued or running")
 )
+
+// ParseRunningError is ErrParseRunning with the document's status.
+type ParseRunningError struct {
+	Status Status
+}
+
+func (e *ParseRunningError) Error() string {
+	return "a parse of the document is already " + string(e.Status)
+}
+
+// Is makes errors.Is(err, ErrParseRunning) true.
+func (e *ParseRunningError) Is(target error) bool { return target == ErrParseRunning }
 
 // OriginalKey is the S3 key of a document's original: Folio's, never the
 // client's file name. The owner is escaped, so no subject can reach outside
 // its own prefix.
 func OriginalKey(owner string, id uuid.UUID) string {
 	return "originals/" + url.PathEscape(owner) + "/" + id.String()
+}
+
+// Summary is what a done document shows of its parse (Document.Summary
+// holds it encoded, as stored).
+type Summary struct {
+	Version       string                `json:"version"`
+	Tagged        bool                  `json:"tagged"`
+	Linearized    bool                  `json:"linearized"`
+	Encryption    *pdftype.Encryption   `json:"encryption,omitempty"`
+	Metadata      pdftype.Metadata      `json:"metadata"`
+	SecurityFlags pdftype.SecurityFlags `json:"security_flags"`
+	FormFields    int                   `json:"form_fields"`
+	Signatures    bool                  `json:"signatures"`
+	Fonts         []pdftype.FontInfo    `json:"fonts"`
+	Attachments   []pdftype.Attachment  `json:"attachments"`
+	OutlineItems  int                   `json:"outline_items"`
+	Warnings      []string              `json:"warnings,omitempty"`
 }

@@ -11,12 +11,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/foliohq/folio/events"
+	"github.com/foliohq/folio/pdf/pdftype"
 )
 
 // Parse stages, shown with a parsing document.
 const (
 	StageReading    = "reading"
 	StageExtracting = "extracting"
+	StageDone       = "done" // in the last progress event only
 )
 
 // PageRow is one extracted page as stored.
@@ -60,8 +62,7 @@ func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64
 				return err
 			}
 		}
-		_, err = events.Append(ctx, tx, id, events.ParseStarted, map[string]any{"attempt": attempt, "resume_at_page": firstPage})
-		return err
+		return appendEvent(ctx, tx, id, events.ParseStartedData{Attempt: attempt, ResumeAtPage: firstPage})
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil, 0, ErrNotFound
@@ -84,13 +85,12 @@ func SetPageCount(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int
 		if tag.RowsAffected() == 0 {
 			return nil
 		}
-		_, err = events.Append(ctx, tx, id, events.ParseProgress, progress(StageExtracting, pagesDone, n))
-		return err
+		return appendEvent(ctx, tx, id, progress(StageExtracting, pagesDone, n))
 	})
 }
 
-func progress(stage string, done, total int) map[string]any {
-	return map[string]any{"stage": stage, "pages_done": done, "pages_total": total}
+func progress(stage string, done, total int) events.ParseProgressData {
+	return events.ParseProgressData{Stage: stage, PagesDone: done, PagesTotal: total}
 }
 
 // SavePages upserts pages of generation gen and sets pages_done, in one
@@ -129,16 +129,16 @@ func SavePages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64,
 			return fmt.Errorf("error saving progress: %w", err)
 		}
 		if announce && total != nil {
-			_, err = events.Append(ctx, tx, id, events.ParseProgress, progress(StageExtracting, pagesDone, *total))
+			return appendEvent(ctx, tx, id, progress(StageExtracting, pagesDone, *total))
 		}
-		return err
+		return nil
 	})
 }
 
 // FinishParse marks generation gen's parse done with its summary and
 // outline, and announces it. It reports false when a newer generation has
 // taken over.
-func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pageCount int, summary, outline any) (bool, error) {
+func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pageCount int, summary Summary, outline []pdftype.OutlineItem) (bool, error) {
 	s, err := json.Marshal(summary)
 	if err != nil {
 		return false, err
@@ -158,11 +158,10 @@ func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int6
 		if current = tag.RowsAffected() == 1; !current {
 			return nil
 		}
-		if _, err := events.Append(ctx, tx, id, events.ParseProgress, progress("done", pageCount, pageCount)); err != nil {
+		if err := appendEvent(ctx, tx, id, progress(StageDone, pageCount, pageCount)); err != nil {
 			return err
 		}
-		_, err = events.Append(ctx, tx, id, events.DocumentDone, map[string]any{"page_count": pageCount, "summary": json.RawMessage(s)})
-		return err
+		return appendEvent(ctx, tx, id, events.DocumentDoneData{PageCount: pageCount, Summary: s})
 	})
 	return current, err
 }
@@ -179,24 +178,15 @@ func FailParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64,
 		if tag.RowsAffected() == 0 {
 			return nil
 		}
-		_, err = events.Append(ctx, tx, id, events.DocumentFailed, Failure{Code: code, Message: message})
-		return err
+		return appendEvent(ctx, tx, id, events.DocumentFailedData{Code: code, Message: message})
 	})
 }
 
 // RequeueParse puts generation gen's document back to queued after an
-// attempt that River will retry, and announces why.
+// attempt that River will retry (why: events.RequeuedRetry) or that a
+// draining worker handed back (events.RequeuedDraining), and announces it.
 func RequeueParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, why string, attempt int) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', parse_stage = NULL, updated_at = now()
-			WHERE id = $1 AND parse_generation = $2 AND status = 'parsing'`, id, gen)
-		if err != nil {
-			return fmt.Errorf("error requeueing parse: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			return nil
-		}
-		_, err = events.Append(ctx, tx, id, events.ParseRequeued, map[string]any{"why": why, "attempt": attempt})
-		return err
+		return requeue(ctx, tx, id, gen, events.ParseRequeuedData{Why: why, Attempt: attempt})
 	})
 }

@@ -11,15 +11,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-)
+	"github.com/jackc/pgx/v5/pgxpool"
 
-// DB is what the repository needs of a pool or a transaction.
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+	"github.com/foliohq/folio/events"
+	"github.com/foliohq/folio/internal/pg"
+)
 
 const columns = `id, owner, filename, status, size_bytes, sha256, s3_key, page_count, pages_done, summary,
 	failure_code, failure_message, created_at, updated_at, coalesce(parse_stage, ''), event_seq`
@@ -54,8 +50,8 @@ func deref(s *string) string {
 	return *s
 }
 
-// Insert stores a new document, setting its timestamps.
-func Insert(ctx context.Context, db DB, d *Document) error {
+// insert stores a new document, setting its timestamps.
+func insert(ctx context.Context, db pg.DBTX, d *Document) error {
 	row := db.QueryRow(ctx, `INSERT INTO documents (id, owner, filename, status, size_bytes, sha256, s3_key)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at, updated_at`,
 		d.ID, d.Owner, d.Filename, d.Status, d.SizeBytes, d.SHA256, d.S3Key)
@@ -66,7 +62,7 @@ func Insert(ctx context.Context, db DB, d *Document) error {
 }
 
 // Get returns the owner's document id, or ErrNotFound.
-func Get(ctx context.Context, db DB, owner string, id uuid.UUID) (*Document, error) {
+func Get(ctx context.Context, db pg.DBTX, owner string, id uuid.UUID) (*Document, error) {
 	d, err := scan(db.QueryRow(ctx, `SELECT `+columns+` FROM documents WHERE owner = $1 AND id = $2`, owner, id))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("error getting document: %w", err)
@@ -74,8 +70,8 @@ func Get(ctx context.Context, db DB, owner string, id uuid.UUID) (*Document, err
 	return d, err
 }
 
-// GetForUpdate is Get, locking the row until the transaction ends.
-func GetForUpdate(ctx context.Context, tx pgx.Tx, owner string, id uuid.UUID) (*Document, error) {
+// getForUpdate is Get, locking the row until the transaction ends.
+func getForUpdate(ctx context.Context, tx pgx.Tx, owner string, id uuid.UUID) (*Document, error) {
 	d, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM documents WHERE owner = $1 AND id = $2 FOR UPDATE`, owner, id))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("error getting document: %w", err)
@@ -121,7 +117,7 @@ func ParseCursor(s string) (Cursor, error) {
 // List returns up to limit of the owner's documents, newest first, after
 // the cursor (nil: from the newest), and the cursor of the next page (nil
 // on the last page).
-func List(ctx context.Context, db DB, owner string, after *Cursor, limit int) ([]*Document, *Cursor, error) {
+func List(ctx context.Context, db pg.DBTX, owner string, after *Cursor, limit int) ([]*Document, *Cursor, error) {
 	args := []any{owner, limit + 1}
 	where := "owner = $1"
 	if after != nil {
@@ -155,7 +151,7 @@ func List(ctx context.Context, db DB, owner string, after *Cursor, limit int) ([
 
 // FirstWithSHA256 returns the id of the owner's oldest document with these
 // bytes, other than except, or nil.
-func FirstWithSHA256(ctx context.Context, db DB, owner, sha256 string, except uuid.UUID) (*uuid.UUID, error) {
+func FirstWithSHA256(ctx context.Context, db pg.DBTX, owner, sha256 string, except uuid.UUID) (*uuid.UUID, error) {
 	var id uuid.UUID
 	err := db.QueryRow(ctx, `SELECT id FROM documents WHERE owner = $1 AND sha256 = $2 AND id <> $3
 		ORDER BY created_at, id LIMIT 1`, owner, sha256, except).Scan(&id)
@@ -168,9 +164,11 @@ func FirstWithSHA256(ctx context.Context, db DB, owner, sha256 string, except uu
 	return &id, nil
 }
 
-// LockOwner serialises the transactions that change an owner's quota
-// (uploads committing, deletes) until tx ends.
-func LockOwner(ctx context.Context, tx pgx.Tx, owner string) error {
+// lockOwner serialises, until tx ends, the transactions that check an
+// owner's quota and add to it (Create). A delete only frees room, so it
+// does not take the lock: a commit racing it sees the usage before or
+// after it, and either is safe.
+func lockOwner(ctx context.Context, tx pgx.Tx, owner string) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('folio.owner:' || $1, 0))`, owner); err != nil {
 		return fmt.Errorf("error locking owner: %w", err)
 	}
@@ -178,7 +176,7 @@ func LockOwner(ctx context.Context, tx pgx.Tx, owner string) error {
 }
 
 // UsageBytes is the total size of the owner's documents.
-func UsageBytes(ctx context.Context, db DB, owner string) (int64, error) {
+func UsageBytes(ctx context.Context, db pg.DBTX, owner string) (int64, error) {
 	var n int64
 	if err := db.QueryRow(ctx, `SELECT coalesce(sum(size_bytes), 0) FROM documents WHERE owner = $1`, owner).Scan(&n); err != nil {
 		return 0, fmt.Errorf("error summing usage: %w", err)
@@ -186,21 +184,40 @@ func UsageBytes(ctx context.Context, db DB, owner string) (int64, error) {
 	return n, nil
 }
 
-// Requeue sets a document back to queued for another parse, clearing the
-// previous outcome.
-func Requeue(ctx context.Context, db DB, id uuid.UUID) error {
-	_, err := db.Exec(ctx, `UPDATE documents SET status = 'queued', failure_code = NULL, failure_message = NULL,
-		pages_done = 0, updated_at = now() WHERE id = $1`, id)
+// ReferencedKeys returns which of keys some document's original is stored
+// under.
+func ReferencedKeys(ctx context.Context, db pg.DBTX, keys []string) (map[string]bool, error) {
+	rows, err := db.Query(ctx, `SELECT s3_key FROM documents WHERE s3_key = ANY($1)`, keys)
 	if err != nil {
-		return fmt.Errorf("error requeueing document: %w", err)
+		return nil, fmt.Errorf("error checking objects: %w", err)
 	}
-	return nil
+	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("error checking objects: %w", err)
+	}
+	referenced := make(map[string]bool, len(known))
+	for _, k := range known {
+		referenced[k] = true
+	}
+	return referenced, nil
 }
 
-// Delete removes the document row.
-func Delete(ctx context.Context, db DB, id uuid.UUID) error {
-	if _, err := db.Exec(ctx, `DELETE FROM documents WHERE id = $1`, id); err != nil {
-		return fmt.Errorf("error deleting document: %w", err)
+// Snapshot is the owner's newest documents (up to limit) and the event
+// log's head position, read in one consistent view: the documents reflect
+// exactly the events up to that position.
+func Snapshot(ctx context.Context, pool *pgxpool.Pool, owner string, limit int) ([]*Document, int64, error) {
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, 0, fmt.Errorf("error reading a snapshot: %w", err)
 	}
-	return nil
+	defer tx.Rollback(ctx) //nolint:errcheck // read-only
+	pos, err := events.Head(ctx, tx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("error reading a snapshot: %w", err)
+	}
+	docs, _, err := List(ctx, tx, owner, nil, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	return docs, pos, tx.Commit(ctx)
 }

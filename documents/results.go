@@ -6,10 +6,12 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+
+	"github.com/foliohq/folio/internal/pg"
 )
 
 // Pages returns up to limit pages of a document from page from on.
-func Pages(ctx context.Context, db DB, id uuid.UUID, from, limit int) ([]PageRow, error) {
+func Pages(ctx context.Context, db pg.DBTX, id uuid.UUID, from, limit int) ([]PageRow, error) {
 	rows, err := db.Query(ctx, `SELECT page_number, width, height, rotation, text FROM pages
 		WHERE document_id = $1 AND page_number >= $2 ORDER BY page_number LIMIT $3`, id, from, limit)
 	if err != nil {
@@ -33,7 +35,7 @@ func Pages(ctx context.Context, db DB, id uuid.UUID, from, limit int) ([]PageRow
 
 // EachPageText calls fn with each page's text in order, without holding
 // the whole document in memory.
-func EachPageText(ctx context.Context, db DB, id uuid.UUID, fn func(number int, text string) error) error {
+func EachPageText(ctx context.Context, db pg.DBTX, id uuid.UUID, fn func(number int, text string) error) error {
 	rows, err := db.Query(ctx, `SELECT page_number, text FROM pages WHERE document_id = $1 ORDER BY page_number`, id)
 	if err != nil {
 		return fmt.Errorf("error reading text: %w", err)
@@ -55,7 +57,7 @@ func EachPageText(ctx context.Context, db DB, id uuid.UUID, fn func(number int, 
 }
 
 // Outline returns the stored outline (JSON array) of a done document.
-func Outline(ctx context.Context, db DB, id uuid.UUID) (json.RawMessage, error) {
+func Outline(ctx context.Context, db pg.DBTX, id uuid.UUID) (json.RawMessage, error) {
 	var raw []byte
 	if err := db.QueryRow(ctx, `SELECT outline FROM documents WHERE id = $1`, id).Scan(&raw); err != nil {
 		return nil, fmt.Errorf("error reading outline: %w", err)
@@ -84,7 +86,7 @@ const (
 
 // Search finds the owner's pages matching q (web-search syntax: words,
 // "phrases", -exclusions, or), best first.
-func Search(ctx context.Context, db DB, owner, q string, limit int) ([]Hit, error) {
+func Search(ctx context.Context, db pg.DBTX, owner, q string, limit int) ([]Hit, error) {
 	rows, err := db.Query(ctx, `
 		WITH q AS (SELECT websearch_to_tsquery('simple', $2) AS query)
 		SELECT d.id, d.filename, p.page_number,

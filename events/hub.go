@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/foliohq/folio/internal/pg"
 )
 
 // ApplicationName names the hub's LISTEN connection in pg_stat_activity,
@@ -85,13 +87,15 @@ func (h *Hub) Subscribers() int {
 }
 
 // Run listens until ctx ends, reconnecting (and catching up from the last
-// delivered pos, so nothing is skipped) whenever the connection drops.
-func (h *Hub) Run(ctx context.Context) {
+// delivered pos, so nothing is skipped) whenever the connection drops. Its
+// owner runs it with startstop, on a context that outlives the streams it
+// feeds: it returns (the context's error) only when that context ends.
+func (h *Hub) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		connected, err := h.listen(ctx)
 		if ctx.Err() != nil {
-			return
+			return ctx.Err() // stopped: err is only the context's end
 		}
 		if connected {
 			backoff = 100 * time.Millisecond
@@ -103,6 +107,7 @@ func (h *Hub) Run(ctx context.Context) {
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+	return ctx.Err()
 }
 
 // listen serves one connection until it fails; connected reports whether
@@ -144,7 +149,7 @@ func (h *Hub) listen(ctx context.Context) (connected bool, err error) {
 }
 
 // catchUp delivers every event past the last delivered pos.
-func (h *Hub) catchUp(ctx context.Context, db Querier) error {
+func (h *Hub) catchUp(ctx context.Context, db pg.DBTX) error {
 	for {
 		h.mu.Lock()
 		last := h.last

@@ -2,11 +2,10 @@ package events_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/internal/testenv"
 )
@@ -24,6 +22,16 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 type bundle struct {
 	db  *testenv.DB
 	hub *events.Hub
+
+	mu   sync.Mutex
+	docs map[uuid.UUID]*docLog // what each test document has appended
+}
+
+// docLog numbers one test document's events, as documents does from the
+// document row.
+type docLog struct {
+	owner string
+	seq   int
 }
 
 func setup(t *testing.T) *bundle {
@@ -32,34 +40,50 @@ func setup(t *testing.T) *bundle {
 	hub := events.NewHub(db.Pool, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { hub.Run(ctx); close(done) }()
+	go func() { _ = hub.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	select {
 	case <-hub.Ready():
 	case <-time.After(10 * time.Second):
 		t.Fatal("hub not ready")
 	}
-	return &bundle{db: db, hub: hub}
+	return &bundle{db: db, hub: hub, docs: map[uuid.UUID]*docLog{}}
 }
 
+// document is a new document id of owner (the log needs no document row).
 func (b *bundle) document(t *testing.T, owner string) uuid.UUID {
 	t.Helper()
 	id := uuid.Must(uuid.NewV7())
-	sum := sha256.Sum256(id[:])
-	require.NoError(t, documents.Insert(context.Background(), b.db.Pool, &documents.Document{
-		ID: id, Owner: owner, Filename: "a.pdf", Status: documents.StatusQueued, SizeBytes: 1,
-		SHA256: hex.EncodeToString(sum[:]), S3Key: documents.OriginalKey(owner, id),
-	}))
+	b.mu.Lock()
+	b.docs[id] = &docLog{owner: owner}
+	b.mu.Unlock()
 	return id
 }
 
-func (b *bundle) appendCommitted(t *testing.T, id uuid.UUID, typ string) events.Event {
+// next is the owner and the next seq of document id.
+func (b *bundle) next(id uuid.UUID) (string, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d := b.docs[id]
+	d.seq++
+	return d.owner, d.seq
+}
+
+// appendTx appends a progress event of document id in tx.
+func (b *bundle) appendTx(t *testing.T, tx pgx.Tx, id uuid.UUID) *events.Event {
+	t.Helper()
+	owner, seq := b.next(id)
+	e, err := events.Append(context.Background(), tx, id, owner, seq, events.ParseProgressData{Stage: "extracting", PagesDone: seq})
+	require.NoError(t, err)
+	return e
+}
+
+func (b *bundle) appendCommitted(t *testing.T, id uuid.UUID) events.Event {
 	t.Helper()
 	var e *events.Event
 	require.NoError(t, pgx.BeginFunc(context.Background(), b.db.Pool, func(tx pgx.Tx) error {
-		var err error
-		e, err = events.Append(context.Background(), tx, id, typ, map[string]int{"n": 1})
-		return err
+		e = b.appendTx(t, tx, id)
+		return nil
 	}))
 	return *e
 }
@@ -76,7 +100,10 @@ func receive(t *testing.T, s *events.Subscription) events.Event {
 	}
 }
 
-func TestSeqIsGapFreePerDocumentAndFiltered(t *testing.T) {
+// TestEventsReachOnlyTheirOwner: an owner's subscription gets its own
+// events, in order, and never another owner's. (That seq is gap-free per
+// document is documents' to keep: TestEventSeqIsGapFreeUnderConcurrency.)
+func TestEventsReachOnlyTheirOwner(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	a, other := b.document(t, "alice"), b.document(t, "bob")
@@ -84,9 +111,9 @@ func TestSeqIsGapFreePerDocumentAndFiltered(t *testing.T) {
 	defer sub.Close()
 
 	for i := range 3 {
-		e := b.appendCommitted(t, a, events.ParseProgress)
+		e := b.appendCommitted(t, a)
 		require.Equal(t, i+1, e.Seq)
-		b.appendCommitted(t, other, events.ParseProgress)
+		b.appendCommitted(t, other)
 	}
 	for i := range 3 {
 		e := receive(t, sub)
@@ -109,8 +136,7 @@ func TestLateCommitIsNeverSkipped(t *testing.T) {
 
 	tx1, err := b.db.Pool.Begin(ctx)
 	require.NoError(t, err)
-	first, err := events.Append(ctx, tx1, d1, events.ParseProgress, nil)
-	require.NoError(t, err)
+	first := b.appendTx(t, tx1, d1)
 
 	// The second writer starts, and has to wait for the first to commit.
 	secondDone := make(chan *events.Event, 1)
@@ -122,8 +148,9 @@ func TestLateCommitIsNeverSkipped(t *testing.T) {
 	go func() {
 		var e *events.Event
 		_ = pgx.BeginFunc(ctx, conn2, func(tx pgx.Tx) error {
+			owner, seq := b.next(d2)
 			var err error
-			e, err = events.Append(ctx, tx, d2, events.ParseProgress, nil)
+			e, err = events.Append(ctx, tx, d2, owner, seq, events.ParseProgressData{})
 			return err
 		})
 		secondDone <- e
@@ -153,7 +180,7 @@ func TestListenConnectionLossLosesNothing(t *testing.T) {
 	sub := b.hub.Subscribe("alice", id)
 	defer sub.Close()
 
-	b.appendCommitted(t, id, events.ParseProgress)
+	b.appendCommitted(t, id)
 	require.Equal(t, 1, receive(t, sub).Seq)
 
 	var killed int
@@ -161,7 +188,7 @@ func TestListenConnectionLossLosesNothing(t *testing.T) {
 		WHERE datname = current_database() AND application_name = $1`, fmt.Sprintf("%s:%d", events.ApplicationName, os.Getpid())).Scan(&killed))
 	require.Equal(t, 1, killed)
 	for range 5 {
-		b.appendCommitted(t, id, events.ParseProgress)
+		b.appendCommitted(t, id)
 	}
 	for want := 2; want <= 6; want++ {
 		require.Equal(t, want, receive(t, sub).Seq, "gap-free across the reconnect")
@@ -179,7 +206,7 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 
 	n := events.SubscriptionBuffer + 10
 	for range n {
-		b.appendCommitted(t, id, events.ParseProgress)
+		b.appendCommitted(t, id)
 		receive(t, fast) // fast keeps up
 	}
 	count := 0

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/jobs/jobargs"
 	"github.com/foliohq/folio/storage"
 )
 
@@ -45,7 +46,7 @@ func ClientConfig(deps Deps, concurrency int) *river.Config {
 		Logger: deps.Logger,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 2},
-			QueueParse:         {MaxWorkers: concurrency},
+			jobargs.QueueParse: {MaxWorkers: concurrency},
 		},
 		Workers: Workers(deps),
 		PeriodicJobs: []*river.PeriodicJob{

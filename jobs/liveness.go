@@ -2,15 +2,10 @@ package jobs
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/foliohq/folio/events"
 )
 
 // Crash recovery. River rescues a job stuck in `running` only after
@@ -38,8 +33,9 @@ type Liveness struct {
 }
 
 // Run heartbeats and rescues until ctx ends, then removes its heartbeat
-// (a drained worker has handed its jobs back already).
-func (l *Liveness) Run(ctx context.Context) {
+// (a drained worker has handed its jobs back already). Its owner runs it
+// with startstop; it returns nil.
+func (l *Liveness) Run(ctx context.Context) error {
 	beat := time.NewTicker(HeartbeatInterval)
 	defer beat.Stop()
 	rescue := time.NewTicker(RescueInterval)
@@ -53,7 +49,7 @@ func (l *Liveness) Run(ctx context.Context) {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			_, _ = l.Pool.Exec(cctx, `DELETE FROM worker_heartbeats WHERE client_id = $1`, l.ClientID)
 			cancel()
-			return
+			return nil
 		case <-beat.C:
 			if err := l.Heartbeat(ctx); err != nil {
 				l.Logger.Warn("heartbeat", "err", err)
@@ -75,66 +71,3 @@ func (l *Liveness) Heartbeat(ctx context.Context) error {
 		ON CONFLICT (client_id) DO UPDATE SET last_seen = now()`, l.ClientID)
 	return err
 }
-
-// Rescue hands back to the queue every running job whose client has not
-// heartbeated for deadAfter (or never did); a parse job's document is
-// requeued too (parse.requeued, worker_lost). Safe to run from every
-// worker at once.
-func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) (int, error) {
-	var n int
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			UPDATE river_job j SET state = 'available', scheduled_at = now(),
-				errors = array_append(coalesce(j.errors, '{}'), jsonb_build_object(
-					'at', now(), 'attempt', j.attempt, 'error', 'worker lost: no heartbeat from ' || j.attempted_by[array_length(j.attempted_by, 1)], 'trace', ''))
-			WHERE j.id IN (
-				SELECT j2.id FROM river_job j2
-				WHERE j2.state = 'running'
-				AND NOT EXISTS (SELECT 1 FROM worker_heartbeats h
-					WHERE h.client_id = j2.attempted_by[array_length(j2.attempted_by, 1)]
-					AND h.last_seen > now() - make_interval(secs => $1))
-				FOR UPDATE SKIP LOCKED)
-			RETURNING j.id, coalesce(j.args->>'document_id', '')`, deadAfter.Seconds())
-		if err != nil {
-			return fmt.Errorf("error rescuing jobs: %w", err)
-		}
-		type rescued struct {
-			job int64
-			doc string
-		}
-		var list []rescued
-		for rows.Next() {
-			var r rescued
-			if err := rows.Scan(&r.job, &r.doc); err != nil {
-				rows.Close()
-				return err
-			}
-			list = append(list, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, r := range list {
-			if r.doc == "" {
-				continue // not a parse job: back in the queue is all it needs
-			}
-			tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', parse_stage = NULL, updated_at = now()
-				WHERE id = $1 AND parse_generation = $2 AND status = 'parsing'`, r.doc, r.job)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 1 {
-				if _, err := events.Append(ctx, tx, uuidMust(r.doc), events.ParseRequeued, map[string]any{"why": "worker_lost"}); err != nil {
-					return err
-				}
-			}
-		}
-		n = len(list)
-		_, err = tx.Exec(ctx, `DELETE FROM worker_heartbeats WHERE last_seen < now() - interval '1 hour'`)
-		return err
-	})
-	return n, err
-}
-
-func uuidMust(s string) uuid.UUID { return uuid.MustParse(s) }

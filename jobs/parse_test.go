@@ -23,6 +23,7 @@ import (
 	"github.com/foliohq/folio/internal/sandbox"
 	"github.com/foliohq/folio/internal/testenv"
 	"github.com/foliohq/folio/jobs"
+	"github.com/foliohq/folio/jobs/jobargs"
 	"github.com/foliohq/folio/storage"
 )
 
@@ -46,7 +47,9 @@ func setupParse(t *testing.T) *parseBundle {
 	return b
 }
 
-// document stores data as an uploaded document of alice and returns its id.
+// document stores data as an uploaded document of alice, created the way
+// an upload creates it (documents.Create enqueues its parse job), and
+// returns its id.
 func (b *parseBundle) document(t *testing.T, data []byte) uuid.UUID {
 	t.Helper()
 	ctx := context.Background()
@@ -55,19 +58,21 @@ func (b *parseBundle) document(t *testing.T, data []byte) uuid.UUID {
 	_, err := b.bucket.Store.Put(ctx, key, bytes.NewReader(data), storage.PutOptions{})
 	require.NoError(t, err)
 	sum := sha256.Sum256(data)
-	require.NoError(t, documents.Insert(ctx, b.db.Pool, &documents.Document{
-		ID: id, Owner: "alice", Filename: "a.pdf", Status: documents.StatusQueued,
+	require.NoError(t, documents.Create(ctx, b.db.Pool, b.client, &documents.Document{
+		ID: id, Owner: "alice", Filename: "a.pdf",
 		SizeBytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), S3Key: key,
-	}))
+	}, 1<<40))
 	return id
 }
 
-// job inserts (and commits) the parse job of id.
+// job is the parse job of id that Create enqueued.
 func (b *parseBundle) job(t *testing.T, id uuid.UUID) *rivertype.JobRow {
 	t.Helper()
-	res, err := b.client.Insert(context.Background(), jobs.ParseArgs{DocumentID: id}, nil)
+	list, err := b.client.JobList(context.Background(), river.NewJobListParams().Kinds(jobargs.KindParse).
+		Where("args->>'document_id' = @id", river.NamedArgs{"id": id.String()}))
 	require.NoError(t, err)
-	return res.Job
+	require.Len(t, list.Jobs, 1)
+	return list.Jobs[0]
 }
 
 func (b *parseBundle) work(t *testing.T, job *rivertype.JobRow) *rivertest.WorkResult {
@@ -120,7 +125,7 @@ func TestParseDone(t *testing.T) {
 	require.Equal(t, 3, *d.PageCount)
 	require.Equal(t, 3, d.PagesDone)
 	require.Nil(t, d.Failure)
-	var summary jobs.Summary
+	var summary documents.Summary
 	require.NoError(t, json.Unmarshal(d.Summary, &summary))
 	require.Equal(t, "1.7", summary.Version)
 	require.Equal(t, map[int]string{1: "Alpha beta", 2: "Gamma delta", 3: "Epsilon"}, b.pages(t, id))
@@ -136,7 +141,7 @@ func TestParseResumesAndDropsOtherGenerations(t *testing.T) {
 	id := b.document(t, pdftest.TextPages([]string{"one"}, []string{"two"}, []string{"three"}, []string{"four"}))
 	job := b.job(t, id)
 
-	_, err := b.db.Pool.Exec(ctx, `UPDATE documents SET status = 'parsing', parse_generation = $2 WHERE id = $1`, id, job.ID)
+	_, _, err := documents.StartParse(ctx, b.db.Pool, id, job.ID, 1)
 	require.NoError(t, err)
 	require.NoError(t, documents.SavePages(ctx, b.db.Pool, id, job.ID, []documents.PageRow{
 		{Number: 1, Width: 612, Height: 792, Text: "one (committed by attempt 1)"},
@@ -189,13 +194,25 @@ func TestParsePermanentFailures(t *testing.T) {
 	}
 }
 
+// TestParseDeletedDocumentIsNoWork: a parse job whose document is gone (a
+// delete racing a worker that had fetched the job already: Delete cancels
+// the job, but a running one only learns it later) completes without work.
 func TestParseDeletedDocumentIsNoWork(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	b := setupParse(t)
 	id := b.document(t, pdftest.TextPages([]string{"x"}))
-	job := b.job(t, id)
-	require.NoError(t, documents.Delete(context.Background(), b.db.Pool, id))
-	require.Equal(t, river.EventKindJobCompleted, b.work(t, job).EventKind)
+	_, err := documents.Delete(ctx, b.db.Pool, b.client, "alice", id)
+	require.NoError(t, err)
+	require.Equal(t, rivertype.JobStateCancelled, b.job(t, id).State, "Delete cancels the queued job")
+
+	tw := rivertest.NewWorker(t, riverpgxv5.New(b.db.Pool), &river.Config{}, b.worker)
+	tx, err := b.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // nothing to keep
+	res, err := tw.Work(ctx, t, tx, jobargs.ParseArgs{DocumentID: id}, nil)
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
 }
 
 // TestParseMissingObjectRetries: S3 losing the original is not the file's
@@ -217,7 +234,7 @@ func TestParseMissingObjectRetries(t *testing.T) {
 		AND data->>'why' = 'retry'`, id).Scan(&requeued))
 	require.Equal(t, 1, requeued)
 
-	job.Attempt, job.MaxAttempts = jobs.ParseMaxAttempts, jobs.ParseMaxAttempts
+	job.Attempt, job.MaxAttempts = jobargs.ParseMaxAttempts, jobargs.ParseMaxAttempts
 	b.work(t, job)
 	d := b.get(t, id)
 	require.Equal(t, documents.StatusFailed, d.Status)

@@ -12,7 +12,9 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/jobs/jobargs"
 	"github.com/foliohq/folio/pdf"
 	"github.com/foliohq/folio/storage"
 )
@@ -21,7 +23,7 @@ import (
 // sandboxed child, stores pages as they come, and ends the document done
 // or failed with a reason.
 type ParseWorker struct {
-	river.WorkerDefaults[ParseArgs]
+	river.WorkerDefaults[jobargs.ParseArgs]
 	Pool    *pgxpool.Pool
 	Store   *storage.Store
 	Sandbox *sandbox.Runner
@@ -37,28 +39,12 @@ const flushPages = 64
 
 // Timeout gives a parse the sandbox's time plus room for S3 and Postgres
 // (River's default of one minute is far too short for a 5,000-page book).
-func (w *ParseWorker) Timeout(*river.Job[ParseArgs]) time.Duration {
+func (w *ParseWorker) Timeout(*river.Job[jobargs.ParseArgs]) time.Duration {
 	return w.Sandbox.Timeout + time.Minute
 }
 
-// Summary is what a done document shows of its parse.
-type Summary struct {
-	Version       string            `json:"version"`
-	Tagged        bool              `json:"tagged"`
-	Linearized    bool              `json:"linearized"`
-	Encryption    *pdf.Encryption   `json:"encryption,omitempty"`
-	Metadata      pdf.Metadata      `json:"metadata"`
-	SecurityFlags pdf.SecurityFlags `json:"security_flags"`
-	FormFields    int               `json:"form_fields"`
-	Signatures    bool              `json:"signatures"`
-	Fonts         []pdf.FontInfo    `json:"fonts"`
-	Attachments   []pdf.Attachment  `json:"attachments"`
-	OutlineItems  int               `json:"outline_items"`
-	Warnings      []string          `json:"warnings,omitempty"`
-}
-
-func summaryOf(res *pdf.Result) Summary {
-	return Summary{
+func summaryOf(res *pdf.Result) documents.Summary {
+	return documents.Summary{
 		Version: res.Version, Tagged: res.Tagged, Linearized: res.Linearized, Encryption: res.Encryption,
 		Metadata: res.Metadata, SecurityFlags: res.Security, FormFields: res.FormFields, Signatures: res.Signatures,
 		Fonts: nonNil(res.Fonts), Attachments: nonNil(res.Attachments), OutlineItems: countOutline(res.Outline),
@@ -84,7 +70,7 @@ func countOutline(items []pdf.OutlineItem) int {
 // Work runs one attempt. Permanent failures (the input's fault) cancel the
 // job with the document failed; transient ones return an error for River
 // to retry, and fail the document with "internal" on the last attempt.
-func (w *ParseWorker) Work(ctx context.Context, job *river.Job[ParseArgs]) error {
+func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs]) error {
 	id, gen := job.Args.DocumentID, job.ID
 	log := w.Logger.With("document_id", id, "job_id", job.ID, "attempt", job.Attempt)
 	doc, firstPage, err := documents.StartParse(ctx, w.Pool, id, gen, job.Attempt)
@@ -176,7 +162,7 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[ParseArgs]) error
 
 // permanent fails the document and cancels the job: retrying would end
 // the same way.
-func (w *ParseWorker) permanent(ctx context.Context, job *river.Job[ParseArgs], log *slog.Logger, code, message string) error {
+func (w *ParseWorker) permanent(ctx context.Context, job *river.Job[jobargs.ParseArgs], log *slog.Logger, code, message string) error {
 	log.Info("parse: failed", "code", code, "reason", message)
 	if err := documents.FailParse(ctx, w.Pool, job.Args.DocumentID, job.ID, code, message); err != nil {
 		return w.transient(ctx, job, err)
@@ -187,12 +173,12 @@ func (w *ParseWorker) permanent(ctx context.Context, job *river.Job[ParseArgs], 
 // transient returns err for River to retry, with the document back to
 // queued (parse.requeued); on the last attempt the document fails with
 // "internal" instead.
-func (w *ParseWorker) transient(ctx context.Context, job *river.Job[ParseArgs], err error) error {
+func (w *ParseWorker) transient(ctx context.Context, job *river.Job[jobargs.ParseArgs], err error) error {
 	if ctx.Err() != nil {
 		if w.Draining != nil && w.Draining() {
 			// River puts a job its stopping client cancelled straight back
 			// to available, without counting the attempt: say so.
-			if rerr := documents.RequeueParse(context.WithoutCancel(ctx), w.Pool, job.Args.DocumentID, job.ID, "draining", job.Attempt); rerr != nil {
+			if rerr := documents.RequeueParse(context.WithoutCancel(ctx), w.Pool, job.Args.DocumentID, job.ID, events.RequeuedDraining, job.Attempt); rerr != nil {
 				w.Logger.Warn("parse: marking the document requeued", "err", rerr)
 			}
 		}
@@ -207,7 +193,7 @@ func (w *ParseWorker) transient(ctx context.Context, job *river.Job[ParseArgs], 
 			"Parsing failed repeatedly for reasons that are not the file's; try reparsing later.")
 		return err
 	}
-	if rerr := documents.RequeueParse(ctx, w.Pool, job.Args.DocumentID, job.ID, "retry", job.Attempt); rerr != nil {
+	if rerr := documents.RequeueParse(ctx, w.Pool, job.Args.DocumentID, job.ID, events.RequeuedRetry, job.Attempt); rerr != nil {
 		w.Logger.Warn("parse: marking the document requeued", "err", rerr)
 	}
 	return err
@@ -215,7 +201,7 @@ func (w *ParseWorker) transient(ctx context.Context, job *river.Job[ParseArgs], 
 
 // crashedBefore reports whether an earlier attempt of this job crashed the
 // sandbox too.
-func crashedBefore(job *river.Job[ParseArgs]) bool {
+func crashedBefore(job *river.Job[jobargs.ParseArgs]) bool {
 	for _, e := range job.Errors {
 		if strings.Contains(e.Error, sandbox.ErrCrashed.Error()) {
 			return true

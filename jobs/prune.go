@@ -24,8 +24,9 @@ func (PruneEventsArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: PruneEventsInterval / 2}}
 }
 
-// PruneEventsWorker deletes events older than Retention. A client resuming
-// from before that gets a fresh snapshot flagged replay_truncated.
+// PruneEventsWorker deletes events older than Retention (a client resuming
+// from before that gets a fresh snapshot flagged replay_truncated), and
+// stream tickets that expired over an hour ago.
 type PruneEventsWorker struct {
 	river.WorkerDefaults[PruneEventsArgs]
 	Pool      *pgxpool.Pool
@@ -44,5 +45,9 @@ func (w *PruneEventsWorker) Work(ctx context.Context, _ *river.Job[PruneEventsAr
 	if err != nil {
 		return err
 	}
-	return river.RecordOutput(ctx, map[string]int64{"pruned": n})
+	tickets, err := events.PruneTickets(ctx, w.Pool)
+	if err != nil {
+		return err
+	}
+	return river.RecordOutput(ctx, map[string]int64{"pruned": n, "tickets_pruned": tickets})
 }

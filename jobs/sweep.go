@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/storage"
 )
 
@@ -95,17 +95,9 @@ func (w *SweepUploadsWorker) sweepOrphans(ctx context.Context, cutoff time.Time)
 		if len(old) == 0 {
 			return nil
 		}
-		rows, err := w.Pool.Query(ctx, `SELECT s3_key FROM documents WHERE s3_key = ANY($1)`, old)
+		referenced, err := documents.ReferencedKeys(ctx, w.Pool, old)
 		if err != nil {
-			return fmt.Errorf("error checking objects: %w", err)
-		}
-		known, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return fmt.Errorf("error checking objects: %w", err)
-		}
-		referenced := make(map[string]bool, len(known))
-		for _, k := range known {
-			referenced[k] = true
+			return err
 		}
 		for _, k := range old {
 			if referenced[k] {

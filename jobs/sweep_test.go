@@ -89,9 +89,9 @@ func TestSweepIsUniquePerPeriod(t *testing.T) {
 		_, err := client.Insert(ctx, jobs.SweepUploadsArgs{}, nil)
 		require.NoError(t, err)
 	}
-	var n int
-	require.NoError(t, db.Pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'sweep_uploads'").Scan(&n))
-	require.Equal(t, 1, n)
+	list, err := client.JobList(ctx, river.NewJobListParams().Kinds(jobs.SweepUploadsArgs{}.Kind()))
+	require.NoError(t, err)
+	require.Len(t, list.Jobs, 1)
 }
 
 func TestPruneEvents(t *testing.T) {
@@ -126,9 +126,11 @@ func TestSweepDeletesOrphanObjectsOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setupSweep(t)
-	pb := &parseBundle{db: b.db, bucket: b.bucket}
+	queue, err := river.NewClient(riverpgxv5.New(b.db.Pool), &river.Config{})
+	require.NoError(t, err)
+	pb := &parseBundle{db: b.db, bucket: b.bucket, client: queue}
 	kept := pb.document(t, []byte("%PDF-1.4 kept"))
-	_, err := b.bucket.Store.Put(ctx, "originals/alice/orphan", bytes.NewReader([]byte("%PDF-1.4 orphan")), storage.PutOptions{})
+	_, err = b.bucket.Store.Put(ctx, "originals/alice/orphan", bytes.NewReader([]byte("%PDF-1.4 orphan")), storage.PutOptions{})
 	require.NoError(t, err)
 
 	worker := &jobs.SweepUploadsWorker{Store: b.bucket.Store, Pool: b.db.Pool, MaxAge: time.Hour}

@@ -7,7 +7,8 @@
 // Differences through the Adobe Glyph List, Type0/CID fonts, Type3), and
 // lays the glyphs out into lines and words in reading order.
 //
-// Inspect is meant to run inside a sandboxed child process (see jobs): a
+// Inspect is meant to run inside a sandboxed child process (see
+// internal/sandbox, which the parse worker in jobs runs): a
 // hostile file can exhaust memory in ways recover cannot catch.
 package pdf
 

@@ -1,5 +1,7 @@
 package pdf
 
+import "github.com/foliohq/folio/pdf/pdftype"
+
 // Result is what Inspect learns of a document as a whole. Page text is
 // delivered page by page through Options.Page, not kept here.
 type Result struct {
@@ -18,68 +20,24 @@ type Result struct {
 	Warnings    []string      `json:"warnings,omitempty"`
 }
 
-// Encryption describes a file that was encrypted (and opened without a user
-// password).
-type Encryption struct {
-	Version     int      `json:"version"`
-	Revision    int      `json:"revision"`
-	KeyBits     int      `json:"key_bits"`
-	Permissions []string `json:"permissions"`
-}
-
-// Metadata is the document information dictionary and the key XMP fields.
-// Dates are RFC 3339 when they parse, empty otherwise.
-type Metadata struct {
-	Title        string `json:"title,omitempty"`
-	Author       string `json:"author,omitempty"`
-	Subject      string `json:"subject,omitempty"`
-	Keywords     string `json:"keywords,omitempty"`
-	Creator      string `json:"creator,omitempty"`
-	Producer     string `json:"producer,omitempty"`
-	CreationDate string `json:"creation_date,omitempty"`
-	ModDate      string `json:"mod_date,omitempty"`
-	XMP          *XMP   `json:"xmp,omitempty"`
-}
-
-// XMP holds the key fields of the document's XMP packet.
-type XMP struct {
-	Title       string   `json:"dc_title,omitempty"`
-	Creator     []string `json:"dc_creator,omitempty"`
-	Description string   `json:"dc_description,omitempty"`
-	CreateDate  string   `json:"xmp_create_date,omitempty"`
-	Producer    string   `json:"pdf_producer,omitempty"`
-}
-
-// OutlineItem is one bookmark. Page is 1-based; 0 when its target is not a
-// page of this document.
-type OutlineItem struct {
-	Title    string        `json:"title"`
-	Page     int           `json:"page,omitempty"`
-	Children []OutlineItem `json:"children,omitempty"`
-}
-
-// FontInfo is one font used by the pages' text.
-type FontInfo struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"`
-	Embedded bool   `json:"embedded"`
-}
-
-// Attachment is one embedded file.
-type Attachment struct {
-	Name string `json:"name"`
-	Size int64  `json:"size"`
-}
-
-// SecurityFlags report active content. They are flags, not failures.
-type SecurityFlags struct {
-	JavaScript        bool `json:"javascript"`
-	OpenAction        bool `json:"open_action"`
-	Launch            bool `json:"launch"`
-	AdditionalActions bool `json:"additional_actions"`
-	EmbeddedFiles     bool `json:"embedded_files"`
-	URIs              int  `json:"uri_count"`
-}
+// The shapes of a parse's results live in the leaf pdftype, so that the
+// packages which store and serve them do not link this one.
+type (
+	// Encryption is pdftype.Encryption.
+	Encryption = pdftype.Encryption
+	// Metadata is pdftype.Metadata.
+	Metadata = pdftype.Metadata
+	// XMP is pdftype.XMP.
+	XMP = pdftype.XMP
+	// OutlineItem is pdftype.OutlineItem.
+	OutlineItem = pdftype.OutlineItem
+	// FontInfo is pdftype.FontInfo.
+	FontInfo = pdftype.FontInfo
+	// Attachment is pdftype.Attachment.
+	Attachment = pdftype.Attachment
+	// SecurityFlags is pdftype.SecurityFlags.
+	SecurityFlags = pdftype.SecurityFlags
+)
 
 // Page is one page's layout and text.
 type Page struct {

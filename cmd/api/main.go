@@ -7,7 +7,7 @@ import (
 	"context"
 	"os"
 
-	"github.com/foliohq/folio/internal/app"
+	"github.com/foliohq/folio/cmd/internal/app"
 	"github.com/foliohq/folio/internal/config"
 )
 

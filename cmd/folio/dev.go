@@ -19,7 +19,8 @@ import (
 
 	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/auth"
-	"github.com/foliohq/folio/internal/app"
+	"github.com/foliohq/folio/cmd/internal/app"
+	"github.com/foliohq/folio/cmd/internal/worker"
 	"github.com/foliohq/folio/internal/config"
 	"github.com/foliohq/folio/internal/devstack"
 	"github.com/foliohq/folio/internal/telemetry"
@@ -157,7 +158,7 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.RunAPI(gctx, apiLn) })
-	g.Go(func() error { return a.RunWorker(gctx, healthLn) })
+	g.Go(func() error { return worker.Run(gctx, a, healthLn) })
 	return g.Wait()
 }
 

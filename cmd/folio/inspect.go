@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/foliohq/folio/internal/app"
+	"github.com/foliohq/folio/cmd/internal/app"
 	"github.com/foliohq/folio/pdf"
 )
 

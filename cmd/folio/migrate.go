@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/foliohq/folio/internal/app"
+	"github.com/foliohq/folio/cmd/internal/app"
 	"github.com/foliohq/folio/internal/config"
 	"github.com/foliohq/folio/internal/telemetry"
 	"github.com/foliohq/folio/migrations"

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/foliohq/folio/auth"
-	"github.com/foliohq/folio/internal/app"
+	"github.com/foliohq/folio/cmd/internal/app"
 	"github.com/foliohq/folio/internal/config"
 	"github.com/foliohq/folio/internal/devstack"
 )

@@ -18,7 +18,7 @@ import (
 
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/client"
-	"github.com/foliohq/folio/internal/app"
+	"github.com/foliohq/folio/cmd/internal/app"
 )
 
 // clientFlags are the flags of the commands that talk to a running API.

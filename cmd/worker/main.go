@@ -7,7 +7,8 @@ import (
 	"context"
 	"os"
 
-	"github.com/foliohq/folio/internal/app"
+	"github.com/foliohq/folio/cmd/internal/app"
+	"github.com/foliohq/folio/cmd/internal/worker"
 	"github.com/foliohq/folio/internal/sandbox"
 )
 
@@ -18,6 +19,6 @@ func main() {
 		if err != nil {
 			return err
 		}
-		return a.RunWorker(ctx, ln)
+		return worker.Run(ctx, a, ln)
 	}))
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/foliohq/folio/auth"
@@ -115,4 +116,55 @@ func TestEventsAcrossAPIInstances(t *testing.T) {
 	}
 	require.Positive(t, progressAfter, "the parse was still going when B stopped: progress came through A")
 	t.Logf("%d messages; B's listen connection cut at page %d of 2000; %d progress events after B stopped", len(msgs), atKill, progressAfter)
+}
+
+// TestStreamLiveDuringShutdownDelay: a websocket stream open when the API
+// gets SIGTERM goes on receiving live events for FOLIO_SHUTDOWN_DELAY
+// (while load balancers stop sending to it), then gets 1012; the hub that
+// feeds it stops only after it has closed.
+func TestStreamLiveDuringShutdownDelay(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db, bucket := testenv.Postgres(t), testenv.S3(t)
+	addr := freeAddr(t)
+	api := start(t, append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret,
+		"FOLIO_HTTP_ADDR="+addr, "FOLIO_SHUTDOWN_DELAY=5s"), "api")
+	waitStatus(t, api, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
+	tok, err := auth.Sign([]byte(testSecret), "alice", time.Hour)
+	require.NoError(t, err)
+
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/v1/events", &websocket.DialOptions{
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}},
+	})
+	require.NoError(t, err)
+	defer func() { _ = c.CloseNow() }()
+	read := func() (string, error) {
+		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		_, msg, err := c.Read(rctx)
+		if err != nil {
+			return "", err
+		}
+		var m struct{ Type string }
+		require.NoError(t, json.Unmarshal(msg, &m))
+		return m.Type, nil
+	}
+	typ, err := read()
+	require.NoError(t, err)
+	require.Equal(t, "snapshot", typ)
+
+	api.signal(t, syscall.SIGTERM)
+	waitStatus(t, api, "http://"+addr+"/readyz", http.StatusServiceUnavailable, 10*time.Second)
+	// Committed during the delay (the API still serves uploads then).
+	data := pdftest.TextPages([]string{"late"})
+	_, err = client.New(tok, "http://"+addr).Upload(ctx, "late.pdf", bytes.NewReader(data), int64(len(data)), nil)
+	require.NoError(t, err)
+
+	typ, err = read()
+	require.NoError(t, err, "the event committed during the shutdown delay arrives live")
+	require.Equal(t, events.DocumentQueued, typ)
+	_, err = read()
+	require.Equal(t, websocket.StatusServiceRestart, websocket.CloseStatus(err), "then 1012: reconnect elsewhere")
+	require.Equal(t, 0, api.wait(t, 30*time.Second), api.stderr.String())
 }

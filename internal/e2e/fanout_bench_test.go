@@ -16,6 +16,7 @@ import (
 
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/client"
+	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/internal/pdftest"
 	"github.com/foliohq/folio/internal/testenv"
@@ -109,12 +110,18 @@ func benchFanout(b *testing.B, n int) {
 	}
 
 	committed := map[int]time.Time{}
+	row, err := documents.Get(ctx, db.Pool, "bench", doc.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seq := row.EventSeq
 	b.ResetTimer()
 	for range b.N {
 		var e *events.Event
+		seq++ // the document's next seq: nothing else writes its log here
 		err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 			var err error
-			e, err = events.Append(ctx, tx, doc.ID, events.ParseProgress, map[string]int{"pages_done": 1})
+			e, err = events.Append(ctx, tx, doc.ID, row.Owner, seq, events.ParseProgressData{Stage: "extracting", PagesDone: 1})
 			return err
 		})
 		if err != nil {

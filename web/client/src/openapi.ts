@@ -945,11 +945,13 @@ export interface components {
             /** @constant */
             type: "document.failed";
         }) | (components["schemas"]["EventBase"] & {
-            data: null;
+            /** @description no fields */
+            data: Record<string, never>;
             /** @constant */
             type: "document.canceled";
         }) | (components["schemas"]["EventBase"] & {
-            data: null;
+            /** @description no fields */
+            data: Record<string, never>;
             /** @constant */
             type: "document.deleted";
         });

@@ -7,9 +7,45 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/pdftest"
+	"github.com/foliohq/folio/internal/testenv"
 	"github.com/foliohq/folio/jobs"
 )
+
+// TestRescueRiverSchemaIsPinned: Rescue writes river_job itself (the one
+// place Folio does). This fails when River's schema moves past the version
+// its SQL was checked against, or when a column it reads or writes changes:
+// check rescue.go against the new schema, then raise RiverSchemaVersion.
+func TestRescueRiverSchemaIsPinned(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testenv.Postgres(t)
+	var version int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT max(version) FROM river_migration WHERE line = 'main'`).Scan(&version))
+	require.Equal(t, jobs.RiverSchemaVersion, version,
+		"River's schema moved on: check jobs/rescue.go's SQL against it, then raise RiverSchemaVersion")
+
+	rows, err := db.Pool.Query(ctx, `SELECT column_name::text, udt_name::text FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'river_job'`)
+	require.NoError(t, err)
+	columns := map[string]string{}
+	for rows.Next() {
+		var name, typ string
+		require.NoError(t, rows.Scan(&name, &typ))
+		columns[name] = typ
+	}
+	require.NoError(t, rows.Err())
+	for name, typ := range map[string]string{
+		"id": "int8", "state": "river_job_state", "scheduled_at": "timestamptz", "errors": "_jsonb",
+		"attempt": "int2", "attempted_by": "_text", "args": "jsonb",
+	} {
+		require.Equal(t, typ, columns[name], "river_job.%s, as Rescue uses it", name)
+	}
+	var states []string
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT enum_range(NULL::river_job_state)::text[]`).Scan(&states))
+	require.Subset(t, states, []string{"running", "available"})
+}
 
 // TestRescueOnlyDeadWorkersJobs: a running job whose client heartbeats is
 // left alone; one whose client went quiet goes back to the queue, with its
@@ -28,7 +64,7 @@ func TestRescueOnlyDeadWorkersJobs(t *testing.T) {
 			attempted_by = ARRAY[$2::text] WHERE id = $1`, j.id, j.client)
 		require.NoError(t, err)
 	}
-	_, err := b.db.Pool.Exec(ctx, `UPDATE documents SET status = 'parsing', parse_generation = $2 WHERE id = $1`, dead, deadJob.ID)
+	_, _, err := documents.StartParse(ctx, b.db.Pool, dead, deadJob.ID, 1)
 	require.NoError(t, err)
 	require.NoError(t, (&jobs.Liveness{Pool: b.db.Pool, ClientID: "worker-alive"}).Heartbeat(ctx))
 	_, err = b.db.Pool.Exec(ctx, `INSERT INTO worker_heartbeats VALUES ('worker-dead', now() - interval '1 minute')`)
@@ -39,9 +75,9 @@ func TestRescueOnlyDeadWorkersJobs(t *testing.T) {
 	require.Equal(t, 1, n)
 
 	state := func(id int64) string {
-		var s string
-		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, id).Scan(&s))
-		return s
+		job, err := b.client.JobGet(ctx, id)
+		require.NoError(t, err)
+		return string(job.State)
 	}
 	require.Equal(t, "running", state(aliveJob.ID), "a live worker's job is never taken from it")
 	require.Equal(t, "available", state(deadJob.ID))

@@ -73,16 +73,11 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, s3opts s
 // Close closes the pool.
 func (a *App) Close() { a.Pool.Close() }
 
-// serve runs srv on ln until ctx ends, then shuts it down gracefully within
-// timeout.
-func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration) error {
-	return serveWithCutoff(ctx, srv, ln, timeout, nil)
-}
-
-// serveWithCutoff is serve; when the graceful shutdown runs out of time,
-// cutoff (if set) is called to make the remaining requests end cleanly, and
-// they get a short while to answer before the connections are closed.
-func serveWithCutoff(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration, cutoff func()) error {
+// Serve runs srv on ln until ctx ends, then shuts it down gracefully within
+// timeout. When that runs out, cutoff (if set) is called to make the
+// remaining requests end cleanly, and they get a short while to answer
+// before the connections are closed.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration, cutoff func()) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

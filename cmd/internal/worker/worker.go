@@ -1,4 +1,8 @@
-package app
+// Package worker runs a worker process: Folio's River client working jobs,
+// the liveness heartbeat, and the health listener, until its context ends;
+// then it drains. Apart from package app so that the API binary does not
+// link the parser and the sandbox.
+package worker
 
 import (
 	"context"
@@ -7,14 +11,17 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/foliohq/folio/cmd/internal/app"
 	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/internal/startstop"
 	"github.com/foliohq/folio/jobs"
 )
 
-// RunWorker works River jobs until ctx ends, serving /healthz, /readyz and
+// Run works River jobs until ctx ends, serving /healthz, /readyz and
 // /metrics on healthLn meanwhile. On shutdown River stops fetching, running
-// jobs get Config.ShutdownTimeout to finish, and the rest are cancelled.
-func (a *App) RunWorker(ctx context.Context, healthLn net.Listener) error {
+// jobs get Config.DrainTimeout to finish, and the rest are cancelled and
+// handed back.
+func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	cfg := a.Config
 	client, err := jobs.NewClient(a.Pool, jobs.Deps{
 		Store:  a.Store,
@@ -38,10 +45,12 @@ func (a *App) RunWorker(ctx context.Context, healthLn net.Listener) error {
 	mux.HandleFunc("GET /readyz", a.Health.Readyz)
 	mux.Handle("GET /metrics", a.Metrics.Handler())
 	srv := &http.Server{Handler: a.Metrics.Instrument(mux), ReadHeaderTimeout: 10 * time.Second}
-	healthDone := make(chan error, 1)
-	healthCtx, stopHealth := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopHealth()
-	go func() { healthDone <- serve(healthCtx, srv, healthLn, 5*time.Second) }()
+	// Every background service here runs on a context that outlives the
+	// signal (the drain below needs them) and is stopped by this function.
+	health := startstop.Start(context.WithoutCancel(ctx), "health server", func(ctx context.Context) error {
+		return app.Serve(ctx, srv, healthLn, 5*time.Second, nil)
+	})
+	defer func() { _ = health.Stop() }()
 
 	// River derives the jobs' contexts from Start's: the signal must not
 	// cancel running jobs; Stop and StopAndCancel below decide their fate.
@@ -50,13 +59,9 @@ func (a *App) RunWorker(ctx context.Context, healthLn net.Listener) error {
 	}
 	a.Logger.Info("worker started", "concurrency", a.Config.WorkerConcurrency, "health_addr", healthLn.Addr().String(), "client_id", client.ID())
 	// Heartbeats (and rescuing dead workers' jobs) go on while draining.
-	liveCtx, stopLiveness := context.WithCancel(context.WithoutCancel(ctx))
-	liveDone := make(chan struct{})
-	go func() {
-		(&jobs.Liveness{Pool: a.Pool, ClientID: client.ID(), Logger: a.Logger}).Run(liveCtx)
-		close(liveDone)
-	}()
-	defer func() { stopLiveness(); <-liveDone }()
+	liveness := startstop.Start(context.WithoutCancel(ctx), "liveness",
+		(&jobs.Liveness{Pool: a.Pool, ClientID: client.ID(), Logger: a.Logger}).Run)
+	defer func() { _ = liveness.Stop() }()
 
 	<-ctx.Done()
 	// Drain: not ready at once; River stops fetching; running jobs get
@@ -76,15 +81,5 @@ func (a *App) RunWorker(ctx context.Context, healthLn net.Listener) error {
 		}
 	}
 	a.Logger.Info("worker drained", "took", time.Since(began).Round(time.Millisecond).String())
-	stopHealth()
-	return <-healthDone
-}
-
-// ListenHealth opens the worker's health listener.
-func (a *App) ListenHealth(ctx context.Context) (net.Listener, error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.Config.HealthAddr)
-	if err != nil {
-		return nil, fmt.Errorf("error listening on FOLIO_HEALTH_ADDR=%s: %w", a.Config.HealthAddr, err)
-	}
-	return ln, nil
+	return health.Stop()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/events"
+	"github.com/foliohq/folio/internal/startstop"
 )
 
 // Listen opens the API's listener (separate from RunAPI so that callers
@@ -25,9 +26,18 @@ func (a *App) Listen(ctx context.Context) (net.Listener, error) {
 	return ln, nil
 }
 
-// NewAPI builds the API handler: token verification, an insert-only River
-// client, and the limits from Config.
-func (a *App) NewAPI(ctx context.Context) (*api.Server, error) {
+// ListenHealth opens the worker's health listener.
+func (a *App) ListenHealth(ctx context.Context) (net.Listener, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.Config.HealthAddr)
+	if err != nil {
+		return nil, fmt.Errorf("error listening on FOLIO_HEALTH_ADDR=%s: %w", a.Config.HealthAddr, err)
+	}
+	return ln, nil
+}
+
+// NewAPI builds the API handler around hub (which its owner runs): token
+// verification, an insert-only River client, and the limits from Config.
+func (a *App) NewAPI(ctx context.Context, hub *events.Hub) (*api.Server, error) {
 	cfg := a.Config
 	if err := cfg.RequireAuth(); err != nil {
 		return nil, err
@@ -42,8 +52,6 @@ func (a *App) NewAPI(ctx context.Context) (*api.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("error creating River client: %w", err)
 	}
-	hub := events.NewHub(a.Pool, a.Logger)
-	go hub.Run(ctx)
 	return api.New(api.Deps{
 		Hub:      hub,
 		Logger:   a.Logger,
@@ -67,9 +75,17 @@ func (a *App) NewAPI(ctx context.Context) (*api.Server, error) {
 }
 
 // RunAPI serves the API on ln until ctx ends, then drains: /readyz turns
-// 503 and in-flight requests get Config.ShutdownTimeout to finish.
+// 503 and the server goes on serving (streams included, with live events)
+// for Config.ShutdownDelay, then stops accepting; streams get 1012;
+// in-flight requests (uploads) get Config.ShutdownTimeout to finish.
+//
+// The event hub feeds the streams, so it runs on a context of its own and
+// stops only after the last stream has closed.
 func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
-	handler, err := a.NewAPI(ctx)
+	hub := events.NewHub(a.Pool, a.Logger)
+	hubSvc := startstop.Start(context.WithoutCancel(ctx), "events hub", hub.Run)
+	defer func() { _ = hubSvc.Stop() }()
+	handler, err := a.NewAPI(ctx, hub)
 	if err != nil {
 		return err
 	}
@@ -79,30 +95,32 @@ func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 	}
 	a.Logger.Info("api listening", "addr", ln.Addr().String())
-	// Drain: /readyz turns 503 at once, but the server keeps serving for
-	// FOLIO_SHUTDOWN_DELAY (load balancers take that long to stop sending),
-	// then stops accepting; streams get 1012; requests in flight (uploads)
-	// get FOLIO_SHUTDOWN_TIMEOUT.
+
+	// The drain: on ctx's end, not ready at once; after the delay (load
+	// balancers take that long to stop sending), streams are told to
+	// reconnect elsewhere and the server stops.
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
-	go func() {
+	drain := startstop.Start(serveCtx, "drain timer", func(svcCtx context.Context) error {
 		select {
 		case <-ctx.Done():
-		case <-serveCtx.Done():
-			return
+		case <-svcCtx.Done():
+			return nil
 		}
 		a.Health.Drain()
 		a.Logger.Info("draining: not ready; still serving", "shutdown_delay", a.Config.ShutdownDelay.String())
 		select {
 		case <-time.After(a.Config.ShutdownDelay):
-		case <-serveCtx.Done():
+		case <-svcCtx.Done():
 		}
 		handler.CloseStreams()
 		stopServing()
-	}()
-	err = serveWithCutoff(serveCtx, srv, ln, a.Config.ShutdownTimeout, handler.CutOffUploads)
+		return nil
+	})
+	defer func() { _ = drain.Stop() }()
+	err = Serve(serveCtx, srv, ln, a.Config.ShutdownTimeout, handler.CutOffUploads)
 	// Hijacked websockets are not the server's to wait for: wait for them
-	// to have said 1012 before the process goes.
+	// to have said 1012 before the hub and the process go.
 	waitCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	handler.CloseStreams()

@@ -1,0 +1,183 @@
+package documents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/foliohq/folio/events"
+	"github.com/foliohq/folio/internal/pg"
+	"github.com/foliohq/folio/jobs/jobargs"
+)
+
+// Queue is what the lifecycle needs of River: enqueue, find and cancel
+// jobs inside its own transactions. An insert-only *river.Client does.
+type Queue interface {
+	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobListTx(ctx context.Context, tx pgx.Tx, params *river.JobListParams) (*river.JobListResult, error)
+	JobCancelTx(ctx context.Context, tx pgx.Tx, jobID int64) (*rivertype.JobRow, error)
+}
+
+var _ Queue = (*river.Client[pgx.Tx])(nil)
+
+// appendEvent numbers the document's next event (the row's lock orders the
+// writers of one document, so seq is gap-free) and appends it. The row must
+// still exist: for document.deleted, append before deleting it.
+func appendEvent(ctx context.Context, tx pg.DBTX, id uuid.UUID, data events.Payload) error {
+	var (
+		seq   int
+		owner string
+	)
+	err := tx.QueryRow(ctx, `UPDATE documents SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq, owner`,
+		id).Scan(&seq, &owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("error numbering event: %w", err)
+	}
+	_, err = events.Append(ctx, tx, id, owner, seq, data)
+	return err
+}
+
+// Create records an uploaded document (its bytes already stored at
+// doc.S3Key) and enqueues its parse, in one transaction: either both exist
+// or neither does. Under the owner's lock it re-checks the quota
+// (ErrQuotaExceeded), so that concurrent uploads cannot overrun it
+// together, and sets doc.DuplicateOf to the owner's oldest document with
+// the same bytes. doc.Status becomes queued; its timestamps are set.
+func Create(ctx context.Context, pool *pgxpool.Pool, q Queue, doc *Document, quotaBytes int64) error {
+	doc.Status = StatusQueued
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := lockOwner(ctx, tx, doc.Owner); err != nil {
+			return err
+		}
+		usage, err := UsageBytes(ctx, tx, doc.Owner)
+		if err != nil {
+			return err
+		}
+		if usage+doc.SizeBytes > quotaBytes {
+			return ErrQuotaExceeded
+		}
+		if doc.DuplicateOf, err = FirstWithSHA256(ctx, tx, doc.Owner, doc.SHA256, doc.ID); err != nil {
+			return err
+		}
+		if err := insert(ctx, tx, doc); err != nil {
+			return err
+		}
+		if _, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: doc.ID}, nil); err != nil {
+			return fmt.Errorf("error enqueueing parse: %w", err)
+		}
+		return appendEvent(ctx, tx, doc.ID, events.DocumentQueuedData{Filename: doc.Filename, SizeBytes: doc.SizeBytes})
+	})
+	if err != nil && !errors.Is(err, ErrQuotaExceeded) {
+		return fmt.Errorf("error creating document: %w", err)
+	}
+	return err
+}
+
+// Reparse enqueues the owner's document for another parse, clearing the
+// previous outcome, and returns it as it is now. ErrNotFound; a
+// *ParseRunningError when a parse is queued or running already.
+func Reparse(ctx context.Context, pool *pgxpool.Pool, q Queue, owner string, id uuid.UUID) (*Document, error) {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		doc, err := getForUpdate(ctx, tx, owner, id)
+		if err != nil {
+			return err
+		}
+		if doc.Status.Busy() {
+			return &ParseRunningError{Status: doc.Status}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', failure_code = NULL, failure_message = NULL,
+			pages_done = 0, updated_at = now() WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("error requeueing document: %w", err)
+		}
+		res, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: id}, nil)
+		if err != nil {
+			return fmt.Errorf("error enqueueing parse: %w", err)
+		}
+		if res.UniqueSkippedAsDuplicate {
+			// A job not yet finished (a worker about to mark it so).
+			return &ParseRunningError{Status: StatusQueued}
+		}
+		return appendEvent(ctx, tx, id, events.DocumentQueuedData{Reparse: true})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return Get(ctx, pool, owner, id)
+}
+
+// Delete removes the owner's document: it cancels its parse if one is
+// queued or running (document.canceled), announces the deletion
+// (document.deleted) and deletes the row and its pages, in one
+// transaction. It returns the deleted document: its original at S3Key is
+// the caller's to delete (the sweeper deletes it if the caller cannot).
+// ErrNotFound.
+func Delete(ctx context.Context, pool *pgxpool.Pool, q Queue, owner string, id uuid.UUID) (*Document, error) {
+	var doc *Document
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		if doc, err = getForUpdate(ctx, tx, owner, id); err != nil {
+			return err
+		}
+		active, err := q.JobListTx(ctx, tx, river.NewJobListParams().
+			Kinds(jobargs.KindParse).
+			States(jobargs.ActiveParseStates...).
+			Where("args->>'document_id' = @document_id", river.NamedArgs{"document_id": id.String()}).
+			First(100))
+		if err != nil {
+			return fmt.Errorf("error listing parse jobs: %w", err)
+		}
+		for _, job := range active.Jobs {
+			if _, err := q.JobCancelTx(ctx, tx, job.ID); err != nil {
+				return fmt.Errorf("error cancelling parse job %d: %w", job.ID, err)
+			}
+		}
+		if len(active.Jobs) > 0 {
+			if err := appendEvent(ctx, tx, id, events.DocumentCanceledData{}); err != nil {
+				return err
+			}
+		}
+		if err := appendEvent(ctx, tx, id, events.DocumentDeletedData{}); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM documents WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("error deleting document: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// RequeueLost puts a document back to queued, in the caller's transaction,
+// when the worker running generation gen's parse died (its job was handed
+// back to the queue by jobs.Rescue). It announces parse.requeued
+// (worker_lost); a document no longer parsing that generation is left
+// alone.
+func RequeueLost(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64) error {
+	return requeue(ctx, tx, id, gen, events.ParseRequeuedData{Why: events.RequeuedWorkerLost})
+}
+
+// requeue sets a parsing document of generation gen back to queued and
+// announces why.
+func requeue(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64, why events.ParseRequeuedData) error {
+	tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', parse_stage = NULL, updated_at = now()
+		WHERE id = $1 AND parse_generation = $2 AND status = 'parsing'`, id, gen)
+	if err != nil {
+		return fmt.Errorf("error requeueing parse: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	return appendEvent(ctx, tx, id, why)
+}

@@ -1,0 +1,115 @@
+package events
+
+import "encoding/json"
+
+// Payload is the data of one event variant; EventType names the variant.
+// Each type here is one variant of the OpenAPI document's Event schema
+// (api/openapi.json), and a test keeps the two equal.
+type Payload interface {
+	EventType() string
+}
+
+// Event types.
+const (
+	DocumentQueued   = "document.queued"
+	ParseStarted     = "parse.started"
+	ParseProgress    = "parse.progress"
+	ParseRequeued    = "parse.requeued"
+	DocumentDone     = "document.done"
+	DocumentFailed   = "document.failed"
+	DocumentCanceled = "document.canceled"
+	DocumentDeleted  = "document.deleted"
+)
+
+// DocumentQueuedData is the data of document.queued: uploaded (Filename,
+// SizeBytes), or queued again by a reparse (Reparse).
+type DocumentQueuedData struct {
+	Filename  string `json:"filename,omitempty"`
+	SizeBytes int64  `json:"size_bytes,omitempty"`
+	Reparse   bool   `json:"reparse,omitempty"`
+}
+
+// ParseStartedData is the data of parse.started: a worker started, or
+// resumed, a parse.
+type ParseStartedData struct {
+	Attempt      int `json:"attempt"`
+	ResumeAtPage int `json:"resume_at_page"`
+}
+
+// ParseProgressData is the data of parse.progress: pages extracted so far
+// in Stage.
+type ParseProgressData struct {
+	Stage      string `json:"stage"`
+	PagesDone  int    `json:"pages_done"`
+	PagesTotal int    `json:"pages_total"`
+}
+
+// Why a parse went back to the queue.
+const (
+	RequeuedRetry      = "retry"       // a transient failure; River retries
+	RequeuedDraining   = "draining"    // its worker is stopping
+	RequeuedWorkerLost = "worker_lost" // its worker stopped heartbeating
+)
+
+// ParseRequeuedData is the data of parse.requeued: the parse went back to
+// the queue, and why.
+type ParseRequeuedData struct {
+	Why     string `json:"why"`
+	Attempt int    `json:"attempt,omitempty"`
+}
+
+// DocumentDoneData is the data of document.done: the parse finished;
+// Summary is the document's summary.
+type DocumentDoneData struct {
+	PageCount int             `json:"page_count"`
+	Summary   json.RawMessage `json:"summary"`
+}
+
+// DocumentFailedData is the data of document.failed: the document cannot
+// be parsed, with a stable reason code and plain words.
+type DocumentFailedData struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// DocumentCanceledData is the data of document.canceled: a queued or
+// running parse was cancelled (the document is being deleted). It carries
+// no fields.
+type DocumentCanceledData struct{}
+
+// DocumentDeletedData is the data of document.deleted: the document is
+// gone; the last event of its log. It carries no fields.
+type DocumentDeletedData struct{}
+
+// EventType names the variant.
+func (DocumentQueuedData) EventType() string { return DocumentQueued }
+
+// EventType names the variant.
+func (ParseStartedData) EventType() string { return ParseStarted }
+
+// EventType names the variant.
+func (ParseProgressData) EventType() string { return ParseProgress }
+
+// EventType names the variant.
+func (ParseRequeuedData) EventType() string { return ParseRequeued }
+
+// EventType names the variant.
+func (DocumentDoneData) EventType() string { return DocumentDone }
+
+// EventType names the variant.
+func (DocumentFailedData) EventType() string { return DocumentFailed }
+
+// EventType names the variant.
+func (DocumentCanceledData) EventType() string { return DocumentCanceled }
+
+// EventType names the variant.
+func (DocumentDeletedData) EventType() string { return DocumentDeleted }
+
+// Payloads is one value of every variant, for tests that check them against
+// the API's description.
+func Payloads() []Payload {
+	return []Payload{
+		DocumentQueuedData{}, ParseStartedData{}, ParseProgressData{}, ParseRequeuedData{},
+		DocumentDoneData{}, DocumentFailedData{}, DocumentCanceledData{}, DocumentDeletedData{},
+	}
+}

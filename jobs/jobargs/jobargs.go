@@ -1,0 +1,47 @@
+// Package jobargs holds the arguments of Folio's River jobs that more than
+// one layer needs: documents enqueues and cancels parse jobs, jobs works
+// them. A leaf (River's types only), so that the API binary links neither
+// the parser nor the sandbox.
+package jobargs
+
+import (
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// QueueParse is the queue parse jobs run in, apart from maintenance jobs so
+// that a backlog of uploads never delays the sweeper (and the other way
+// round).
+const QueueParse = "parse"
+
+// ParseMaxAttempts bounds retries of transient failures of one parse.
+const ParseMaxAttempts = 5
+
+// ParseArgs are the arguments of the parse job of one document.
+type ParseArgs struct {
+	DocumentID uuid.UUID `json:"document_id" river:"unique"`
+}
+
+// KindParse is the parse job's kind.
+const KindParse = "parse"
+
+// Kind is the job kind.
+func (ParseArgs) Kind() string { return KindParse }
+
+// ActiveParseStates are the states of a parse job that has not finished:
+// one in these states makes another for the same document a duplicate.
+var ActiveParseStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+// InsertOpts make parse jobs unique per document while one is waiting or
+// running; a finished one does not block a reparse.
+func (ParseArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		Queue:       QueueParse,
+		MaxAttempts: ParseMaxAttempts,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: ActiveParseStates},
+	}
+}

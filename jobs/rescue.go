@@ -1,0 +1,73 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/foliohq/folio/documents"
+)
+
+// RiverSchemaVersion is the River migration (line "main") that Rescue's
+// SQL was checked against: River v0.51.1, migration 8. River offers no call
+// that hands back the running jobs of a dead client (its own rescuer waits
+// RescueStuckJobsAfter), so this file is the one place Folio writes
+// river_job itself. TestRescueRiverSchemaIsPinned fails when River's
+// schema moves on: check this SQL against the new one, then raise it.
+const RiverSchemaVersion = 8
+
+// Rescue hands back to the queue every running job whose client has not
+// heartbeated for deadAfter (or never did); a parse job's document is
+// requeued too (documents.RequeueLost: parse.requeued, worker_lost), in the
+// same transaction. Safe to run from every worker at once.
+func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) (int, error) {
+	var n int
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			UPDATE river_job j SET state = 'available', scheduled_at = now(),
+				errors = array_append(coalesce(j.errors, '{}'), jsonb_build_object(
+					'at', now(), 'attempt', j.attempt, 'error', 'worker lost: no heartbeat from ' || j.attempted_by[array_length(j.attempted_by, 1)], 'trace', ''))
+			WHERE j.id IN (
+				SELECT j2.id FROM river_job j2
+				WHERE j2.state = 'running'
+				AND NOT EXISTS (SELECT 1 FROM worker_heartbeats h
+					WHERE h.client_id = j2.attempted_by[array_length(j2.attempted_by, 1)]
+					AND h.last_seen > now() - make_interval(secs => $1))
+				FOR UPDATE SKIP LOCKED)
+			RETURNING j.id, coalesce(j.args->>'document_id', '')`, deadAfter.Seconds())
+		if err != nil {
+			return fmt.Errorf("error rescuing jobs: %w", err)
+		}
+		type rescued struct {
+			job int64
+			doc string
+		}
+		list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (rescued, error) {
+			var r rescued
+			return r, row.Scan(&r.job, &r.doc)
+		})
+		if err != nil {
+			return fmt.Errorf("error rescuing jobs: %w", err)
+		}
+		for _, r := range list {
+			if r.doc == "" {
+				continue // not a parse job: back in the queue is all it needs
+			}
+			id, err := uuid.Parse(r.doc)
+			if err != nil {
+				return fmt.Errorf("error rescuing job %d: bad document id: %w", r.job, err)
+			}
+			if err := documents.RequeueLost(ctx, tx, id, r.job); err != nil {
+				return err
+			}
+		}
+		n = len(list)
+		_, err = tx.Exec(ctx, `DELETE FROM worker_heartbeats WHERE last_seen < now() - interval '1 hour'`)
+		return err
+	})
+	return n, err
+}
