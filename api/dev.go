@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/foliohq/folio/auth"
@@ -33,9 +34,12 @@ func (s *Server) devToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Anyone who reaches this endpoint may be anybody: keep it to this machine.
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !isLoopback(host) {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !isLoopback(host) || !loopbackHost(r.Host) {
+		// The Host check stops DNS rebinding: a page on evil.example whose
+		// name now resolves to 127.0.0.1 reaches this machine with
+		// Host: evil.example.
 		writeProblem(w, problem(http.StatusForbidden, "dev_token_local_only",
-			"Dev tokens are handed out only to clients on the machine running `folio dev`."))
+			"Dev tokens are handed out only to clients on the machine running `folio dev`, asking for it by a loopback name (localhost, 127.0.0.1, [::1])."))
 		return
 	}
 	var body struct {
@@ -67,6 +71,17 @@ func (s *Server) devToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"token": tok, "sub": body.Sub, "expires_at": time.Now().Add(ttl).UTC().Truncate(time.Second),
 	})
+}
+
+// loopbackHost reports whether a Host header names this machine:
+// localhost or a loopback address, with or without a port.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return strings.EqualFold(host, "localhost") || isLoopback(host)
 }
 
 func isLoopback(host string) bool {

@@ -57,23 +57,32 @@ func TestDevToken(t *testing.T) {
 }
 
 // TestDevTokenOnlyForThisMachine: whoever reaches the endpoint would get a
-// token for anybody, so only loopback clients get one.
+// token for anybody, so only loopback clients get one, and only when they
+// ask by a loopback name: a page whose own name was rebound to 127.0.0.1
+// (DNS rebinding) sends its own name as Host.
 func TestDevTokenOnlyForThisMachine(t *testing.T) {
 	t.Parallel()
 	b := setup(t, withDev)
-	for addr, want := range map[string]int{
-		"192.0.2.10:5555":      http.StatusForbidden,
-		"[2001:db8::1]:5555":   http.StatusForbidden,
-		"127.0.0.1:5555":       http.StatusCreated,
-		"[::1]:5555":           http.StatusCreated,
-		"[::ffff:127.0.0.1]:1": http.StatusCreated,
+	for _, tt := range []struct {
+		addr, host string
+		want       int
+	}{
+		{"192.0.2.10:5555", "localhost:8080", http.StatusForbidden},
+		{"[2001:db8::1]:5555", "localhost:8080", http.StatusForbidden},
+		{"127.0.0.1:5555", "localhost:8080", http.StatusCreated},
+		{"[::1]:5555", "[::1]:8080", http.StatusCreated},
+		{"[::ffff:127.0.0.1]:1", "127.0.0.1:8080", http.StatusCreated},
+		{"127.0.0.1:5555", "LOCALHOST", http.StatusCreated},
+		{"127.0.0.1:5555", "evil.example:8080", http.StatusForbidden},
+		{"127.0.0.1:5555", "localhost.evil.example", http.StatusForbidden},
+		{"127.0.0.1:5555", "", http.StatusForbidden},
 	} {
 		req := httptest.NewRequest(http.MethodPost, "/v1/dev/token", strings.NewReader(`{"sub":"alice"}`))
-		req.RemoteAddr = addr
+		req.RemoteAddr, req.Host = tt.addr, tt.host
 		rec := httptest.NewRecorder()
 		b.server.ServeHTTP(rec, req)
-		require.Equal(t, want, rec.Code, "from %s: %s", addr, rec.Body)
-		if want == http.StatusForbidden {
+		require.Equal(t, tt.want, rec.Code, "from %s as %q: %s", tt.addr, tt.host, rec.Body)
+		if tt.want == http.StatusForbidden {
 			require.Contains(t, rec.Body.String(), `"code":"dev_token_local_only"`)
 		}
 	}

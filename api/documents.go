@@ -3,10 +3,12 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/internal/ratelimit"
 )
 
 // documentID reads the {id} path value; a malformed id is a document that
@@ -106,7 +108,12 @@ func (s *Server) reparse(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, errNotFound)
 		return
 	}
-	doc, err := documents.Reparse(r.Context(), s.Pool, s.River, ownerOf(r.Context()), id)
+	owner := ownerOf(r.Context())
+	if p := s.limit(r.Context(), owner, ratelimit.Reparse, s.Limits.ReparseRateLimit, time.Minute, "reparses"); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	doc, err := documents.Reparse(r.Context(), s.Pool, s.River, owner, id)
 	if err != nil {
 		s.writeError(w, err)
 		return

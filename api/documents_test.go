@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -263,4 +265,35 @@ func TestUploadWithPUT(t *testing.T) {
 		map[string]string{"Content-Type": "application/pdf"})
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	require.Equal(t, sha(body), decode[documents.Document](t, resp).SHA256)
+}
+
+// TestDotOwnersStayInTheirPrefix: the subjects "." and ".." (which dev
+// tokens hand out) once got keys with dot segments that servers collapse:
+// their originals landed outside their prefix, were swept as orphans, and
+// their download links broke in browsers. Now every owner's originals sit
+// under one safe segment of its own, and downloads work.
+func TestDotOwnersStayInTheirPrefix(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, owner := range []string{".", "..", "a/../b", "%2e%2e"} {
+		body := pdfBytes(t, 500)
+		doc := decode[documents.Document](t, b.uploadRaw(t, owner, "a.pdf", body))
+		key := b.s3Key(t, doc.ID.String())
+		require.Equal(t, documents.OriginalKey(owner, doc.ID), key)
+		require.NotRegexp(t, `(^|/)\.\.?(/|$)`, key, "owner %q: no dot segment", owner)
+		require.Equal(t, body, b.object(t, key), "owner %q: stored where the row says", owner)
+
+		resp := b.do(t, http.MethodGet, "/v1/documents/"+doc.ID.String()+"/content", owner, nil, nil)
+		require.Equal(t, http.StatusFound, resp.StatusCode)
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		require.NoError(t, err)
+		require.Equal(t, path.Clean(loc.Path), loc.Path, "owner %q: a browser fetches the link as signed", owner)
+		dl, err := http.Get(loc.String()) //nolint:gosec // the URL is the one the API made
+		require.NoError(t, err)
+		got, err := io.ReadAll(dl.Body)
+		dl.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, dl.StatusCode, "owner %q", owner)
+		require.Equal(t, body, got)
+	}
 }

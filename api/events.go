@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/events"
+	"github.com/foliohq/folio/internal/ratelimit"
 )
 
 const (
@@ -30,12 +32,24 @@ const (
 	snapshotLimit = 500
 	// writeTimeout bounds one write to a client.
 	writeTimeout = 10 * time.Second
+	// streamRetryAfter is what an owner over its stream cap is told to wait.
+	streamRetryAfter = 10 * time.Second
 )
 
+// statusCredentialsExpired closes a websocket whose token (or the token
+// its ticket was issued for) has expired: get a new one and resume.
+const statusCredentialsExpired websocket.StatusCode = 4001
+
 // ticket handles POST /v1/events/tickets: a single-use ticket, valid 60 s,
-// for browsers, which cannot set headers on WebSocket or EventSource.
+// for browsers, which cannot set headers on WebSocket or EventSource. A
+// stream opened with it ends when the token that asked for it expires.
 func (s *Server) ticket(w http.ResponseWriter, r *http.Request) {
-	tok, expires, err := events.IssueTicket(r.Context(), s.Pool, ownerOf(r.Context()), ticketTTL)
+	id := identityOf(r.Context())
+	if p := s.limit(r.Context(), id.Subject, ratelimit.Ticket, s.Limits.TicketRateLimit, time.Minute, "stream tickets"); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	tok, expires, err := events.IssueTicket(r.Context(), s.Pool, id.Subject, ticketTTL, id.Expires)
 	if err != nil {
 		s.writeError(w, err)
 		return
@@ -44,12 +58,35 @@ func (s *Server) ticket(w http.ResponseWriter, r *http.Request) {
 }
 
 // streamOwner authenticates a stream: a ticket (?ticket=, single use) or a
-// bearer token.
-func (s *Server) streamOwner(r *http.Request) (string, error) {
+// bearer token. It returns the owner and when the credentials expire (zero:
+// unknown).
+func (s *Server) streamOwner(r *http.Request) (string, time.Time, error) {
 	if tok := r.URL.Query().Get("ticket"); tok != "" {
 		return events.RedeemTicket(r.Context(), s.Pool, tok)
 	}
-	return s.Verifier.FromRequest(r)
+	id, err := s.Verifier.FromRequest(r)
+	return id.Subject, id.Expires, err
+}
+
+// openStream counts a stream of owner on this process, unless the owner
+// has MaxStreamsPerOwner open already; release uncounts it.
+func (s *Server) openStream(owner string) (release func(), ok bool) {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	if limit := s.Limits.MaxStreamsPerOwner; limit > 0 && s.streamsByOwner[owner] >= limit {
+		return nil, false
+	}
+	s.streamsByOwner[owner]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.streamsMu.Lock()
+			defer s.streamsMu.Unlock()
+			if s.streamsByOwner[owner]--; s.streamsByOwner[owner] <= 0 {
+				delete(s.streamsByOwner, owner)
+			}
+		})
+	}, true
 }
 
 // originAllowed: no Origin (not a browser), the API's own origin, or one of
@@ -60,7 +97,7 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	if origin == "" {
 		return true
 	}
-	if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
+	if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) && strings.EqualFold(u.Scheme, requestScheme(r)) {
 		return true
 	}
 	for _, o := range s.AllowedOrigins {
@@ -69,6 +106,20 @@ func (s *Server) originAllowed(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// requestScheme is the scheme the client used: X-Forwarded-Proto from a
+// TLS-terminating proxy (a browser cannot set it on a websocket), else
+// whether this connection is TLS.
+func requestScheme(r *http.Request) string {
+	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
+		p, _, _ = strings.Cut(p, ",")
+		return strings.TrimSpace(p)
+	}
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // sink is one client connection, websocket or SSE.
@@ -90,7 +141,7 @@ func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 	ctx := r.Context()
-	owner, err := s.streamOwner(r)
+	owner, expires, err := s.streamOwner(r)
 	if err != nil {
 		s.Logger.Debug("unauthorized stream", "path", r.URL.Path, "reason", err.Error())
 		writeProblem(w, errUnauthorized("A valid bearer token or stream ticket (?ticket=) is required."))
@@ -106,24 +157,38 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 		writeProblem(w, problem(http.StatusForbidden, "origin_not_allowed", "This origin may not open streams (FOLIO_ALLOWED_ORIGINS)."))
 		return
 	}
-	docID := uuid.Nil
+	docID, docSeq := uuid.Nil, 0
 	if one {
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
 			writeProblem(w, errNotFound)
 			return
 		}
-		if _, err := documents.Get(ctx, s.Pool, owner, id); err != nil {
+		doc, err := documents.Get(ctx, s.Pool, owner, id)
+		if err != nil {
 			s.writeError(w, err) // 404 before any upgrade: no existence leak
 			return
 		}
-		docID = id
+		docID, docSeq = id, doc.EventSeq
 	}
 	after, hasAfter, err := resumePoint(r, ws)
 	if err != nil {
 		writeProblem(w, problem(http.StatusBadRequest, "bad_resume", "after / Last-Event-ID must be a whole number."))
 		return
 	}
+	release, ok := s.openStream(owner)
+	if !ok {
+		p := problem(http.StatusTooManyRequests, "too_many_streams",
+			fmt.Sprintf("At most %d event streams per user on one server; close some (one stream of all documents, GET /v1/events, serves many views).", s.Limits.MaxStreamsPerOwner))
+		p.retryAfter = streamRetryAfter
+		writeProblem(w, p)
+		return
+	}
+	defer func() {
+		if release != nil { // not handed to the pump
+			release()
+		}
+	}()
 
 	// The hub must be listening before the log is read (it starts at the
 	// head it sees then); subscribe before reading: every event is then in
@@ -160,7 +225,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 		}
 	}
 	s.streamsOpen.Inc()
-	st := &streamState{s: s, out: out, owner: owner, doc: docID, one: one}
+	st := &streamState{s: s, out: out, owner: owner, doc: docID, docSeq: docSeq, one: one}
 	if err := st.start(ctx, after, hasAfter); err != nil {
 		out.close(websocket.StatusInternalError, "could not read the event log")
 		s.streamsOpen.Dec()
@@ -168,24 +233,36 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 		return
 	}
 	s.pumps.Add(1)
+	done := release
+	release = nil // the pump releases it
 	if ws {
-		go s.pump(ctx, st, sub)
+		go s.pump(ctx, st, sub, expires, done)
 		return
 	}
-	s.pump(ctx, st, sub) // SSE writes through this handler's ResponseWriter
+	s.pump(ctx, st, sub, expires, done) // SSE writes through this handler's ResponseWriter
 }
 
-// pump sends live events until the client goes, falls behind, or the
-// server shuts down.
-func (s *Server) pump(ctx context.Context, st *streamState, sub *events.Subscription) {
+// pump sends live events until the client goes, falls behind, its
+// credentials expire, or the server shuts down.
+func (s *Server) pump(ctx context.Context, st *streamState, sub *events.Subscription, expires time.Time, release func()) {
 	defer s.pumps.Done()
+	defer release()
 	defer s.streamsOpen.Dec()
 	defer sub.Close()
 	out := st.out
 	ticker := time.NewTicker(keepAlive)
 	defer ticker.Stop()
+	var expired <-chan time.Time // nil: never
+	if !expires.IsZero() {
+		t := time.NewTimer(time.Until(expires))
+		defer t.Stop()
+		expired = t.C
+	}
 	for {
 		select {
+		case <-expired:
+			out.close(statusCredentialsExpired, "credentials expired; re-authenticate and resume")
+			return
 		case <-ctx.Done():
 			out.close(websocket.StatusNormalClosure, "")
 			return
@@ -228,52 +305,84 @@ func resumePoint(r *http.Request, ws bool) (int64, bool, error) {
 
 // streamState is what one stream has sent.
 type streamState struct {
-	s     *Server
-	out   sink
-	owner string
-	doc   uuid.UUID
-	one   bool
-	seq   int   // one document: the last seq sent
-	pos   int64 // all documents: the last pos sent
+	s      *Server
+	out    sink
+	owner  string
+	doc    uuid.UUID
+	one    bool
+	seq    int   // one document: the last seq sent
+	docSeq int   // one document: its seq when the stream was asked for
+	pos    int64 // all documents: the last pos sent
 }
 
-// start sends the snapshot or the replay.
+// start sends the replay after a resume point the log still covers, or
+// else a snapshot: flagged replay_truncated when events past the resume
+// point were pruned, plain when the point lies beyond the log.
 func (st *streamState) start(ctx context.Context, after int64, hasAfter bool) error {
-	truncated := false
-	if hasAfter {
-		var err error
-		if truncated, err = st.truncated(ctx, after); err != nil {
-			return err
-		}
+	if !hasAfter {
+		return st.snapshot(ctx, false)
 	}
-	if hasAfter && !truncated {
-		if st.one {
-			st.seq = int(after)
-		} else {
-			st.pos = after
-		}
-		return st.replay(ctx)
+	ok, truncated, err := st.resumable(ctx, after)
+	if err != nil {
+		return err
 	}
-	return st.snapshot(ctx, hasAfter)
+	if !ok {
+		return st.snapshot(ctx, truncated)
+	}
+	if st.one {
+		st.seq = int(after)
+	} // else resumable set st.pos (translated, where it had to be)
+	return st.replay(ctx)
 }
 
-// truncated reports whether events after `after` were pruned already.
-func (st *streamState) truncated(ctx context.Context, after int64) (bool, error) {
-	var oldest int64
+// resumable reports whether the log holds every event of the stream after
+// `after` (ok), and if not, whether events were pruned (truncated) rather
+// than `after` lying past the log's head.
+func (st *streamState) resumable(ctx context.Context, after int64) (ok, truncated bool, err error) {
 	if st.one {
-		seq, err := events.OldestSeq(ctx, st.s.Pool, st.doc)
-		if err != nil {
-			return false, err
+		// seq is gap-free per document: the log covers (after, head] iff
+		// its oldest remaining event is at most after+1.
+		head := int64(st.docSeq)
+		if after >= head {
+			return after == head, false, nil
 		}
-		oldest = int64(seq)
-	} else {
-		pos, err := events.OldestPos(ctx, st.s.Pool, st.owner)
+		oldest, err := events.OldestSeq(ctx, st.s.Pool, st.doc)
 		if err != nil {
-			return false, err
+			return false, false, err
 		}
-		oldest = pos
+		if oldest == 0 || int64(oldest) > after+1 {
+			return false, true, nil
+		}
+		return true, false, nil
 	}
-	return oldest > after+1, nil
+	mark, err := events.PruneMark(ctx, st.s.Pool, st.owner)
+	if err != nil {
+		return false, false, err
+	}
+	if after < events.OwnerPosBase {
+		// A global position, held from before owner positions: the owner
+		// position it stands for, if an event of the owner's still says.
+		op, found, err := events.OwnerPosAt(ctx, st.s.Pool, st.owner, after)
+		if err != nil {
+			return false, false, err
+		}
+		if !found {
+			return false, mark > 0, nil
+		}
+		after = op
+	}
+	head, err := events.OwnerHead(ctx, st.s.Pool, st.owner)
+	if err != nil {
+		return false, false, err
+	}
+	if after > head {
+		return false, false, nil
+	}
+	if after < mark {
+		return false, true, nil
+	}
+	st.pos = after
+	return true, false, nil
 }
 
 func (st *streamState) snapshot(ctx context.Context, truncated bool) error {
@@ -345,11 +454,11 @@ func (st *streamState) deliver(ctx context.Context, e events.Event) error {
 		st.seq = e.Seq
 		return st.out.send(ctx, strconv.Itoa(e.Seq), e.Type, e)
 	}
-	if e.Pos <= st.pos {
+	if e.OwnerPos <= st.pos {
 		return nil
 	}
-	st.pos = e.Pos
-	return st.out.send(ctx, strconv.FormatInt(e.Pos, 10), e.Type, e)
+	st.pos = e.OwnerPos
+	return st.out.send(ctx, strconv.FormatInt(e.OwnerPos, 10), e.Type, e)
 }
 
 // wsSink writes JSON messages to a websocket.
@@ -424,7 +533,7 @@ func (s *sseSink) ping(context.Context) error {
 // close ends an SSE stream; the client reconnects with Last-Event-ID. A
 // restart says so first.
 func (s *sseSink) close(code websocket.StatusCode, reason string) {
-	if code == websocket.StatusServiceRestart || code == websocket.StatusTryAgainLater {
+	if code == websocket.StatusServiceRestart || code == websocket.StatusTryAgainLater || code == statusCredentialsExpired {
 		_, _ = fmt.Fprintf(s.w, "event: reconnect\ndata: %q\n\n", reason)
 		_ = s.rc.Flush()
 	}

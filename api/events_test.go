@@ -187,7 +187,7 @@ func TestStreamSecurity(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a used ticket")
 
-	expired, _, err := events.IssueTicket(ctx, b.db.Pool, "alice", -time.Second)
+	expired, _, err := events.IssueTicket(ctx, b.db.Pool, "alice", -time.Second, time.Time{})
 	require.NoError(t, err)
 	_, resp, err = b.ws(t, path+"?ticket="+expired, "", nil)
 	require.Error(t, err)

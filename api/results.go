@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/foliohq/folio/documents"
 )
@@ -122,6 +123,10 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem(http.StatusBadRequest, "bad_query", "q must be 1 to 500 characters."))
 		return
 	}
+	if !validText(q) {
+		writeProblem(w, problem(http.StatusBadRequest, "bad_query", "q must be UTF-8 text without NUL characters."))
+		return
+	}
 	limit, ok := intParam(r, "limit", 20, 1, 100)
 	if !ok {
 		writeProblem(w, problem(http.StatusBadRequest, "bad_limit", "limit must be a whole number from 1 to 100."))
@@ -136,6 +141,12 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		hits[i].Snippet = markSnippet(hits[i].Snippet)
 	}
 	writeJSON(w, http.StatusOK, searchResult{Query: q, Hits: hits})
+}
+
+// validText reports whether s can reach Postgres as text: valid UTF-8 and
+// no NUL (which text columns and parameters refuse).
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 var markReplacer = strings.NewReplacer(documents.MarkStart, "<mark>", documents.MarkStop, "</mark>")

@@ -21,13 +21,25 @@ import (
 	"github.com/foliohq/folio/storage"
 )
 
-// Limits are the API's settings for uploads and downloads.
+// Limits are the API's settings for uploads, downloads and streams (see
+// internal/config for each one's variable and default).
 type Limits struct {
 	MaxUploadBytes   int64
 	UploadRateLimit  int
 	UploadRateWindow time.Duration
-	OwnerQuotaBytes  int64
-	PresignTTL       time.Duration
+	// UploadMinRate (bytes/s, on average) and UploadGrace bound a slow
+	// upload body; zero: unbounded.
+	UploadMinRate   int64
+	UploadGrace     time.Duration
+	OwnerQuotaBytes int64
+	PresignTTL      time.Duration
+	// ReparseRateLimit and TicketRateLimit are per owner and minute; zero:
+	// unlimited.
+	ReparseRateLimit int
+	TicketRateLimit  int
+	// MaxStreamsPerOwner caps one owner's open streams on this process;
+	// zero: unlimited.
+	MaxStreamsPerOwner int
 }
 
 // Deps are the Server's collaborators.
@@ -60,6 +72,9 @@ type Server struct {
 	shutdown    chan struct{}
 	closeOnce   sync.Once
 	pumps       sync.WaitGroup // live streams
+
+	streamsMu      sync.Mutex
+	streamsByOwner map[string]int // open streams on this process
 	// cutoff ends uploads still running when the shutdown timeout is up.
 	cutoff     context.Context
 	cutoffFunc context.CancelFunc
@@ -75,11 +90,11 @@ type route struct {
 
 // New returns a Server with every route mounted.
 func New(deps Deps) *Server {
-	s := &Server{Deps: deps, shutdown: make(chan struct{})}
+	s := &Server{Deps: deps, shutdown: make(chan struct{}), streamsByOwner: map[string]int{}}
 	s.cutoff, s.cutoffFunc = context.WithCancel(context.Background())
 	s.uploads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "folio_uploads_total",
-		Help: "Uploads by outcome: created, rejected (4xx before storing), client_gone, too_large, over_quota, storage_error, database_error.",
+		Help: "Uploads by outcome: created, rejected (4xx before storing), client_gone, too_slow, too_large, over_quota, cut_off, storage_error, database_error.",
 	}, []string{"outcome"})
 	s.bytes = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "folio_upload_bytes_total",
@@ -129,8 +144,26 @@ func New(deps Deps) *Server {
 		AllowCredentials: false,
 		MaxAge:           600,
 	})
-	s.handler = c.Handler(deps.Metrics.Instrument(mux))
+	s.handler = secured(c.Handler(deps.Metrics.Instrument(mux)))
 	return s
+}
+
+// secured sets what every response carries, and closes the connection
+// after a request with a Transfer-Encoding: Go reads such a body by its
+// chunks and drops any Content-Length that came with it, and RFC 9112
+// §6.3 asks a server to close the connection after answering a request
+// that had both (a request-smuggling attempt, or a broken proxy). The
+// header that would tell them apart is gone by the time a handler runs,
+// so every chunked request's connection is closed; browsers do not send
+// chunked requests, so this costs their connections nothing.
+func secured(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // CloseStreams ends every event stream: websockets get close code 1012
@@ -206,21 +239,23 @@ func notFound(mux *http.ServeMux) http.Handler {
 	})
 }
 
-type ownerKey struct{}
+type identityKey struct{}
 
 // authenticated lets through only requests with a valid bearer token, and
-// puts the token's subject in the context as the owner.
+// puts the token's identity in the context (its subject is the owner).
 func (s *Server) authenticated(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		owner, err := s.Verifier.FromRequest(r)
+		id, err := s.Verifier.FromRequest(r)
 		if err != nil {
 			// The reason goes to the log at debug level, never the token.
 			s.Logger.Debug("unauthorized request", "path", r.URL.Path, "reason", err.Error())
 			writeProblem(w, errUnauthorized("A valid bearer token is required (Authorization: Bearer <JWT>)."))
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), ownerKey{}, owner)))
+		next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	}
 }
 
-func ownerOf(ctx context.Context) string { return ctx.Value(ownerKey{}).(string) }
+func identityOf(ctx context.Context) auth.Identity { return ctx.Value(identityKey{}).(auth.Identity) }
+
+func ownerOf(ctx context.Context) string { return identityOf(ctx).Subject }

@@ -13,6 +13,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/internal/ratelimit"
 	"github.com/foliohq/folio/storage"
 )
 
@@ -45,6 +47,7 @@ const (
 )
 
 var (
+	errTooSlow    = errors.New("body arrives too slowly")
 	errTooLarge   = errors.New("body exceeds the upload limit")
 	errOverQuota  = errors.New("body exceeds the owner's remaining quota")
 	signaturePDF  = []byte("%PDF-")
@@ -54,7 +57,16 @@ var (
 // upload handles POST /v1/documents: a raw PDF body or multipart/form-data
 // with the file in field "file". The bytes stream through a SHA-256 hasher
 // into S3; then one transaction records the document and enqueues its parse.
-func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+func (s *Server) upload(rw http.ResponseWriter, r *http.Request) {
+	// Every path answers: one that kept nothing must never fall through to
+	// the implicit 200 of a handler that wrote nothing.
+	w := &answered{ResponseWriter: rw}
+	defer func() {
+		if !w.wrote {
+			s.Logger.Error("upload: a path returned without answering")
+			writeProblem(w, problem(http.StatusInternalServerError, "internal", "The upload failed; nothing was kept."))
+		}
+	}()
 	ctx, stop := context.WithCancel(r.Context())
 	defer stop()
 	// At the shutdown cutoff: stop, and unblock a read of a body that is
@@ -64,6 +76,17 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		stop()
 		_ = rc.SetReadDeadline(time.Now())
 	})()
+	if s.Limits.UploadMinRate > 0 {
+		// A body that trickles in (or never comes) must not hold the
+		// connection and its part buffers forever.
+		r.Body = &pacedBody{ReadCloser: r.Body, rc: rc, start: time.Now(), minRate: s.Limits.UploadMinRate,
+			grace: s.Limits.UploadGrace, stopped: func() bool { return s.cutoff.Err() != nil }}
+		defer func() {
+			if s.cutoff.Err() == nil {
+				_ = rc.SetReadDeadline(time.Time{}) // the connection may serve another request
+			}
+		}()
+	}
 	owner := ownerOf(ctx)
 	log := s.Logger.With("owner", owner)
 
@@ -125,8 +148,14 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		case body.err != nil:
 			s.finishBodyError(w, log, body.err)
 		case ctx.Err() != nil:
+			// The connection closed (or half-closed) before the bytes were
+			// stored. The client may still be reading: say that nothing
+			// was kept, never a silent 200.
 			s.uploads.WithLabelValues("client_gone").Inc()
 			log.Info("upload: client went away", "document_id", id)
+			w.Header().Set("Connection", "close")
+			writeProblem(w, problem(http.StatusBadRequest, "connection_closed",
+				"The connection closed before the upload was stored; nothing was kept. Send it again."))
 		default:
 			s.uploads.WithLabelValues("storage_error").Inc()
 			log.Error("upload: storing", "document_id", id, "err", err)
@@ -162,18 +191,7 @@ func (s *Server) admit(ctx context.Context, owner string, contentLength int64) *
 	if contentLength > s.Limits.MaxUploadBytes+multipartSlack {
 		return tooLarge(s.Limits.MaxUploadBytes)
 	}
-	retry, err := documents.AllowUpload(ctx, s.Pool, owner, s.Limits.UploadRateLimit, s.Limits.UploadRateWindow)
-	if err != nil {
-		s.Logger.Error("upload: rate limit", "err", err)
-		return errDatabase
-	}
-	if retry > 0 {
-		p := problem(http.StatusTooManyRequests, "rate_limited",
-			fmt.Sprintf("At most %d uploads per %s; try again later.", s.Limits.UploadRateLimit, s.Limits.UploadRateWindow))
-		p.retryAfter = retry
-		return p
-	}
-	return nil
+	return s.limit(ctx, owner, ratelimit.Upload, s.Limits.UploadRateLimit, s.Limits.UploadRateWindow, "uploads")
 }
 
 // commit records the document and enqueues its parse (documents.Create),
@@ -216,6 +234,10 @@ func (s *Server) openContent(w http.ResponseWriter, r *http.Request) (io.Reader,
 				if errors.As(err, &mbe) {
 					return nil, "", tooLarge(s.Limits.MaxUploadBytes)
 				}
+				if errors.Is(err, errTooSlow) {
+					w.Header().Set("Connection", "close")
+					return nil, "", s.tooSlow()
+				}
 				return nil, "", problem(http.StatusBadRequest, "bad_multipart", "The multipart body is malformed: "+err.Error())
 			}
 			if part.FormName() == "file" {
@@ -234,6 +256,11 @@ func (s *Server) openContent(w http.ResponseWriter, r *http.Request) (io.Reader,
 func (s *Server) finishBodyError(w http.ResponseWriter, log *slog.Logger, err error) {
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.Is(err, errTooSlow):
+		s.uploads.WithLabelValues("too_slow").Inc()
+		log.Info("upload: body too slow", "err", err)
+		w.Header().Set("Connection", "close")
+		writeProblem(w, s.tooSlow())
 	case errors.Is(err, errTooLarge) || errors.As(err, &mbe):
 		s.uploads.WithLabelValues("too_large").Inc()
 		writeProblem(w, tooLarge(s.Limits.MaxUploadBytes))
@@ -255,6 +282,12 @@ func (s *Server) cleanupObject(reqCtx context.Context, key string) {
 	if err := s.Store.Delete(ctx, key); err != nil {
 		s.Logger.Error("upload: deleting uncommitted object (the sweeper will retry)", "key", key, "err", err)
 	}
+}
+
+func (s *Server) tooSlow() *Problem {
+	return problem(http.StatusRequestTimeout, "upload_too_slow", fmt.Sprintf(
+		"The upload arrived slower than %d bytes/s on average after the first %s; nothing was kept.",
+		s.Limits.UploadMinRate, s.Limits.UploadGrace))
 }
 
 func tooLarge(limit int64) *Problem {
@@ -311,12 +344,14 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 }
 
 // sanitizeFilename keeps a display name safe to store and show: the base
-// name only, no control characters, valid UTF-8, at most 255 bytes.
+// name only, valid UTF-8, at most 255 bytes, no control characters and no
+// format characters (bidi overrides and isolates, zero-width spaces and
+// joiners: "invoice\u202Efdp.exe" would show as "invoiceexe.pdf").
 func sanitizeFilename(name string) string {
 	name = strings.ToValidUTF8(name, "")
 	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
 	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar {
 			return -1
 		}
 		return r
@@ -333,7 +368,61 @@ func sanitizeFilename(name string) string {
 }
 
 // contentDisposition is an attachment header for name (RFC 6266, with an
-// RFC 5987 encoding for names that are not ASCII).
+// RFC 5987 encoding for names that are not ASCII). The name ends in .pdf
+// whatever the uploader called it: a download is saved as what it is.
 func contentDisposition(name string) string {
+	if !strings.HasSuffix(strings.ToLower(name), ".pdf") {
+		name += ".pdf"
+	}
 	return mime.FormatMediaType("attachment", map[string]string{"filename": name})
+}
+
+// answered records whether a handler wrote its answer.
+type answered struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (a *answered) WriteHeader(code int) {
+	a.wrote = true
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *answered) Write(b []byte) (int, error) {
+	a.wrote = true
+	return a.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (a *answered) Unwrap() http.ResponseWriter { return a.ResponseWriter }
+
+// pacedBody makes a body keep up: it may never go grace without a byte,
+// and after grace it must have arrived at minRate bytes per second on
+// average; otherwise its reads fail with errTooSlow. A body that stops (a
+// Content-Length larger than what is sent) or trickles (1 byte/s) is cut
+// off, not held forever.
+type pacedBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	start   time.Time
+	n       int64
+	minRate int64
+	grace   time.Duration
+	stopped func() bool // the shutdown cutoff set its own deadline: keep it
+}
+
+func (p *pacedBody) Read(b []byte) (int, error) {
+	if !p.stopped() {
+		due := p.start.Add(p.grace + time.Duration(float64(p.n)/float64(p.minRate)*float64(time.Second)))
+		if idle := time.Now().Add(p.grace); idle.Before(due) {
+			due = idle
+		}
+		_ = p.rc.SetReadDeadline(due)
+	}
+	n, err := p.ReadCloser.Read(b)
+	p.n += int64(n)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && !p.stopped() {
+		return n, fmt.Errorf("%w: %d bytes in %s", errTooSlow, p.n, time.Since(p.start).Round(time.Millisecond))
+	}
+	return n, err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -44,7 +45,7 @@ func TestUploadRaw(t *testing.T) {
 	require.Nil(t, doc.PageCount)
 
 	key := b.s3Key(t, doc.ID.String())
-	require.Equal(t, "originals/alice/"+doc.ID.String(), key, "the key is Folio's, not the file name")
+	require.Equal(t, "originals/"+documents.OwnerSegment("alice")+"/"+doc.ID.String(), key, "the key is Folio's, not the file name")
 	require.Equal(t, body, b.object(t, key), "the stored object is byte-identical")
 	require.Equal(t, 1, b.count(t, "SELECT count(*) FROM documents WHERE owner = 'alice'"))
 	require.Equal(t, 1, b.count(t, "SELECT count(*) FROM river_job WHERE kind = 'parse' AND queue = 'parse' AND args->>'document_id' = $1", doc.ID.String()),
@@ -250,4 +251,43 @@ func TestUploadQuota(t *testing.T) {
 	require.Equal(t, http.StatusCreated, b.uploadRaw(t, "alice", "c.pdf", pdfBytes(t, 4000)).StatusCode, "what fits still goes in")
 
 	requireProblem(t, b.uploadRaw(t, "alice", "d.pdf", pdfBytes(t, 10)), http.StatusTooManyRequests, "quota_exceeded")
+}
+
+// TestHalfClosedUploadIsNeverOK: a client that sends the whole body and
+// then half-closes its side (SHUT_WR) makes the server see it gone. Either
+// the upload was kept (201, its row exists) or nothing was (an error
+// status): never a 2xx for nothing, as the client_gone path once answered
+// (an empty 200).
+func TestHalfClosedUploadIsNeverOK(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	u, err := url.Parse(b.url)
+	require.NoError(t, err)
+	tok := token(t, "alice")
+	for i := range 5 {
+		body := pdfBytes(t, 64<<10)
+		conn, err := net.Dial("tcp", u.Host)
+		require.NoError(t, err)
+		_, err = fmt.Fprintf(conn, "POST /v1/documents?filename=half.pdf HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/pdf\r\nContent-Length: %d\r\n\r\n%s", u.Host, tok, len(body), body)
+		require.NoError(t, err)
+		require.NoError(t, conn.(*net.TCPConn).CloseWrite())
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(30*time.Second)))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		require.NoError(t, err, "attempt %d: the server answers", i)
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			require.Equal(t, http.StatusCreated, resp.StatusCode, "attempt %d: %s", i, got)
+			var doc documents.Document
+			require.NoError(t, json.Unmarshal(got, &doc))
+			require.Equal(t, 1, b.count(t, "SELECT count(*) FROM documents WHERE id = $1", doc.ID), "a 201 has its row")
+			continue
+		}
+		require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"), "attempt %d: %s", i, got)
+	}
+	require.Equal(t, float64(5), b.uploadOutcome("created")()+b.uploadOutcome("client_gone")())
+	n := b.count(t, "SELECT count(*) FROM documents")
+	require.Equal(t, float64(n), b.uploadOutcome("created")(), "every kept upload, and only those, answered 201")
 }

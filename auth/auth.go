@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
@@ -68,8 +70,14 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	return v, nil
 }
 
-// Verify checks token and returns its subject.
-func (v *Verifier) Verify(ctx context.Context, token string) (string, error) {
+// Identity is who a verified token speaks for, and until when.
+type Identity struct {
+	Subject string    // the owner
+	Expires time.Time // the token's expiry: a stream it opened ends then
+}
+
+// Verify checks token and returns its identity.
+func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 	var claims jwt.RegisteredClaims
 	_, err := v.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
 		if t.Method.Alg() == "HS256" {
@@ -84,20 +92,41 @@ func (v *Verifier) Verify(ctx context.Context, token string) (string, error) {
 		return v.jwks.KeyfuncCtx(ctx)(t)
 	})
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		return Identity{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
-	if strings.TrimSpace(claims.Subject) == "" {
-		return "", fmt.Errorf("%w: token has no subject", ErrUnauthorized)
+	if err := checkSubject(claims.Subject); err != nil {
+		return Identity{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
-	return claims.Subject, nil
+	return Identity{Subject: claims.Subject, Expires: claims.ExpiresAt.Time}, nil
+}
+
+// MaxSubjectBytes bounds a token's subject (OpenID Connect: at most 255
+// ASCII characters).
+const MaxSubjectBytes = 255
+
+// checkSubject refuses subjects Folio cannot use as an owner: empty, too
+// long, not UTF-8, or holding control characters (NUL cannot be stored
+// in Postgres text at all).
+func checkSubject(sub string) error {
+	switch {
+	case strings.TrimSpace(sub) == "":
+		return errors.New("token has no subject")
+	case len(sub) > MaxSubjectBytes:
+		return fmt.Errorf("token subject is longer than %d bytes", MaxSubjectBytes)
+	case !utf8.ValidString(sub):
+		return errors.New("token subject is not UTF-8")
+	case strings.IndexFunc(sub, unicode.IsControl) >= 0:
+		return errors.New("token subject holds control characters")
+	}
+	return nil
 }
 
 // FromRequest verifies the request's "Authorization: Bearer" token.
-func (v *Verifier) FromRequest(r *http.Request) (string, error) {
+func (v *Verifier) FromRequest(r *http.Request) (Identity, error) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return "", fmt.Errorf("%w: missing bearer token", ErrUnauthorized)
+		return Identity{}, fmt.Errorf("%w: missing bearer token", ErrUnauthorized)
 	}
 	return v.Verify(r.Context(), strings.TrimSpace(token))
 }

@@ -35,14 +35,20 @@ func TestHS256(t *testing.T) {
 
 	tok, err := auth.Sign([]byte(secret), "alice", time.Hour)
 	require.NoError(t, err)
-	sub, err := v.Verify(ctx, tok)
+	id, err := v.Verify(ctx, tok)
 	require.NoError(t, err)
-	require.Equal(t, "alice", sub)
+	require.Equal(t, "alice", id.Subject)
+	require.WithinDuration(t, time.Now().Add(time.Hour), id.Expires, time.Minute, "the token's expiry")
 
 	bad := map[string]jwt.Claims{
 		"expired":    claims("alice", -time.Hour),
 		"no expiry":  jwt.RegisteredClaims{Subject: "alice"},
 		"no subject": claims("", time.Hour),
+		// Subjects no owner can be: Postgres refuses NUL and invalid UTF-8.
+		"NUL in the subject":     claims("a\x00b", time.Hour),
+		"control characters":     claims("a\nb", time.Hour),
+		"subject over 255 bytes": claims(strings.Repeat("x", 256), time.Hour),
+		"blank subject":          claims("  ", time.Hour),
 	}
 	for name, c := range bad {
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
@@ -110,9 +116,9 @@ func TestJWKS(t *testing.T) {
 	}
 	good := jwt.RegisteredClaims{Subject: "carol", Issuer: "https://idp.example/", Audience: jwt.ClaimStrings{"folio"},
 		ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}
-	sub, err := v.Verify(ctx, sign(good))
+	id, err := v.Verify(ctx, sign(good))
 	require.NoError(t, err)
-	require.Equal(t, "carol", sub)
+	require.Equal(t, "carol", id.Subject)
 
 	wrongIss := good
 	wrongIss.Issuer = "https://other.example/"

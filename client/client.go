@@ -315,7 +315,7 @@ func (c *Client) watch(ctx context.Context, path string, after func() string, fn
 		}
 		c.rotate()
 		switch websocket.CloseStatus(err) {
-		case websocket.StatusServiceRestart, websocket.StatusTryAgainLater:
+		case websocket.StatusServiceRestart, websocket.StatusTryAgainLater, StatusCredentialsExpired:
 			backoff = backoffMin
 			continue // at once, elsewhere
 		}
@@ -325,6 +325,11 @@ func (c *Client) watch(ctx context.Context, path string, after func() string, fn
 		backoff = min(backoff*2, backoffMax)
 	}
 }
+
+// StatusCredentialsExpired is the close code of a stream whose token
+// expired: the client reconnects at once (with its token, which answers
+// 401 if it has expired too).
+const StatusCredentialsExpired websocket.StatusCode = 4001
 
 type handlerError struct{ err error }
 

@@ -1,9 +1,11 @@
 package documents
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,10 +83,29 @@ func (e *ParseRunningError) Error() string {
 func (e *ParseRunningError) Is(target error) bool { return target == ErrParseRunning }
 
 // OriginalKey is the S3 key of a document's original: Folio's, never the
-// client's file name. The owner is escaped, so no subject can reach outside
-// its own prefix.
+// client's file name, under a prefix of its owner's (OwnerSegment).
 func OriginalKey(owner string, id uuid.UUID) string {
-	return "originals/" + url.PathEscape(owner) + "/" + id.String()
+	return "originals/" + OwnerSegment(owner) + "/" + id.String()
+}
+
+// maxPlainOwner is the longest owner whose segment is its own encoding;
+// beyond it, a hash keeps keys under S3's 1,024 bytes.
+const maxPlainOwner = 256
+
+// OwnerSegment maps an owner (a token's subject: any string at all) to one
+// S3 key segment: "o" + the owner in unpadded base64url, or, for owners
+// longer than 256 bytes, "h" + the hex SHA-256 of the owner. The segment
+// uses only [A-Za-z0-9_-], is never empty, "." or ".." (which HTTP clients
+// and servers collapse, so that "originals/../x" would land outside the
+// prefix), and never contains "/" or "%"; distinct owners get distinct
+// segments (the first letter keeps the two forms apart; within the hash
+// form, as far as SHA-256 is collision-free).
+func OwnerSegment(owner string) string {
+	if len(owner) > maxPlainOwner {
+		sum := sha256.Sum256([]byte(owner))
+		return "h" + hex.EncodeToString(sum[:])
+	}
+	return "o" + base64.RawURLEncoding.EncodeToString([]byte(owner))
 }
 
 // Summary is what a done document shows of its parse (Document.Summary

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -184,10 +185,15 @@ func UsageBytes(ctx context.Context, db pg.DBTX, owner string) (int64, error) {
 	return n, nil
 }
 
-// ReferencedKeys returns which of keys some document's original is stored
-// under.
+// ReferencedKeys returns which of keys some document's original may be
+// stored under. Besides exact matches it counts the keys that rows holding
+// dot segments resolve to: originals of the owners "." and ".." were
+// written, before OwnerSegment, under keys like "originals/./<id>", which
+// S3 servers and HTTP clients collapse to "originals/<id>". An object any
+// row may reference is never reported missing, so never swept.
 func ReferencedKeys(ctx context.Context, db pg.DBTX, keys []string) (map[string]bool, error) {
-	rows, err := db.Query(ctx, `SELECT s3_key FROM documents WHERE s3_key = ANY($1)`, keys)
+	rows, err := db.Query(ctx, `SELECT s3_key FROM documents WHERE s3_key = ANY($1)
+		UNION ALL SELECT s3_key FROM documents WHERE s3_key ~ '(^|/)\.\.?(/|$)'`, keys)
 	if err != nil {
 		return nil, fmt.Errorf("error checking objects: %w", err)
 	}
@@ -198,20 +204,21 @@ func ReferencedKeys(ctx context.Context, db pg.DBTX, keys []string) (map[string]
 	referenced := make(map[string]bool, len(known))
 	for _, k := range known {
 		referenced[k] = true
+		referenced[strings.TrimPrefix(path.Clean("/"+k), "/")] = true
 	}
 	return referenced, nil
 }
 
-// Snapshot is the owner's newest documents (up to limit) and the event
-// log's head position, read in one consistent view: the documents reflect
-// exactly the events up to that position.
+// Snapshot is the owner's newest documents (up to limit) and the head of
+// the owner's event log (an owner position), read in one consistent view:
+// the documents reflect exactly the events up to that position.
 func Snapshot(ctx context.Context, pool *pgxpool.Pool, owner string, limit int) ([]*Document, int64, error) {
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, 0, fmt.Errorf("error reading a snapshot: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only
-	pos, err := events.Head(ctx, tx)
+	pos, err := events.OwnerHead(ctx, tx, owner)
 	if err != nil {
 		return nil, 0, fmt.Errorf("error reading a snapshot: %w", err)
 	}

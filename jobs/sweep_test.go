@@ -3,6 +3,9 @@ package jobs_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"github.com/google/uuid"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,4 +156,38 @@ func TestSweepDeletesOrphanObjectsOnly(t *testing.T) {
 	run(time.Now().Add(2 * time.Hour))
 	require.False(t, exists("originals/alice/orphan"), "an old object nobody references goes")
 	require.True(t, exists(documents.OriginalKey("alice", kept)), "a document's original stays")
+}
+
+// TestSweepKeepsOriginalsOfDotOwners: before OwnerSegment, the owner "."
+// got the key "originals/./<id>", which S3 servers collapse to
+// "originals/<id>"; the sweeper took that object for an orphan and deleted
+// a live document's original. An object any row may reference stays.
+func TestSweepKeepsOriginalsOfDotOwners(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupSweep(t)
+	queue, err := river.NewClient(riverpgxv5.New(b.db.Pool), &river.Config{})
+	require.NoError(t, err)
+	id := uuid.Must(uuid.NewV7())
+	data := []byte("%PDF-1.4 a document of the owner '.'")
+	// Where the collapsing server stored it, and what the row says.
+	_, err = b.bucket.Store.Put(ctx, "originals/"+id.String(), bytes.NewReader(data), storage.PutOptions{})
+	require.NoError(t, err)
+	require.NoError(t, documents.Create(ctx, b.db.Pool, queue, &documents.Document{
+		ID: id, Owner: ".", Filename: "a.pdf", SizeBytes: int64(len(data)), SHA256: strings.Repeat("a", 64), S3Key: "originals/./" + id.String(),
+	}, 1<<30))
+
+	worker := &jobs.SweepUploadsWorker{Store: b.bucket.Store, Pool: b.db.Pool, MaxAge: time.Hour,
+		Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
+	tw := rivertest.NewWorker(t, riverpgxv5.New(b.db.Pool), &river.Config{}, worker)
+	tx, err := b.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // nothing to keep
+	res, err := tw.Work(ctx, t, tx, jobs.SweepUploadsArgs{}, nil)
+	require.NoError(t, err)
+	var out jobs.SweepResult
+	require.NoError(t, json.Unmarshal(res.Job.Output(), &out))
+	require.Zero(t, out.OrphansDeleted)
+	_, err = b.bucket.Store.Get(ctx, "originals/"+id.String())
+	require.NoError(t, err, "the original of a live document is never swept")
 }

@@ -81,6 +81,20 @@ type Config struct {
 	// (FOLIO_UPLOAD_RATE_LIMIT, FOLIO_UPLOAD_RATE_WINDOW).
 	UploadRateLimit  int
 	UploadRateWindow time.Duration
+	// UploadMinRate and UploadGrace bound a slow upload: its body may
+	// never go UploadGrace without a byte, and after UploadGrace it must
+	// have arrived at UploadMinRate bytes per second on average, or it ends
+	// with 408 upload_too_slow (FOLIO_UPLOAD_MIN_RATE, FOLIO_UPLOAD_GRACE).
+	UploadMinRate int64
+	UploadGrace   time.Duration
+	// ReparseRateLimit and TicketRateLimit are how many reparses and
+	// stream tickets one owner may ask for per minute
+	// (FOLIO_REPARSE_RATE_LIMIT, FOLIO_TICKET_RATE_LIMIT).
+	ReparseRateLimit int
+	TicketRateLimit  int
+	// MaxStreamsPerOwner caps one owner's open event streams on one API
+	// process (FOLIO_MAX_STREAMS_PER_OWNER).
+	MaxStreamsPerOwner int
 	// OwnerQuotaBytes caps the total size of one owner's documents
 	// (FOLIO_OWNER_QUOTA_BYTES).
 	OwnerQuotaBytes int64
@@ -153,6 +167,11 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		UploadPartsInFlight: r.integer("FOLIO_UPLOAD_PARTS_IN_FLIGHT", 2, 1, 64),
 		UploadRateLimit:     r.integer("FOLIO_UPLOAD_RATE_LIMIT", 20, 1, 1_000_000),
 		UploadRateWindow:    r.duration("FOLIO_UPLOAD_RATE_WINDOW", time.Minute),
+		UploadMinRate:       r.bytes("FOLIO_UPLOAD_MIN_RATE", 8<<10, 1, 1<<40),
+		UploadGrace:         r.duration("FOLIO_UPLOAD_GRACE", 30*time.Second),
+		ReparseRateLimit:    r.integer("FOLIO_REPARSE_RATE_LIMIT", 10, 1, 1_000_000),
+		TicketRateLimit:     r.integer("FOLIO_TICKET_RATE_LIMIT", 60, 1, 1_000_000),
+		MaxStreamsPerOwner:  r.integer("FOLIO_MAX_STREAMS_PER_OWNER", 100, 1, 1_000_000),
 		OwnerQuotaBytes:     r.bytes("FOLIO_OWNER_QUOTA_BYTES", 10<<30, 1, 1<<60),
 		PresignTTL:          r.duration("FOLIO_PRESIGN_TTL", 5*time.Minute),
 

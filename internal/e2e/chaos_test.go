@@ -274,6 +274,12 @@ func TestChaos(t *testing.T) {
 	var stuck, rescued int
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE kind = 'parse' AND state <> 'completed'),
 		count(*) FILTER (WHERE errors::text LIKE '%worker lost%') FROM river_job`).Scan(&stuck, &rescued))
+	if stuck > 0 {
+		var detail string
+		_ = db.Pool.QueryRow(ctx, `SELECT string_agg(id || ' ' || state || ' attempt ' || attempt || ' ' || coalesce(errors::text, ''), E'\n')
+			FROM river_job WHERE kind = 'parse' AND state <> 'completed'`).Scan(&detail)
+		t.Logf("parse jobs not completed:\n%s", detail)
+	}
 	require.Zero(t, stuck, "every parse job completed")
 	uploads, err := bucket.Store.ListUploads(ctx, "originals/")
 	require.NoError(t, err)

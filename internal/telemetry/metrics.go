@@ -49,7 +49,8 @@ func (m *Metrics) Handler() http.Handler {
 
 // Instrument counts and times requests served by mux, labelled with the
 // ServeMux pattern that matched (never the raw path, which would make a
-// label per document id).
+// label per document id), the method (MethodLabel) and the status: every
+// label takes values from a fixed set.
 func (m *Metrics) Instrument(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -59,9 +60,34 @@ func (m *Metrics) Instrument(mux *http.ServeMux) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
-		m.duration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+		method := MethodLabel(r.Method)
+		m.requests.WithLabelValues(route, method, statusLabel(sw.status)).Inc()
+		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	})
+}
+
+// knownMethods are the HTTP methods that get a label value of their own.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+}
+
+// MethodLabel bounds a request method to a fixed set for metric labels:
+// any other method (anyone can send -X M123) is "other", so that clients
+// cannot grow the number of series.
+func MethodLabel(method string) string {
+	if knownMethods[method] {
+		return method
+	}
+	return "other"
+}
+
+// statusLabel is the status code, or "other" outside 100–599.
+func statusLabel(code int) string {
+	if code < 100 || code > 599 {
+		return "other"
+	}
+	return strconv.Itoa(code)
 }
 
 // statusWriter remembers the status code written.

@@ -891,6 +891,7 @@ export interface components {
         /** @description The first message of /v1/events: the caller's newest documents (up to 500) and the log pos they reflect. */
         DocumentsSnapshot: {
             documents: components["schemas"]["Document"][];
+            /** @description the head of the owner's log this snapshot reflects (see EventBase.pos) */
             pos: number;
             /** @description the resume point was older than the retained log */
             replay_truncated?: boolean;
@@ -963,7 +964,7 @@ export interface components {
             data: unknown;
             /** Format: uuid */
             document_id: string;
-            /** @description position in the whole log, in commit order */
+            /** @description position in the owner's log: gap-free and in commit order within the owner, from 2^52 + 1 (other owners' activity never shows); resume an all-documents stream with ?after= it */
             pos: number;
             /** @description the document's own sequence, from 1, without gaps */
             seq: number;

@@ -49,8 +49,10 @@ export interface WatchOptions {
 }
 
 // Close codes the server sends when the client should come back at once:
-// 1012 service restart (a rolling deploy), 1013 try again later (too slow).
-const RECONNECT_NOW = new Set([1012, 1013]);
+// 1012 service restart (a rolling deploy), 1013 try again later (too slow),
+// 4001 the token the stream was opened with expired (the reconnect asks
+// for a new ticket with the current token).
+const RECONNECT_NOW = new Set([1012, 1013, 4001]);
 
 /**
  * A stream that reconnects with backoff and jitter, resumes after the last
