@@ -221,6 +221,8 @@ func TestFilenamesAreNeutralised(t *testing.T) {
 	require.Equal(t, "invoicefdp.exe", doc.Filename)
 	doc2 := decode[documents.Document](t, b.uploadRaw(t, "alice", url.QueryEscape("re\u200Bport\u2066.pdf"), pdfBytes(t, 100)))
 	require.Equal(t, "report.pdf", doc2.Filename)
+	doc3 := decode[documents.Document](t, b.uploadRaw(t, "alice", url.QueryEscape(`..\..\etc/pass`+"\x07wd.pdf"), pdfBytes(t, 100)))
+	require.Equal(t, "passwd.pdf", doc3.Filename, "the base name, without control characters")
 
 	resp := b.do(t, http.MethodGet, "/v1/documents/"+doc.ID.String()+"/content", "alice", nil, nil)
 	require.Equal(t, http.StatusFound, resp.StatusCode)

@@ -120,7 +120,9 @@ func (c *Client) Upload(ctx context.Context, filename string, body io.Reader, si
 			return doc, err
 		}
 		c.rotate()
-		wait := backoff
+		// Equal jitter: half the backoff plus a random half, so that the
+		// clients an outage stopped do not all come back at once.
+		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
 		var p *Problem
 		if errors.As(err, &p) && p.retryAfter > wait {
 			wait = p.retryAfter

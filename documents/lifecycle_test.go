@@ -174,3 +174,43 @@ func TestEventSeqIsGapFreeUnderConcurrency(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, len(types), got.EventSeq, "the row's seq is its log's last")
 }
+
+// TestFinishedParseIsNotRunAgain: a parse job runs again when River had
+// not recorded it complete before its worker died (kill -9 right after
+// the parse committed). Its generation is done: running it again must not
+// take the document back to parsing. Nor may an older generation's job
+// take over from a reparse.
+func TestFinishedParseIsNotRunAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	doc, err := b.create(t, "alice", 1, 1<<20)
+	require.NoError(t, err)
+	gen := b.parseJobs(t, doc.ID)[0].ID
+	_, _, err = documents.StartParse(ctx, b.db.Pool, doc.ID, gen, 1)
+	require.NoError(t, err)
+	ok, err := documents.FinishParse(ctx, b.db.Pool, doc.ID, gen, 1, documents.Summary{Version: "1.7"}, nil)
+	require.NoError(t, err)
+	require.True(t, ok)
+	before := b.eventTypes(t, doc.ID)
+
+	_, _, err = documents.StartParse(ctx, b.db.Pool, doc.ID, gen, 2)
+	require.ErrorIs(t, err, documents.ErrNothingToParse)
+	got, err := documents.Get(ctx, b.db.Pool, "alice", doc.ID)
+	require.NoError(t, err)
+	require.Equal(t, documents.StatusDone, got.Status)
+	require.Equal(t, before, b.eventTypes(t, doc.ID), "no event")
+
+	_, err = b.queue.JobCancel(ctx, gen)
+	require.NoError(t, err)
+	_, err = documents.Reparse(ctx, b.db.Pool, b.queue, "alice", doc.ID)
+	require.NoError(t, err)
+	var newer int64
+	for _, j := range b.parseJobs(t, doc.ID) {
+		newer = max(newer, j.ID)
+	}
+	_, _, err = documents.StartParse(ctx, b.db.Pool, doc.ID, newer, 1)
+	require.NoError(t, err)
+	_, _, err = documents.StartParse(ctx, b.db.Pool, doc.ID, gen, 3)
+	require.ErrorIs(t, err, documents.ErrNothingToParse, "the older generation does not take over")
+}

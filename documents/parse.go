@@ -30,10 +30,16 @@ type PageRow struct {
 	Text     string  `json:"text"`
 }
 
+// ErrNothingToParse means the parse job's generation finished already (its
+// job ran again: River had not recorded it complete when its worker died)
+// or a newer generation (a reparse) has taken over. The job has no work.
+var ErrNothingToParse = errors.New("this parse finished already or was superseded")
+
 // StartParse marks the document as parsing in generation gen (the parse
 // job's id) and drops pages any other generation wrote. It returns the
 // document and the first page that gen has not committed yet (a retried
-// attempt resumes there). ErrNotFound: the document is gone.
+// attempt resumes there). ErrNotFound: the document is gone;
+// ErrNothingToParse: gen ended already, or is older than the document's.
 func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, attempt int) (*Document, int, error) {
 	var (
 		doc       *Document
@@ -45,6 +51,13 @@ func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64
 			return err
 		}
 		doc = d
+		var current *int64
+		if err := tx.QueryRow(ctx, `SELECT parse_generation FROM documents WHERE id = $1`, id).Scan(&current); err != nil {
+			return err
+		}
+		if current != nil && (gen < *current || gen == *current && !d.Status.Busy()) {
+			return ErrNothingToParse
+		}
 		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'parsing', parse_generation = $2, parse_stage = $3,
 			failure_code = NULL, failure_message = NULL, updated_at = now() WHERE id = $1`, id, gen, StageReading); err != nil {
 			return err
@@ -64,8 +77,8 @@ func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64
 		}
 		return appendEvent(ctx, tx, id, events.ParseStartedData{Attempt: attempt, ResumeAtPage: firstPage})
 	})
-	if errors.Is(err, ErrNotFound) {
-		return nil, 0, ErrNotFound
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNothingToParse) {
+		return nil, 0, err
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("error starting parse: %w", err)

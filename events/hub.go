@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"time"
@@ -103,7 +104,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		h.logger.Warn("events: listen connection lost; reconnecting", "err", err, "after", backoff.String())
 		select {
 		case <-ctx.Done():
-		case <-time.After(backoff):
+		case <-time.After(backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))): // equal jitter
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}

@@ -78,6 +78,10 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 		log.Info("parse: document is gone; nothing to do")
 		return nil
 	}
+	if errors.Is(err, documents.ErrNothingToParse) {
+		log.Info("parse: this generation finished already or a newer one took over; nothing to do")
+		return nil
+	}
 	if err != nil {
 		return w.transient(ctx, job, err)
 	}
