@@ -342,3 +342,18 @@ func TestOwnerPositionsRevealNothing(t *testing.T) {
 	require.Equal(t, second.ID, m.DocumentID, "a global position from before resumes right after it")
 	require.Equal(t, events.OwnerPosBase+2, m.Pos)
 }
+
+// TestNoAdminOnThePublicListener: River UI and the admin sign-in live on
+// FOLIO_ADMIN_ADDR only; the API answers 404 under /admin, whoever asks.
+func TestNoAdminOnThePublicListener(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *setupOpts) { // folio dev: the demo app answers page loads
+		o.web = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "<!doctype html>") })
+	})
+	for _, path := range []string{"/admin", "/admin/", "/admin/river/", "/admin/river/api/queues", "/admin/login"} {
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			resp := b.do(t, method, path, "alice", nil, map[string]string{"Accept": "text/html"})
+			require.Equal(t, http.StatusNotFound, resp.StatusCode, "%s %s", method, path)
+		}
+	}
+}

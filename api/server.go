@@ -208,7 +208,9 @@ func (s *Server) fallback(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api := r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/")
-		if !api && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		// /admin is the admin listener's (FOLIO_ADMIN_ADDR), never a page here.
+		adminPath := r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/")
+		if !api && !adminPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			s.Web.ServeHTTP(w, r)
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -74,12 +75,38 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 type Identity struct {
 	Subject string    // the owner
 	Expires time.Time // the token's expiry: a stream it opened ends then
+	claims  jwt.MapClaims
+}
+
+// HasClaim reports whether the token's claim name (a dotted path into
+// nested objects, as "realm_access.roles") holds value: equal to it, an
+// array with it, or a space-separated list with it (as "scope").
+func (id Identity) HasClaim(name, value string) bool {
+	var v any = map[string]any(id.claims)
+	for part := range strings.SplitSeq(name, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		v = m[part]
+	}
+	switch c := v.(type) {
+	case string:
+		return c == value || slices.Contains(strings.Fields(c), value)
+	case []any:
+		for _, e := range c {
+			if e == value {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Verify checks token and returns its identity.
 func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
-	var claims jwt.RegisteredClaims
-	_, err := v.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+	claims := jwt.MapClaims{}
+	_, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		if t.Method.Alg() == "HS256" {
 			if v.secret == nil {
 				return nil, errors.New("HS256 tokens are not accepted")
@@ -94,10 +121,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
-	if err := checkSubject(claims.Subject); err != nil {
+	sub, _ := claims.GetSubject()
+	if err := checkSubject(sub); err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
-	return Identity{Subject: claims.Subject, Expires: claims.ExpiresAt.Time}, nil
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return Identity{}, fmt.Errorf("%w: token has no expiry", ErrUnauthorized)
+	}
+	return Identity{Subject: sub, Expires: exp.Time, claims: claims}, nil
 }
 
 // MaxSubjectBytes bounds a token's subject (OpenID Connect: at most 255

@@ -30,16 +30,17 @@ type PageRow struct {
 	Text     string  `json:"text"`
 }
 
-// ErrNothingToParse means the parse job's generation finished already (its
+// ErrNothingToParse means the parse job's generation is done already (its
 // job ran again: River had not recorded it complete when its worker died)
 // or a newer generation (a reparse) has taken over. The job has no work.
+// (A failed generation's job does run again: an operator retrying it.)
 var ErrNothingToParse = errors.New("this parse finished already or was superseded")
 
 // StartParse marks the document as parsing in generation gen (the parse
 // job's id) and drops pages any other generation wrote. It returns the
 // document and the first page that gen has not committed yet (a retried
 // attempt resumes there). ErrNotFound: the document is gone;
-// ErrNothingToParse: gen ended already, or is older than the document's.
+// ErrNothingToParse: gen is done already, or older than the document's.
 func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, attempt int) (*Document, int, error) {
 	var (
 		doc       *Document
@@ -55,7 +56,7 @@ func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64
 		if err := tx.QueryRow(ctx, `SELECT parse_generation FROM documents WHERE id = $1`, id).Scan(&current); err != nil {
 			return err
 		}
-		if current != nil && (gen < *current || gen == *current && !d.Status.Busy()) {
+		if current != nil && (gen < *current || gen == *current && d.Status == StatusDone) {
 			return ErrNothingToParse
 		}
 		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'parsing', parse_generation = $2, parse_stage = $3,

@@ -228,3 +228,29 @@ func Snapshot(ctx context.Context, pool *pgxpool.Pool, owner string, limit int) 
 	}
 	return docs, pos, tx.Commit(ctx)
 }
+
+// Ref names a document across owners (for operators).
+type Ref struct {
+	Owner string    `json:"owner"`
+	ID    uuid.UUID `json:"id"`
+	Code  string    `json:"failure_code"`
+}
+
+// Failed lists the failed documents of every owner that changed since
+// since, oldest first, with failure code code (empty: any), up to limit.
+func Failed(ctx context.Context, db pg.DBTX, since time.Time, code string, limit int) ([]Ref, error) {
+	rows, err := db.Query(ctx, `SELECT owner, id, coalesce(failure_code, '') FROM documents
+		WHERE status = 'failed' AND updated_at >= $1 AND ($2 = '' OR failure_code = $2)
+		ORDER BY updated_at, id LIMIT $3`, since, code, limit)
+	if err != nil {
+		return nil, fmt.Errorf("error listing failed documents: %w", err)
+	}
+	refs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Ref, error) {
+		var r Ref
+		return r, row.Scan(&r.Owner, &r.ID, &r.Code)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("error listing failed documents: %w", err)
+	}
+	return refs, nil
+}

@@ -20,5 +20,5 @@
 //
 // Besides jobs, every worker process runs Liveness: it heartbeats, and
 // hands back the running jobs of workers that stopped heartbeating
-// (Rescue, the one file that writes River's tables directly).
+// (Rescue in riverdb.go, the one file that queries River's tables directly).
 package jobs

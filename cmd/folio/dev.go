@@ -88,6 +88,16 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 			return err
 		}
 	}
+	// The admin surface (River UI) is on in folio dev, on this machine
+	// only, with an admin token kept next to the dev secret.
+	if os.Getenv("FOLIO_ADMIN_ADDR") == "" {
+		cfg.AdminAddr = "localhost:8082"
+	}
+	if cfg.AdminAddr != "" && cfg.AdminToken == "" && cfg.AdminClaimValue == "" {
+		if cfg.AdminToken, err = stateSecret(opts.dir, devAdminTokenFile); err != nil {
+			return err
+		}
+	}
 
 	if cfg.DatabaseURL == "" {
 		logger.Info("starting local Postgres", "dir", filepath.Join(opts.dir, "pg"), "port", opts.pgPort)
@@ -151,6 +161,10 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 	}
 	fmt.Fprintf(stdout, "  API:      %s\n  Postgres: %s\n  S3:       %s (bucket %s)\n",
 		httpURL(apiLn.Addr().String()), redact(cfg.DatabaseURL), endpointOf(s3opts), cfg.S3Bucket)
+	if cfg.AdminAddr != "" {
+		fmt.Fprintf(stdout, "  Admin:    %s/admin/river/   (River UI; sign in with the admin token in %s)\n",
+			httpURL(cfg.AdminAddr), filepath.Join(opts.dir, devAdminTokenFile))
+	}
 	if devToken != "" {
 		fmt.Fprintf(stdout, "\nA token for the dev user \"dev\" (24 h; `folio token --sub NAME` makes more):\n  export T=%s\n", devToken)
 	}

@@ -8,6 +8,11 @@
 //	folio migrate [up]        apply pending migrations (River's, then Folio's)
 //	folio migrate status      list migrations and whether each is applied
 //	folio migrate down --to N undo Folio's migrations above version N
+//	folio queues              queue depth, running, oldest waiting, paused
+//	folio queues pause NAME   stop workers starting the queue's jobs (resume NAME)
+//	folio jobs list           jobs by state (--state failed --since 1h)
+//	folio jobs retry ID...    run jobs again (cancel ID...: cancel them)
+//	folio documents reparse   reparse failed documents in bulk (--dry-run)
 package main
 
 import (
@@ -30,6 +35,12 @@ commands:
   migrate [up]          apply pending migrations (River's, then Folio's); safe to run concurrently
   migrate status        list migrations and whether each is applied
   migrate down --to N   undo Folio's migrations above version N (River's tables are kept)
+  queues [--json]       each queue's jobs available, running, retryable, scheduled, oldest waiting, paused
+  queues pause|resume NAME  stop (or start again) workers starting the queue's jobs
+  jobs list [--state failed] [--since 1h] [--kind K] [--queue Q] [--json]
+  jobs retry|cancel ID...   run jobs again, or cancel them
+  documents reparse --failed [--since 24h] [--code CODE] [--dry-run] [--json]
+                        reparse failed documents in bulk (a count first with --dry-run)
 
 Configuration comes from the environment; see README.md.
 `
@@ -57,6 +68,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return token(args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(args[1:], stdout, stderr)
+	case "queues":
+		return queuesCmd(args[1:], stdout, stderr)
+	case "jobs":
+		return jobsCmd(args[1:], stdout, stderr)
+	case "documents":
+		return documentsCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return app.ExitOK

@@ -22,6 +22,9 @@ import (
 // tokens with when FOLIO_AUTH_JWT_SECRET is unset.
 const devSecretFile = "dev-secret"
 
+// devAdminTokenFile holds the admin token `folio dev` signs admins in with.
+const devAdminTokenFile = "admin-token"
+
 func token(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("folio token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -84,8 +87,12 @@ func stateDir(dir string) string {
 }
 
 // devSecret returns the dev secret in dir, creating it on first use.
-func devSecret(dir string) (string, error) {
-	path := filepath.Join(dir, devSecretFile)
+func devSecret(dir string) (string, error) { return stateSecret(dir, devSecretFile) }
+
+// stateSecret reads a random secret kept in dir/name, making it the first
+// time.
+func stateSecret(dir, name string) (string, error) {
+	path := filepath.Join(dir, name)
 	b, err := os.ReadFile(path)
 	if err == nil {
 		return strings.TrimSpace(string(b)), nil
@@ -99,7 +106,7 @@ func devSecret(dir string) (string, error) {
 	}
 	secret := hex.EncodeToString(raw)
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("error saving the dev secret: %w", err)
+		return "", fmt.Errorf("error saving %s: %w", path, err)
 	}
 	return secret, nil
 }

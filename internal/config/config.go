@@ -33,6 +33,16 @@ type Config struct {
 	// HealthAddr is where the worker serves /healthz, /readyz and /metrics
 	// (FOLIO_HEALTH_ADDR).
 	HealthAddr string
+	// AdminAddr is where the API serves the admin surface (River UI at
+	// /admin/river/); empty: nowhere (FOLIO_ADMIN_ADDR).
+	AdminAddr string
+	// AdminToken is the admin token (FOLIO_ADMIN_TOKEN, or _FILE).
+	AdminToken string
+	// AdminClaim and AdminClaimValue: a verified JWT whose claim
+	// AdminClaim (a dotted path) holds AdminClaimValue is an admin's
+	// (FOLIO_ADMIN_CLAIM, FOLIO_ADMIN_CLAIM_VALUE; no value: none is).
+	AdminClaim      string
+	AdminClaimValue string
 
 	// LogLevel is the minimum level logged (FOLIO_LOG_LEVEL).
 	LogLevel string
@@ -148,6 +158,10 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		S3PathStyle:       r.boolean("FOLIO_S3_PATH_STYLE", false),
 		HTTPAddr:          r.addr("FOLIO_HTTP_ADDR", ":8080"),
 		HealthAddr:        r.addr("FOLIO_HEALTH_ADDR", ":8081"),
+		AdminAddr:         r.optionalAddr("FOLIO_ADMIN_ADDR"),
+		AdminToken:        r.secret("FOLIO_ADMIN_TOKEN", ""),
+		AdminClaim:        r.str("FOLIO_ADMIN_CLAIM", "roles"),
+		AdminClaimValue:   r.str("FOLIO_ADMIN_CLAIM_VALUE", ""),
 		LogLevel:          r.oneOf("FOLIO_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:         r.oneOf("FOLIO_LOG_FORMAT", "auto", "auto", "json", "text"),
 		ShutdownTimeout:   r.duration("FOLIO_SHUTDOWN_TIMEOUT", 30*time.Second),
@@ -188,6 +202,12 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		if _, err := pgxpool.ParseConfig(cfg.DatabaseURL); err != nil {
 			return nil, &Error{Var: "DATABASE_URL", Reason: "not a valid Postgres URL or DSN (want postgres://user:pass@host:5432/db)"}
 		}
+	}
+	if cfg.AdminAddr != "" && cfg.AdminToken == "" && cfg.AdminClaimValue == "" {
+		return nil, &Error{Var: "FOLIO_ADMIN_ADDR", Reason: "the admin listener needs FOLIO_ADMIN_TOKEN (or _FILE) or FOLIO_ADMIN_CLAIM_VALUE"}
+	}
+	if cfg.AdminToken != "" && len(cfg.AdminToken) < 32 {
+		return nil, &Error{Var: "FOLIO_ADMIN_TOKEN", Reason: "must be at least 32 bytes (try: openssl rand -hex 32)"}
 	}
 	if cfg.AuthJWTSecret != "" && len(cfg.AuthJWTSecret) < 32 {
 		return nil, &Error{Var: "FOLIO_AUTH_JWT_SECRET", Reason: "must be at least 32 bytes (try: openssl rand -hex 32)"}
@@ -331,6 +351,14 @@ func (r *reader) addr(key, def string) string {
 		r.fail(key, "%q has no valid port", v)
 	}
 	return v
+}
+
+// optionalAddr is addr, or empty when the variable is unset.
+func (r *reader) optionalAddr(key string) string {
+	if r.str(key, "") == "" {
+		return ""
+	}
+	return r.addr(key, "")
 }
 
 func (r *reader) oneOf(key, def string, allowed ...string) string {

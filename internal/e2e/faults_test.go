@@ -218,6 +218,7 @@ func TestFaults(t *testing.T) {
 		pages  int                                     // per document: a long one keeps a parse running through the fault
 		fault  func(t *testing.T) (lift func())        // starts the fault; lift ends it
 		during func(ctx context.Context, t *testing.T) // waits for the right moment for the fault
+		down   bool                                    // a dependency is away: /readyz must say so
 	}
 	scenarios := []scenario{
 		{name: "Postgres +200 ms latency", pages: 3, fault: func(t *testing.T) func() {
@@ -236,7 +237,7 @@ func TestFaults(t *testing.T) {
 			toxic(t, fs.pgProxy, "reset_peer", `{"timeout":0}`)
 			return func() { fs.pgProxy.Toxics.ResetToxics(ctx) }
 		}},
-		{name: "Postgres restarted during upload commits", pages: 3, fault: func(t *testing.T) func() {
+		{name: "Postgres restarted during upload commits", pages: 3, down: true, fault: func(t *testing.T) func() {
 			require.NoError(t, fs.pg.Stop())
 			return func() {
 				pg, err := devstack.StartPostgres(ctx, fs.pgOpts)
@@ -244,7 +245,7 @@ func TestFaults(t *testing.T) {
 				fs.pg = pg
 			}
 		}},
-		{name: "Postgres restarted during a parse", pages: 1500, during: fs.waitParsing, fault: func(t *testing.T) func() {
+		{name: "Postgres restarted during a parse", pages: 1500, down: true, during: fs.waitParsing, fault: func(t *testing.T) func() {
 			require.NoError(t, fs.pg.Stop())
 			return func() {
 				pg, err := devstack.StartPostgres(ctx, fs.pgOpts)
@@ -252,12 +253,16 @@ func TestFaults(t *testing.T) {
 				fs.pg = pg
 			}
 		}},
-		{name: "S3 answers 503 SlowDown", pages: 3, fault: func(*testing.T) func() {
+		{name: "S3 answers 503 SlowDown", pages: 3, down: true, fault: func(*testing.T) func() {
 			fs.slow.Store(true)
 			return func() { fs.slow.Store(false) }
 		}},
 		{name: "S3 times out (connections hang, then close)", pages: 3, fault: func(t *testing.T) func() {
 			toxic(t, fs.s3Proxy, "timeout", fmt.Sprintf(`{"timeout":%d}`, d.Milliseconds()))
+			return func() { fs.s3Proxy.Toxics.ResetToxics(ctx) }
+		}},
+		{name: "S3 limited to 64 KB/s", pages: 3, fault: func(t *testing.T) func() {
+			toxic(t, fs.s3Proxy, "bandwidth", `{"rate":64}`)
 			return func() { fs.s3Proxy.Toxics.ResetToxics(ctx) }
 		}},
 		{name: "S3 connections reset mid-stream", pages: 1500, during: fs.waitParsing, fault: func(t *testing.T) func() {
@@ -295,9 +300,16 @@ func TestFaults(t *testing.T) {
 		faultStart := time.Now()
 		loadDone := make(chan struct{})
 		go func() { fs.upload(ctx, during, sc.pages, run, &mu); close(loadDone) }()
-		time.Sleep(d)
+		if sc.down {
+			// Readiness reflects the dependency that is away, without a
+			// restart (liveness stays 200).
+			waitStatus(t, fs.api, "http://"+fs.apiAddr+"/readyz", http.StatusServiceUnavailable, d+10*time.Second)
+			require.Equal(t, http.StatusOK, status("http://"+fs.apiAddr+"/healthz"))
+		}
+		time.Sleep(time.Until(faultStart.Add(d)))
 		lift()
 		lifted := time.Now()
+		waitStatus(t, fs.api, "http://"+fs.apiAddr+"/readyz", http.StatusOK, 2*time.Minute)
 		<-loadDone
 		fs.upload(ctx, after, sc.pages, run, &mu)
 		fs.requireWhole(ctx, t, sc.name, run)
@@ -307,6 +319,9 @@ func TestFaults(t *testing.T) {
 		// gave up on.
 		mu.Lock()
 		outcome := fmt.Sprintf("%d/%d created", len(run.created), before+during+after)
+		if sc.down {
+			outcome += "; /readyz 503 while away"
+		}
 		for k, n := range fs.uploadOutcomes(t) {
 			if k != "created" && n > outcomesBefore[k] {
 				outcome += fmt.Sprintf("; %d× %s (sent again)", int(n-outcomesBefore[k]), k)

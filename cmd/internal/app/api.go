@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/foliohq/folio/admin"
 	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/events"
@@ -35,23 +37,36 @@ func (a *App) ListenHealth(ctx context.Context) (net.Listener, error) {
 	return ln, nil
 }
 
-// NewAPI builds the API handler around hub (which its owner runs): token
-// verification, an insert-only River client, and the limits from Config.
-func (a *App) NewAPI(ctx context.Context, hub *events.Hub) (*api.Server, error) {
+// apiDeps are what the API and admin handlers share: token verification
+// and an insert-only River client.
+type apiDeps struct {
+	verifier *auth.Verifier
+	river    *river.Client[pgx.Tx]
+}
+
+func (a *App) apiDeps(ctx context.Context) (apiDeps, error) {
 	cfg := a.Config
 	if err := cfg.RequireAuth(); err != nil {
-		return nil, err
+		return apiDeps{}, err
 	}
 	verifier, err := auth.New(ctx, auth.Config{
 		Secret: []byte(cfg.AuthJWTSecret), JWKSURL: cfg.AuthJWKSURL, Issuer: cfg.AuthIssuer, Audience: cfg.AuthAudience,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("error setting up token verification: %w", err)
+		return apiDeps{}, fmt.Errorf("error setting up token verification: %w", err)
 	}
 	inserter, err := river.NewClient(riverpgxv5.New(a.Pool), &river.Config{Logger: a.Logger})
 	if err != nil {
-		return nil, fmt.Errorf("error creating River client: %w", err)
+		return apiDeps{}, fmt.Errorf("error creating River client: %w", err)
 	}
+	return apiDeps{verifier: verifier, river: inserter}, nil
+}
+
+// newAPI builds the API handler around hub (which its owner runs), with
+// the limits from Config.
+func (a *App) newAPI(hub *events.Hub, deps apiDeps) *api.Server {
+	cfg := a.Config
+	verifier, inserter := deps.verifier, deps.river
 	return api.New(api.Deps{
 		Hub:      hub,
 		Logger:   a.Logger,
@@ -76,7 +91,7 @@ func (a *App) NewAPI(ctx context.Context, hub *events.Hub) (*api.Server, error) 
 		AllowedOrigins: cfg.AllowedOrigins,
 		Dev:            a.Dev,
 		Web:            a.Web,
-	}), nil
+	})
 }
 
 // RunAPI serves the API on ln until ctx ends, then drains: /readyz turns
@@ -90,9 +105,17 @@ func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
 	hub := events.NewHub(a.Pool, a.Logger)
 	hubSvc := startstop.Start(context.WithoutCancel(ctx), "events hub", hub.Run)
 	defer func() { _ = hubSvc.Stop() }()
-	handler, err := a.NewAPI(ctx, hub)
+	deps, err := a.apiDeps(ctx)
 	if err != nil {
 		return err
+	}
+	handler := a.newAPI(hub, deps)
+	if a.Config.AdminAddr != "" {
+		adminSvc, err := a.startAdmin(ctx, deps)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = adminSvc.Stop() }()
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -131,4 +154,36 @@ func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
 	handler.CloseStreams()
 	handler.WaitStreams(waitCtx)
 	return err
+}
+
+// ListenAdmin opens the admin listener (FOLIO_ADMIN_ADDR).
+func (a *App) ListenAdmin(ctx context.Context) (net.Listener, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.Config.AdminAddr)
+	if err != nil {
+		return nil, fmt.Errorf("error listening on FOLIO_ADMIN_ADDR=%s: %w", a.Config.AdminAddr, err)
+	}
+	return ln, nil
+}
+
+// startAdmin serves the admin surface (River UI behind admin auth) on its
+// own listener until the returned service is stopped.
+func (a *App) startAdmin(ctx context.Context, deps apiDeps) (*startstop.Service, error) {
+	cfg := a.Config
+	srv, err := admin.New(admin.Config{Token: cfg.AdminToken, Verifier: deps.verifier,
+		Claim: cfg.AdminClaim, Value: cfg.AdminClaimValue}, deps.river, a.Logger)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := a.ListenAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.Logger.Info("admin listening", "addr", ln.Addr().String(), "river_ui", admin.Prefix+"/")
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	return startstop.Start(context.WithoutCancel(ctx), "admin server", func(svcCtx context.Context) error {
+		if err := srv.Start(svcCtx); err != nil {
+			return err
+		}
+		return Serve(svcCtx, httpSrv, ln, 5*time.Second, nil)
+	}), nil
 }

@@ -10,14 +10,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/internal/pg"
 )
 
-// RiverSchemaVersion is the River migration (line "main") that Rescue's
-// SQL was checked against: River v0.51.1, migration 8. River offers no call
-// that hands back the running jobs of a dead client (its own rescuer waits
-// RescueStuckJobsAfter), so this file is the one place Folio writes
-// river_job itself. TestRescueRiverSchemaIsPinned fails when River's
-// schema moves on: check this SQL against the new one, then raise it.
+// RiverSchemaVersion is the River migration (line "main") that this
+// file's SQL was checked against: River v0.51.1, migration 8. River offers
+// no call that hands back the running jobs of a dead client (its own
+// rescuer waits RescueStuckJobsAfter), nor one that counts jobs by queue
+// and state, so this file is the one place Folio queries river_job itself.
+// TestRescueRiverSchemaIsPinned fails when River's schema moves on: check
+// this SQL against the new one, then raise it.
 const RiverSchemaVersion = 8
 
 // Rescue hands back to the queue every running job whose client has not
@@ -70,4 +72,42 @@ func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) (i
 		return err
 	})
 	return n, err
+}
+
+// QueueStat is one queue's jobs that have not finished, by state.
+type QueueStat struct {
+	Queue     string `json:"queue"`
+	Available int64  `json:"available"`
+	Running   int64  `json:"running"`
+	Retryable int64  `json:"retryable"`
+	Scheduled int64  `json:"scheduled"`
+	// OldestAvailable is how long the oldest available job has waited
+	// since it could run (0: none waits).
+	OldestAvailable time.Duration `json:"oldest_available_ns"`
+}
+
+// QueueStats counts every queue's unfinished jobs by state (one indexed
+// scan of those jobs; finished ones are not read).
+func QueueStats(ctx context.Context, db pg.DBTX) ([]QueueStat, error) {
+	rows, err := db.Query(ctx, `
+		SELECT queue,
+			count(*) FILTER (WHERE state = 'available'),
+			count(*) FILTER (WHERE state = 'running'),
+			count(*) FILTER (WHERE state = 'retryable'),
+			count(*) FILTER (WHERE state = 'scheduled'),
+			coalesce(extract(epoch FROM now() - min(scheduled_at) FILTER (WHERE state = 'available')), 0)::float8
+		FROM river_job WHERE state IN ('available', 'running', 'retryable', 'scheduled')
+		GROUP BY queue ORDER BY queue`)
+	if err != nil {
+		return nil, fmt.Errorf("error counting jobs: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (QueueStat, error) {
+		var (
+			q      QueueStat
+			oldest float64
+		)
+		err := row.Scan(&q.Queue, &q.Available, &q.Running, &q.Retryable, &q.Scheduled, &oldest)
+		q.OldestAvailable = time.Duration(max(oldest, 0) * float64(time.Second))
+		return q, err
+	})
 }

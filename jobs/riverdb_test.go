@@ -16,7 +16,7 @@ import (
 // TestRescueRiverSchemaIsPinned: Rescue writes river_job itself (the one
 // place Folio does). This fails when River's schema moves past the version
 // its SQL was checked against, or when a column it reads or writes changes:
-// check rescue.go against the new schema, then raise RiverSchemaVersion.
+// check riverdb.go against the new schema, then raise RiverSchemaVersion.
 func TestRescueRiverSchemaIsPinned(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -24,7 +24,7 @@ func TestRescueRiverSchemaIsPinned(t *testing.T) {
 	var version int
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT max(version) FROM river_migration WHERE line = 'main'`).Scan(&version))
 	require.Equal(t, jobs.RiverSchemaVersion, version,
-		"River's schema moved on: check jobs/rescue.go's SQL against it, then raise RiverSchemaVersion")
+		"River's schema moved on: check jobs/riverdb.go's SQL against it, then raise RiverSchemaVersion")
 
 	rows, err := db.Pool.Query(ctx, `SELECT column_name::text, udt_name::text FROM information_schema.columns
 		WHERE table_schema = current_schema() AND table_name = 'river_job'`)
@@ -38,7 +38,7 @@ func TestRescueRiverSchemaIsPinned(t *testing.T) {
 	require.NoError(t, rows.Err())
 	for name, typ := range map[string]string{
 		"id": "int8", "state": "river_job_state", "scheduled_at": "timestamptz", "errors": "_jsonb",
-		"attempt": "int2", "attempted_by": "_text", "args": "jsonb",
+		"attempt": "int2", "attempted_by": "_text", "args": "jsonb", "queue": "text",
 	} {
 		require.Equal(t, typ, columns[name], "river_job.%s, as Rescue uses it", name)
 	}
