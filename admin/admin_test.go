@@ -28,7 +28,6 @@ const (
 	adminToken = "admin-token-0123456789abcdef0123456789"
 )
 
-
 func setup(t *testing.T) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
