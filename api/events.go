@@ -224,11 +224,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 			return
 		}
 	}
-	s.streamsOpen.Inc()
+	open := s.streamsOpen.WithLabelValues(map[bool]string{true: "websocket", false: "sse"}[ws])
+	open.Inc()
 	st := &streamState{s: s, out: out, owner: owner, doc: docID, docSeq: docSeq, one: one}
 	if err := st.start(ctx, after, hasAfter); err != nil {
 		out.close(websocket.StatusInternalError, "could not read the event log")
-		s.streamsOpen.Dec()
+		open.Dec()
 		sub.Close()
 		return
 	}
@@ -236,10 +237,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 	done := release
 	release = nil // the pump releases it
 	if ws {
-		go s.pump(ctx, st, sub, expires, done)
+		go s.pump(ctx, st, sub, expires, func() { open.Dec(); done() })
 		return
 	}
-	s.pump(ctx, st, sub, expires, done) // SSE writes through this handler's ResponseWriter
+	s.pump(ctx, st, sub, expires, func() { open.Dec(); done() }) // SSE writes through this handler's ResponseWriter
 }
 
 // pump sends live events until the client goes, falls behind, its
@@ -247,7 +248,6 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 func (s *Server) pump(ctx context.Context, st *streamState, sub *events.Subscription, expires time.Time, release func()) {
 	defer s.pumps.Done()
 	defer release()
-	defer s.streamsOpen.Dec()
 	defer sub.Close()
 	out := st.out
 	ticker := time.NewTicker(keepAlive)

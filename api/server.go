@@ -68,7 +68,7 @@ type Server struct {
 	routes      []route
 	uploads     *prometheus.CounterVec
 	bytes       prometheus.Counter
-	streamsOpen prometheus.Gauge
+	streamsOpen *prometheus.GaugeVec // by transport
 	shutdown    chan struct{}
 	closeOnce   sync.Once
 	pumps       sync.WaitGroup // live streams
@@ -100,10 +100,12 @@ func New(deps Deps) *Server {
 		Name: "folio_upload_bytes_total",
 		Help: "Bytes of uploads that were stored and committed.",
 	})
-	s.streamsOpen = prometheus.NewGauge(prometheus.GaugeOpts{
+	s.streamsOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "folio_event_streams_open",
-		Help: "Websocket and SSE event streams open on this process.",
-	})
+		Help: "Event streams open on this process, by transport (websocket, sse).",
+	}, []string{"transport"})
+	s.streamsOpen.WithLabelValues("websocket").Set(0)
+	s.streamsOpen.WithLabelValues("sse").Set(0)
 	deps.Metrics.Registry.MustRegister(s.uploads, s.bytes, s.streamsOpen)
 
 	s.routes = []route{

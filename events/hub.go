@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/foliohq/folio/internal/pg"
 )
@@ -29,6 +30,11 @@ const SubscriptionBuffer = 256
 type Hub struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+
+	// read counts events read from the log (every event written, once per
+	// process); lag times commit → hand-off to subscribers.
+	read prometheus.Counter
+	lag  prometheus.Histogram
 
 	mu      sync.Mutex
 	subs    map[*Subscription]struct{}
@@ -52,8 +58,22 @@ type Subscription struct {
 
 // NewHub returns a Hub reading with pool.
 func NewHub(pool *pgxpool.Pool, logger *slog.Logger) *Hub {
-	return &Hub{pool: pool, logger: logger, subs: map[*Subscription]struct{}{}, ready: make(chan struct{})}
+	return &Hub{
+		pool: pool, logger: logger, subs: map[*Subscription]struct{}{}, ready: make(chan struct{}),
+		read: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "folio_events_total",
+			Help: "Events read from the log by this process's hub: every event written, once per API process.",
+		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "folio_event_delivery_lag_seconds",
+			Help:    "From an event's transaction start to its hand-off to this process's subscribers.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}),
+	}
 }
+
+// Collectors are the hub's metrics, for its owner to register.
+func (h *Hub) Collectors() []prometheus.Collector { return []prometheus.Collector{h.read, h.lag} }
 
 // Ready is closed once the hub listens and knows where the log stands.
 func (h *Hub) Ready() <-chan struct{} { return h.ready }
@@ -169,12 +189,15 @@ func (h *Hub) catchUp(ctx context.Context, db pg.DBTX) error {
 func (h *Hub) deliver(evs []Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	now := time.Now()
 	for i := range evs {
 		e := &evs[i]
 		if e.Pos <= h.last {
 			continue
 		}
 		h.last = e.Pos
+		h.read.Inc()
+		h.lag.Observe(max(now.Sub(e.CreatedAt), 0).Seconds())
 		for s := range h.subs {
 			if s.Owner != e.Owner || (s.Document != uuid.Nil && s.Document != e.DocumentID) {
 				continue

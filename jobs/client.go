@@ -27,6 +27,8 @@ type Deps struct {
 	// Draining reports that the process is stopping (jobs cancelled then
 	// are handed back, not failed).
 	Draining func() bool
+	// ParseMetrics, when set, time parses.
+	ParseMetrics *ParseMetrics
 }
 
 // Workers registers every Folio worker.
@@ -35,7 +37,7 @@ func Workers(deps Deps) *river.Workers {
 	river.AddWorker(workers, &SweepUploadsWorker{Store: deps.Store, Pool: deps.Pool, MaxAge: deps.UploadMaxAge})
 	river.AddWorker(workers, &PruneEventsWorker{Pool: deps.Pool, Retention: deps.EventRetention})
 	river.AddWorker(workers, &ParseWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.Sandbox, Logger: deps.Logger,
-		ProgressInterval: deps.ProgressInterval, Draining: deps.Draining})
+		ProgressInterval: deps.ProgressInterval, Draining: deps.Draining, Metrics: deps.ParseMetrics})
 	return workers
 }
 

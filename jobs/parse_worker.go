@@ -32,6 +32,8 @@ type ParseWorker struct {
 	ProgressInterval time.Duration
 	// Draining reports that the worker process is stopping; nil: never.
 	Draining func() bool
+	// Metrics, when set, time each attempt.
+	Metrics *ParseMetrics
 }
 
 // flushPages bounds how many pages wait in memory before being written.
@@ -151,17 +153,31 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	case err == nil:
 		ok, ferr := documents.FinishParse(ctx, w.Pool, id, gen, res.PageCount, summaryOf(res), nonNil(res.Outline))
 		if ferr != nil {
+			w.Metrics.observe(attemptOutcome(ctx, w.Draining), time.Since(started), 0)
 			return w.transient(ctx, job, ferr)
 		}
 		log.Info("parse: done", "pages", res.PageCount, "resumed_at", firstPage, "duration", time.Since(started).String(),
 			"child_peak_rss_mib", stats.PeakRSS>>20, "child_cpu", stats.CPUTime.String(), "current", ok)
+		w.Metrics.observe("done", time.Since(started), res.PageCount-firstPage+1)
 		return nil
 	case errors.As(err, &failure):
+		w.Metrics.observe("failed", time.Since(started), 0)
 		return w.permanent(ctx, job, log, failure.Code, failure.Message)
 	case errors.Is(err, sandbox.ErrCrashed) && crashedBefore(job):
+		w.Metrics.observe("failed", time.Since(started), 0)
 		return w.permanent(ctx, job, log, "malformed", "The file crashed the parser twice; it cannot be read.")
 	}
+	w.Metrics.observe(attemptOutcome(ctx, w.Draining), time.Since(started), 0)
 	return w.transient(ctx, job, err)
+}
+
+// attemptOutcome names an attempt that will run again: handed back by a
+// draining worker, or retried.
+func attemptOutcome(ctx context.Context, draining func() bool) string {
+	if ctx.Err() != nil && draining != nil && draining() {
+		return "handed_back"
+	}
+	return "retry"
 }
 
 // permanent fails the document and cancels the job: retrying would end

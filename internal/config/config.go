@@ -128,6 +128,9 @@ type Config struct {
 	// EventRetention is how long document events are kept for replay
 	// (FOLIO_EVENT_RETENTION).
 	EventRetention time.Duration
+	// QueueMetricsInterval is how often the exporting worker reads the
+	// queues' depth (FOLIO_QUEUE_METRICS_INTERVAL).
+	QueueMetricsInterval time.Duration
 
 	// UploadMaxAge is how old an unfinished multipart upload under Folio's
 	// prefix may grow before the sweeper aborts it (FOLIO_UPLOAD_MAX_AGE).
@@ -194,6 +197,8 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		MaxPages:         r.integer("FOLIO_MAX_PAGES", 5000, 1, 1_000_000),
 		ProgressInterval: r.duration("FOLIO_PROGRESS_INTERVAL", 250*time.Millisecond),
 		EventRetention:   r.duration("FOLIO_EVENT_RETENTION", 7*24*time.Hour),
+
+		QueueMetricsInterval: r.duration("FOLIO_QUEUE_METRICS_INTERVAL", 5*time.Second),
 	}
 	if r.err != nil {
 		return nil, r.err

@@ -103,6 +103,7 @@ func (a *App) newAPI(hub *events.Hub, deps apiDeps) *api.Server {
 // stops only after the last stream has closed.
 func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
 	hub := events.NewHub(a.Pool, a.Logger)
+	a.Metrics.Registry.MustRegister(hub.Collectors()...)
 	hubSvc := startstop.Start(context.WithoutCancel(ctx), "events hub", hub.Run)
 	defer func() { _ = hubSvc.Stop() }()
 	deps, err := a.apiDeps(ctx)

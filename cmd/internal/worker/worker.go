@@ -33,6 +33,7 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 			Logger:      a.Logger,
 		},
 		Draining:         a.Health.Draining,
+		ParseMetrics:     jobs.NewParseMetrics(a.Metrics.Registry),
 		UploadMaxAge:     cfg.UploadMaxAge,
 		ProgressInterval: cfg.ProgressInterval,
 		EventRetention:   cfg.EventRetention,
@@ -62,6 +63,10 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	liveness := startstop.Start(context.WithoutCancel(ctx), "liveness",
 		(&jobs.Liveness{Pool: a.Pool, ClientID: client.ID(), Logger: a.Logger}).Run)
 	defer func() { _ = liveness.Stop() }()
+	// One worker of the deployment exports the queues' depth at a time.
+	queueMetrics := startstop.Start(context.WithoutCancel(ctx), "queue metrics",
+		jobs.NewQueueMetrics(a.Pool, a.Logger, a.Metrics.Registry, cfg.QueueMetricsInterval).Run)
+	defer func() { _ = queueMetrics.Stop() }()
 
 	<-ctx.Done()
 	// Drain: not ready at once; River stops fetching; running jobs get

@@ -1,0 +1,160 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+
+	"github.com/foliohq/folio/jobs/jobargs"
+)
+
+// queueMetricsLock is the advisory lock whose holder exports the queue
+// gauges: one worker of a deployment at a time, so that N workers do not
+// report the same depth N times (sum by queue is the depth).
+const queueMetricsLock = "folio.queue-metrics"
+
+// QueueMetrics exports each queue's jobs by state and the age of its
+// oldest available job, from whichever worker holds the exporter's lock;
+// the others export nothing (and take over within a few seconds when the
+// holder goes). What an autoscaler scales workers on.
+type QueueMetrics struct {
+	pool     *pgxpool.Pool
+	logger   *slog.Logger
+	interval time.Duration
+	jobs     *prometheus.GaugeVec
+	oldest   *prometheus.GaugeVec
+	leader   prometheus.Gauge
+}
+
+// NewQueueMetrics returns the exporter, its metrics registered on reg. It
+// reads every interval while it leads.
+func NewQueueMetrics(pool *pgxpool.Pool, logger *slog.Logger, reg prometheus.Registerer, interval time.Duration) *QueueMetrics {
+	m := &QueueMetrics{
+		pool: pool, logger: logger, interval: interval,
+		jobs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "folio_queue_jobs",
+			Help: "Jobs not finished, by queue and state (available, running, retryable, scheduled). Exported by one worker at a time (folio_queue_metrics_leader).",
+		}, []string{"queue", "state"}),
+		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "folio_queue_oldest_available_seconds",
+			Help: "How long the queue's oldest available job has waited since it could run (0: none waits).",
+		}, []string{"queue"}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "folio_queue_metrics_leader",
+			Help: "1 on the worker that exports the queue gauges, 0 elsewhere.",
+		}),
+	}
+	reg.MustRegister(m.jobs, m.oldest, m.leader)
+	return m
+}
+
+// Run exports until ctx ends; its owner runs it with startstop.
+func (m *QueueMetrics) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		if err := m.lead(ctx); err != nil && ctx.Err() == nil {
+			m.logger.Warn("queue metrics", "err", err)
+		}
+		m.leader.Set(0)
+		m.jobs.Reset()
+		m.oldest.Reset()
+		select {
+		case <-ctx.Done():
+		case <-time.After(3 * m.interval):
+		}
+	}
+	return ctx.Err()
+}
+
+// lead takes the exporter's lock if it is free and exports while it holds
+// it; it returns when the lock is someone else's, or on an error.
+func (m *QueueMetrics) lead(ctx context.Context) error {
+	conn, err := m.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, queueMetricsLock).Scan(&got); err != nil {
+		return fmt.Errorf("error taking the queue metrics lock: %w", err)
+	}
+	if !got {
+		return nil
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, queueMetricsLock); err != nil {
+			conn.Conn().Close(uctx) //nolint:errcheck // closing the session frees the lock too
+		}
+	}()
+	m.leader.Set(1)
+	ticker := time.NewTicker(m.interval)
+	defer ticker.Stop()
+	for {
+		stats, err := QueueStats(ctx, conn)
+		if err != nil {
+			return err
+		}
+		m.jobs.Reset()
+		m.oldest.Reset()
+		for _, s := range stats {
+			m.jobs.WithLabelValues(s.Queue, "available").Set(float64(s.Available))
+			m.jobs.WithLabelValues(s.Queue, "running").Set(float64(s.Running))
+			m.jobs.WithLabelValues(s.Queue, "retryable").Set(float64(s.Retryable))
+			m.jobs.WithLabelValues(s.Queue, "scheduled").Set(float64(s.Scheduled))
+			m.oldest.WithLabelValues(s.Queue).Set(s.OldestAvailable.Seconds())
+		}
+		// Every queue River knows shows, at zero when it is empty: a
+		// scaler must see the backlog fall to nothing.
+		for _, q := range []string{river.QueueDefault, jobargs.QueueParse} {
+			for _, st := range []string{"available", "running", "retryable", "scheduled"} {
+				m.jobs.WithLabelValues(q, st).Add(0)
+			}
+			m.oldest.WithLabelValues(q).Add(0)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+	}
+}
+
+// ParseMetrics time the parses a worker runs.
+type ParseMetrics struct {
+	duration *prometheus.HistogramVec
+	rate     prometheus.Histogram
+}
+
+// NewParseMetrics returns parse metrics registered on reg.
+func NewParseMetrics(reg prometheus.Registerer) *ParseMetrics {
+	m := &ParseMetrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "folio_parse_duration_seconds",
+			Help:    "Time one parse attempt took, by outcome (done, failed, retry, handed_back).",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 12),
+		}, []string{"outcome"}),
+		rate: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "folio_parse_pages_per_second",
+			Help:    "Pages per second of parses that ended done.",
+			Buckets: prometheus.ExponentialBuckets(10, 2, 10),
+		}),
+	}
+	reg.MustRegister(m.duration, m.rate)
+	return m
+}
+
+func (m *ParseMetrics) observe(outcome string, took time.Duration, pages int) {
+	if m == nil {
+		return
+	}
+	m.duration.WithLabelValues(outcome).Observe(took.Seconds())
+	if outcome == "done" && took > 0 && pages > 0 {
+		m.rate.Observe(float64(pages) / took.Seconds())
+	}
+}
