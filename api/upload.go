@@ -24,6 +24,7 @@ import (
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/ratelimit"
+	"github.com/foliohq/folio/internal/tracing"
 	"github.com/foliohq/folio/storage"
 )
 
@@ -88,7 +89,7 @@ func (s *Server) upload(rw http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	owner := ownerOf(ctx)
-	log := s.Logger.With("owner", owner)
+	log := s.Logger.With(append([]any{"owner", owner}, tracing.LogAttrs(ctx)...)...)
 
 	if p := s.admit(ctx, owner, r.ContentLength); p != nil {
 		s.uploads.WithLabelValues(outcomeOf(p)).Inc()

@@ -10,9 +10,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/internal/pg"
+	"github.com/foliohq/folio/internal/tracing"
 	"github.com/foliohq/folio/jobs/jobargs"
 )
 
@@ -43,6 +46,9 @@ func appendEvent(ctx context.Context, tx pg.DBTX, id uuid.UUID, data events.Payl
 		return fmt.Errorf("error numbering event: %w", err)
 	}
 	_, err = events.Append(ctx, tx, id, owner, seq, data)
+	if err == nil {
+		trace.SpanFromContext(ctx).AddEvent(data.EventType(), trace.WithAttributes(attribute.Int("folio.event.seq", seq)))
+	}
 	return err
 }
 
@@ -52,9 +58,11 @@ func appendEvent(ctx context.Context, tx pg.DBTX, id uuid.UUID, data events.Payl
 // (ErrQuotaExceeded), so that concurrent uploads cannot overrun it
 // together, and sets doc.DuplicateOf to the owner's oldest document with
 // the same bytes. doc.Status becomes queued; its timestamps are set.
-func Create(ctx context.Context, pool *pgxpool.Pool, q Queue, doc *Document, quotaBytes int64) error {
+func Create(ctx context.Context, pool *pgxpool.Pool, q Queue, doc *Document, quotaBytes int64) (err error) {
+	ctx, span := tracing.Start(ctx, "documents.Create", attribute.String("folio.document.id", doc.ID.String()))
+	defer tracing.End(span, &err)
 	doc.Status = StatusQueued
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if err := lockOwner(ctx, tx, doc.Owner); err != nil {
 			return err
 		}
@@ -71,7 +79,8 @@ func Create(ctx context.Context, pool *pgxpool.Pool, q Queue, doc *Document, quo
 		if err := insert(ctx, tx, doc); err != nil {
 			return err
 		}
-		if _, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: doc.ID}, nil); err != nil {
+		// The parse carries this trace on: its job's metadata holds it.
+		if _, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: doc.ID}, &river.InsertOpts{Metadata: tracing.Inject(ctx)}); err != nil {
 			return fmt.Errorf("error enqueueing parse: %w", err)
 		}
 		return appendEvent(ctx, tx, doc.ID, events.DocumentQueuedData{Filename: doc.Filename, SizeBytes: doc.SizeBytes})
@@ -85,8 +94,10 @@ func Create(ctx context.Context, pool *pgxpool.Pool, q Queue, doc *Document, quo
 // Reparse enqueues the owner's document for another parse, clearing the
 // previous outcome, and returns it as it is now. ErrNotFound; a
 // *ParseRunningError when a parse is queued or running already.
-func Reparse(ctx context.Context, pool *pgxpool.Pool, q Queue, owner string, id uuid.UUID) (*Document, error) {
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+func Reparse(ctx context.Context, pool *pgxpool.Pool, q Queue, owner string, id uuid.UUID) (_ *Document, err error) {
+	ctx, span := tracing.Start(ctx, "documents.Reparse", attribute.String("folio.document.id", id.String()))
+	defer tracing.End(span, &err)
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		doc, err := getForUpdate(ctx, tx, owner, id)
 		if err != nil {
 			return err
@@ -98,7 +109,7 @@ func Reparse(ctx context.Context, pool *pgxpool.Pool, q Queue, owner string, id 
 			pages_done = 0, updated_at = now() WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("error requeueing document: %w", err)
 		}
-		res, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: id}, nil)
+		res, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: id}, &river.InsertOpts{Metadata: tracing.Inject(ctx)})
 		if err != nil {
 			return fmt.Errorf("error enqueueing parse: %w", err)
 		}
@@ -120,9 +131,11 @@ func Reparse(ctx context.Context, pool *pgxpool.Pool, q Queue, owner string, id 
 // transaction. It returns the deleted document: its original at S3Key is
 // the caller's to delete (the sweeper deletes it if the caller cannot).
 // ErrNotFound.
-func Delete(ctx context.Context, pool *pgxpool.Pool, q Queue, owner string, id uuid.UUID) (*Document, error) {
+func Delete(ctx context.Context, pool *pgxpool.Pool, q Queue, owner string, id uuid.UUID) (_ *Document, err error) {
+	ctx, span := tracing.Start(ctx, "documents.Delete", attribute.String("folio.document.id", id.String()))
+	defer tracing.End(span, &err)
 	var doc *Document
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var err error
 		if doc, err = getForUpdate(ctx, tx, owner, id); err != nil {
 			return err

@@ -9,8 +9,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/foliohq/folio/events"
+	"github.com/foliohq/folio/internal/tracing"
 	"github.com/foliohq/folio/pdf/pdftype"
 )
 
@@ -41,12 +43,14 @@ var ErrNothingToParse = errors.New("this parse finished already or was supersede
 // document and the first page that gen has not committed yet (a retried
 // attempt resumes there). ErrNotFound: the document is gone;
 // ErrNothingToParse: gen is done already, or older than the document's.
-func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, attempt int) (*Document, int, error) {
+func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, attempt int) (_ *Document, _ int, err error) {
+	ctx, span := tracing.Start(ctx, "documents.StartParse", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
+	defer tracing.End(span, &err)
 	var (
 		doc       *Document
 		firstPage int
 	)
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		d, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM documents WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return err
@@ -89,7 +93,9 @@ func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64
 
 // SetPageCount records the page count once the parser knows it, with the
 // first progress event.
-func SetPageCount(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, n, pagesDone int) error {
+func SetPageCount(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, n, pagesDone int) (err error) {
+	ctx, span := tracing.Start(ctx, "documents.SetPageCount", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
+	defer tracing.End(span, &err)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE documents SET page_count = $3, parse_stage = $4, updated_at = now()
 			WHERE id = $1 AND parse_generation = $2`, id, gen, n, StageExtracting)
@@ -110,10 +116,13 @@ func progress(stage string, done, total int) events.ParseProgressData {
 // SavePages upserts pages of generation gen and sets pages_done, in one
 // transaction, with a progress event when announce is set (the caller
 // throttles). A page written by a newer generation is never overwritten.
-func SavePages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pages []PageRow, pagesDone int, announce bool) error {
+func SavePages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pages []PageRow, pagesDone int, announce bool) (err error) {
 	if len(pages) == 0 {
 		return nil
 	}
+	ctx, span := tracing.Start(ctx, "documents.SavePages", attribute.String("folio.document.id", id.String()),
+		attribute.Int64("folio.parse.generation", gen), attribute.Int("folio.pages", len(pages)), attribute.Int("folio.pages_done", pagesDone))
+	defer tracing.End(span, &err)
 	nums := make([]int32, len(pages))
 	widths := make([]float32, len(pages))
 	heights := make([]float32, len(pages))
@@ -152,7 +161,9 @@ func SavePages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64,
 // FinishParse marks generation gen's parse done with its summary and
 // outline, and announces it. It reports false when a newer generation has
 // taken over.
-func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pageCount int, summary Summary, outline []pdftype.OutlineItem) (bool, error) {
+func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pageCount int, summary Summary, outline []pdftype.OutlineItem) (_ bool, err error) {
+	ctx, span := tracing.Start(ctx, "documents.FinishParse", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
+	defer tracing.End(span, &err)
 	s, err := json.Marshal(summary)
 	if err != nil {
 		return false, err
@@ -182,7 +193,9 @@ func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int6
 
 // FailParse marks generation gen's parse failed with a reason, and
 // announces it.
-func FailParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, code, message string) error {
+func FailParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, code, message string) (err error) {
+	ctx, span := tracing.Start(ctx, "documents.FailParse", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
+	defer tracing.End(span, &err)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'failed', failure_code = $3, failure_message = $4,
 			parse_stage = NULL, updated_at = now() WHERE id = $1 AND parse_generation = $2`, id, gen, code, message)
@@ -199,7 +212,9 @@ func FailParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64,
 // RequeueParse puts generation gen's document back to queued after an
 // attempt that River will retry (why: events.RequeuedRetry) or that a
 // draining worker handed back (events.RequeuedDraining), and announces it.
-func RequeueParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, why string, attempt int) error {
+func RequeueParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, why string, attempt int) (err error) {
+	ctx, span := tracing.Start(ctx, "documents.RequeueParse", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
+	defer tracing.End(span, &err)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		return requeue(ctx, tx, id, gen, events.ParseRequeuedData{Why: why, Attempt: attempt})
 	})

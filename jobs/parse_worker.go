@@ -10,10 +10,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/internal/tracing"
 	"github.com/foliohq/folio/jobs/jobargs"
 	"github.com/foliohq/folio/pdf"
 	"github.com/foliohq/folio/storage"
@@ -74,7 +77,13 @@ func countOutline(items []pdf.OutlineItem) int {
 // to retry, and fail the document with "internal" on the last attempt.
 func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs]) error {
 	id, gen := job.Args.DocumentID, job.ID
-	log := w.Logger.With("document_id", id, "job_id", job.ID, "attempt", job.Attempt)
+	// The parse continues the upload's trace, carried in the job's metadata.
+	ctx, span := tracing.Tracer().Start(tracing.Extract(ctx, job.Metadata), "parse",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.String("folio.document.id", id.String()), attribute.Int64("folio.job.id", job.ID),
+			attribute.Int("folio.job.attempt", job.Attempt)))
+	defer span.End()
+	log := w.Logger.With(append([]any{"document_id", id, "job_id", job.ID, "attempt", job.Attempt}, tracing.LogAttrs(ctx)...)...)
 	doc, firstPage, err := documents.StartParse(ctx, w.Pool, id, gen, job.Attempt)
 	if errors.Is(err, documents.ErrNotFound) {
 		log.Info("parse: document is gone; nothing to do")
@@ -115,7 +124,8 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	}
 	started := time.Now()
 	var stats sandbox.Stats
-	res, err := w.Sandbox.Run(ctx, obj, firstPage, sandbox.Handler{
+	sctx, sspan := tracing.Start(ctx, "sandbox.run", attribute.Int("folio.first_page", firstPage))
+	res, err := w.Sandbox.Run(sctx, obj, firstPage, sandbox.Handler{
 		Finished: func(s sandbox.Stats) { stats = s },
 		Started: func(n int) error {
 			lastEvent = time.Now()
@@ -133,6 +143,7 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 			return nil
 		},
 	})
+	tracing.End(sspan, &err)
 	if err == nil {
 		err = flush()
 	}

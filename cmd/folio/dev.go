@@ -24,6 +24,7 @@ import (
 	"github.com/foliohq/folio/internal/config"
 	"github.com/foliohq/folio/internal/devstack"
 	"github.com/foliohq/folio/internal/telemetry"
+	"github.com/foliohq/folio/internal/tracing"
 	"github.com/foliohq/folio/internal/webui"
 	"github.com/foliohq/folio/migrations"
 	"github.com/foliohq/folio/storage"
@@ -56,6 +57,12 @@ func dev(args []string, stdout, stderr io.Writer) int {
 	logger := telemetry.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat).With("process", "dev")
 	ctx, stop := app.SignalContext(logger)
 	defer stop()
+	shutdownTracing, err := tracing.Setup(ctx, "folio-dev", logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "folio dev: %v\n", err)
+		return app.ExitUsage
+	}
+	defer func() { _ = shutdownTracing(context.WithoutCancel(ctx)) }()
 
 	if err := runDev(ctx, cfg, opts, logger, stdout); err != nil {
 		fmt.Fprintf(stderr, "folio dev: %v\n", err)

@@ -6,6 +6,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/foliohq/folio/internal/tracing"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -51,14 +58,28 @@ func (m *Metrics) Handler() http.Handler {
 // ServeMux pattern that matched (never the raw path, which would make a
 // label per document id), the method (MethodLabel) and the status: every
 // label takes values from a fixed set.
+//
+// Each request is also a server span (trace context from the request's
+// traceparent header, when it has one), named after its route; with no
+// trace exporter configured the span is a no-op.
 func (m *Metrics) Instrument(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := tracing.Tracer().Start(ctx, "HTTP "+MethodLabel(r.Method), trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", MethodLabel(r.Method))))
+		defer span.End()
+		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		mux.ServeHTTP(sw, r)
 		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
+		}
+		span.SetName(route)
+		span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", sw.status))
+		if sw.status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(sw.status))
 		}
 		method := MethodLabel(r.Method)
 		m.requests.WithLabelValues(route, method, statusLabel(sw.status)).Inc()

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/foliohq/folio/internal/config"
 	"github.com/foliohq/folio/internal/telemetry"
+	"github.com/foliohq/folio/internal/tracing"
 	"github.com/foliohq/folio/migrations"
 	"github.com/foliohq/folio/storage"
 )
@@ -58,6 +60,16 @@ func Main(name string, args []string, stderr io.Writer, run func(context.Context
 		return ExitFailed
 	}
 	defer a.Close()
+	shutdownTracing, err := tracing.Setup(ctx, "folio-"+name, logger)
+	if err != nil {
+		logger.Error("tracing", "err", err)
+		return ExitFailed
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(fctx)
+	}()
 	if *migrate {
 		if _, err := migrations.Up(ctx, a.Pool, logger); err != nil {
 			logger.Error("migrations failed", "err", err)
