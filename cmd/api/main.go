@@ -18,5 +18,5 @@ func main() {
 			return err
 		}
 		return a.RunAPI(ctx, ln)
-	}, (*config.Config).RequireAuth))
+	}, (*config.Config).RequireAuth, (*config.Config).RequireAdmin))
 }

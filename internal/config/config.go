@@ -208,9 +208,6 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 			return nil, &Error{Var: "DATABASE_URL", Reason: "not a valid Postgres URL or DSN (want postgres://user:pass@host:5432/db)"}
 		}
 	}
-	if cfg.AdminAddr != "" && cfg.AdminToken == "" && cfg.AdminClaimValue == "" {
-		return nil, &Error{Var: "FOLIO_ADMIN_ADDR", Reason: "the admin listener needs FOLIO_ADMIN_TOKEN (or _FILE) or FOLIO_ADMIN_CLAIM_VALUE"}
-	}
 	if cfg.AdminToken != "" && len(cfg.AdminToken) < 32 {
 		return nil, &Error{Var: "FOLIO_ADMIN_TOKEN", Reason: "must be at least 32 bytes (try: openssl rand -hex 32)"}
 	}
@@ -233,6 +230,15 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 func (c *Config) RequireDatabase() error {
 	if c.DatabaseURL == "" {
 		return &Error{Var: "DATABASE_URL", Reason: "must be set (or DATABASE_URL_FILE)"}
+	}
+	return nil
+}
+
+// RequireAdmin reports an *Error when the admin listener is on but nobody
+// could be an admin.
+func (c *Config) RequireAdmin() error {
+	if c.AdminAddr != "" && c.AdminToken == "" && c.AdminClaimValue == "" {
+		return &Error{Var: "FOLIO_ADMIN_ADDR", Reason: "the admin listener needs FOLIO_ADMIN_TOKEN (or _FILE) or FOLIO_ADMIN_CLAIM_VALUE"}
 	}
 	return nil
 }

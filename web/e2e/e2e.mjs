@@ -14,6 +14,8 @@ const root = resolve(import.meta.dirname, "../..");
 const artifacts = resolve(process.env.E2E_ARTIFACTS ?? join(root, "artifacts/e2e"));
 const port = Number(process.env.E2E_PORT ?? 18080);
 const base = `http://127.0.0.1:${port}`;
+const adminBase = `http://127.0.0.1:${port + 2}`;
+const adminToken = `e2e-admin-${Date.now()}-0123456789abcdef0123456789`;
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const T = { stack: 180_000, parse: 120_000, ui: 15_000 };
 
@@ -51,6 +53,8 @@ const folio = spawn(
       ...process.env,
       FOLIO_HTTP_ADDR: `127.0.0.1:${port}`,
       FOLIO_HEALTH_ADDR: `127.0.0.1:${port + 1}`,
+      FOLIO_ADMIN_ADDR: `127.0.0.1:${port + 2}`,
+      FOLIO_ADMIN_TOKEN: adminToken,
       FOLIO_LOG_FORMAT: "text",
       FOLIO_WORKER_CONCURRENCY: "2",
       // A small window, so that the rate-limit step waits seconds, not a minute.
@@ -227,6 +231,68 @@ try {
     page.once("dialog", (d) => d.accept());
     await page.getByTestId("detail").getByRole("button", { name: "Delete" }).click();
     await waitFor("the deleted document to leave the list", T.ui, async () => (await r.count()) === 0);
+  });
+
+  await step("the admin UI (River UI, behind sign-in) lists a failed parse, retries it, pauses and resumes the parse queue", async () => {
+    const failing = join(artifacts, "admin-cut-short.pdf");
+    writeFileSync(failing, readFileSync(small[1]).subarray(0, 4096));
+    await drop(page, [failing]);
+    await row("admin-cut-short.pdf").and(page.locator("[data-status=failed]")).waitFor({ timeout: T.parse });
+
+    const riverAPI = async (path) => {
+      const res = await fetch(`${adminBase}/admin/river/api${path}`, { headers: { Authorization: `Bearer ${adminToken}` } });
+      assert.equal(res.status, 200, `GET ${path}`);
+      return res.json();
+    };
+    const admin = await page.context().newPage();
+    admin.on("pageerror", (e) => pageErrors.push(String(e)));
+    await admin.goto(`${adminBase}/admin/river/`);
+    assert.match(admin.url(), /\/admin\/login/, "no admin credentials: the sign-in page");
+    await admin.screenshot({ path: join(artifacts, "13-admin-sign-in.png") });
+    await admin.fill("#token", adminToken);
+    await admin.click("button[type=submit]");
+    await admin.waitForURL(/\/admin\/river\//, { timeout: T.ui });
+
+    await admin.goto(`${adminBase}/admin/river/queues`);
+    await admin.getByText("parse", { exact: true }).waitFor({ timeout: T.ui });
+    await admin.screenshot({ path: join(artifacts, "14-admin-queues.png") });
+
+    let job;
+    await waitFor("the failed parse job in River", T.ui, async () => {
+      const list = await riverAPI("/jobs?state=cancelled&kinds=parse&limit=100");
+      job = list.data.sort((a, b) => b.id - a.id)[0];
+      return job !== undefined;
+    });
+    await admin.goto(`${adminBase}/admin/river/jobs/${job.id}`);
+    const retried = admin.waitForResponse((r) => r.url().endsWith("/api/jobs/retry") && r.request().method() === "POST");
+    await admin.getByRole("button", { name: "Retry" }).click();
+    assert.equal((await retried).status(), 200, "retried from the UI");
+    await waitFor("the retried parse to run again", T.parse, async () => {
+      const j = await riverAPI(`/jobs/${job.id}`);
+      return j.attempt === job.attempt + 1 && j.state === "cancelled";
+    });
+    await admin.screenshot({ path: join(artifacts, "15-admin-job-retried.png") });
+
+    await admin.goto(`${adminBase}/admin/river/queues`);
+    const paused = admin.waitForResponse((r) => r.url().endsWith("/api/queues/parse/pause"));
+    await admin.locator("tr", { hasText: "parse" }).getByRole("button").click();
+    assert.equal((await paused).status(), 200, "paused from the UI");
+    await admin.getByText("Paused").waitFor({ timeout: T.ui });
+    await admin.screenshot({ path: join(artifacts, "16-admin-parse-paused.png") });
+    const waiting = join(artifacts, "while-paused.pdf");
+    writeFileSync(waiting, readFileSync(small[2]));
+    await drop(page, [waiting]);
+    await row("while-paused.pdf").and(page.locator("[data-status=queued]")).waitFor({ timeout: T.ui });
+    // Paused: for a few seconds (workers learn of a pause within a second or two), it stays queued.
+    for (const end = Date.now() + 4000; Date.now() < end; ) {
+      assert.equal(await row("while-paused.pdf").getAttribute("data-status"), "queued", "a paused queue starts no parse");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const resumed = admin.waitForResponse((r) => r.url().endsWith("/api/queues/parse/resume"));
+    await admin.locator("tr", { hasText: "parse" }).getByRole("button").click();
+    assert.equal((await resumed).status(), 200, "resumed from the UI");
+    await row("while-paused.pdf").and(page.locator("[data-status=done]")).waitFor({ timeout: T.parse });
+    await admin.close();
   });
 
   await step("where websockets cannot connect, the list falls back to SSE and stays live", async () => {
