@@ -46,6 +46,18 @@ func (b *testBundle) create(t *testing.T, owner string, size int64, quota int64)
 	return doc, documents.Create(context.Background(), b.db.Pool, b.queue, doc, quota)
 }
 
+// parsing is a document of alice that a worker has started parsing, and
+// its generation.
+func (b *testBundle) parsing(t *testing.T) (*documents.Document, int64) {
+	t.Helper()
+	doc, err := b.create(t, "alice", 1, 1<<20)
+	require.NoError(t, err)
+	gen := b.parseJobs(t, doc.ID)[0].ID
+	_, _, err = documents.StartParse(context.Background(), b.db.Pool, doc.ID, gen, 1)
+	require.NoError(t, err)
+	return doc, gen
+}
+
 func (b *testBundle) parseJobs(t *testing.T, id uuid.UUID) []*rivertype.JobRow {
 	t.Helper()
 	list, err := b.queue.JobList(context.Background(), river.NewJobListParams().Kinds(jobargs.KindParse).
@@ -147,11 +159,7 @@ func TestEventSeqIsGapFreeUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
-	doc, err := b.create(t, "alice", 1, 1<<20)
-	require.NoError(t, err)
-	gen := b.parseJobs(t, doc.ID)[0].ID
-	_, _, err = documents.StartParse(ctx, b.db.Pool, doc.ID, gen, 1)
-	require.NoError(t, err)
+	doc, gen := b.parsing(t)
 	const writers = 16
 	require.NoError(t, documents.SetPageCount(ctx, b.db.Pool, doc.ID, gen, writers, 0))
 
@@ -184,11 +192,7 @@ func TestFinishedParseIsNotRunAgain(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
-	doc, err := b.create(t, "alice", 1, 1<<20)
-	require.NoError(t, err)
-	gen := b.parseJobs(t, doc.ID)[0].ID
-	_, _, err = documents.StartParse(ctx, b.db.Pool, doc.ID, gen, 1)
-	require.NoError(t, err)
+	doc, gen := b.parsing(t)
 	ok, err := documents.FinishParse(ctx, b.db.Pool, doc.ID, gen, 1, documents.Summary{Version: "1.7"}, nil)
 	require.NoError(t, err)
 	require.True(t, ok)

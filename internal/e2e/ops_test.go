@@ -24,6 +24,28 @@ import (
 	"github.com/foliohq/folio/internal/testenv"
 )
 
+// stack is an API and a worker on a test database and bucket of their own.
+type stack struct {
+	db              *testenv.DB
+	env             []string
+	apiAddr, health string
+}
+
+// startStack starts an API and a worker (with extraEnv) and waits until
+// both are ready.
+func startStack(t *testing.T, extraEnv ...string) stack {
+	t.Helper()
+	db, bucket := testenv.Postgres(t), testenv.S3(t)
+	st := stack{db: db, apiAddr: freeAddr(t), health: freeAddr(t)}
+	st.env = append(append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret,
+		"FOLIO_HTTP_ADDR="+st.apiAddr, "FOLIO_HEALTH_ADDR="+st.health), extraEnv...)
+	api := start(t, st.env, "api")
+	worker := start(t, st.env, "worker")
+	waitStatus(t, api, "http://"+st.apiAddr+"/readyz", http.StatusOK, 30*time.Second)
+	waitStatus(t, worker, "http://"+st.health+"/readyz", http.StatusOK, 30*time.Second)
+	return st
+}
+
 // folioJSON runs `folio CMD... --json ARGS...` and decodes what it prints.
 func folioJSON[T any](t *testing.T, env []string, cmd []string, args ...string) T {
 	t.Helper()
@@ -42,13 +64,8 @@ func TestOpsCLI(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	db, bucket := testenv.Postgres(t), testenv.S3(t)
-	apiAddr, health := freeAddr(t), freeAddr(t)
-	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_HTTP_ADDR="+apiAddr, "FOLIO_HEALTH_ADDR="+health)
-	api := start(t, env, "api")
-	worker := start(t, env, "worker")
-	waitStatus(t, api, "http://"+apiAddr+"/readyz", http.StatusOK, 30*time.Second)
-	waitStatus(t, worker, "http://"+health+"/readyz", http.StatusOK, 30*time.Second)
+	st := startStack(t)
+	db, env, apiAddr := st.db, st.env, st.apiAddr
 	tok, err := auth.Sign([]byte(testSecret), "ops", time.Hour)
 	require.NoError(t, err)
 	c := client.New(tok, "http://"+apiAddr)
@@ -181,14 +198,8 @@ func TestQueueDepthMetric(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	db, bucket := testenv.Postgres(t), testenv.S3(t)
-	apiAddr, health := freeAddr(t), freeAddr(t)
-	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_HTTP_ADDR="+apiAddr,
-		"FOLIO_HEALTH_ADDR="+health, "FOLIO_QUEUE_METRICS_INTERVAL=200ms", "FOLIO_WORKER_CONCURRENCY=1")
-	api := start(t, env, "api")
-	worker := start(t, env, "worker")
-	waitStatus(t, api, "http://"+apiAddr+"/readyz", http.StatusOK, 30*time.Second)
-	waitStatus(t, worker, "http://"+health+"/readyz", http.StatusOK, 30*time.Second)
+	st := startStack(t, "FOLIO_QUEUE_METRICS_INTERVAL=200ms", "FOLIO_WORKER_CONCURRENCY=1")
+	db, env, apiAddr, health := st.db, st.env, st.apiAddr, st.health
 	metrics := "http://" + health + "/metrics"
 	available := `folio_queue_jobs{queue="parse",state="available"}`
 	require.Eventually(t, func() bool { return metricValue(t, metrics, "folio_queue_metrics_leader") == 1 },
@@ -256,14 +267,8 @@ func TestDashboardsAlertsAndScalingUseWhatIsExported(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	db, bucket := testenv.Postgres(t), testenv.S3(t)
-	apiAddr, health := freeAddr(t), freeAddr(t)
-	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_HTTP_ADDR="+apiAddr,
-		"FOLIO_HEALTH_ADDR="+health, "FOLIO_QUEUE_METRICS_INTERVAL=200ms")
-	api := start(t, env, "api")
-	worker := start(t, env, "worker")
-	waitStatus(t, api, "http://"+apiAddr+"/readyz", http.StatusOK, 30*time.Second)
-	waitStatus(t, worker, "http://"+health+"/readyz", http.StatusOK, 30*time.Second)
+	st := startStack(t, "FOLIO_QUEUE_METRICS_INTERVAL=200ms")
+	apiAddr, health := st.apiAddr, st.health
 	tok, err := auth.Sign([]byte(testSecret), "ops", time.Hour)
 	require.NoError(t, err)
 	c := client.New(tok, "http://"+apiAddr)
