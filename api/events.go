@@ -142,6 +142,12 @@ func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) {
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 	ctx := r.Context()
 	owner, expires, err := s.streamOwner(r)
+	if err == nil && !expires.IsZero() && !time.Now().Before(expires) {
+		// Accepted within the verifier's clock-skew leeway, but already
+		// expired: a stream would end (4001) as soon as it opened, and a
+		// client would reconnect in a loop. Refuse it now.
+		err = errors.New("credentials expired")
+	}
 	if err != nil {
 		s.Logger.Debug("unauthorized stream", "path", r.URL.Path, "reason", err.Error())
 		writeProblem(w, errUnauthorized("A valid bearer token or stream ticket (?ticket=) is required."))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
@@ -73,11 +74,13 @@ func (m *QueueMetrics) Run(ctx context.Context) error {
 // lead takes the exporter's lock if it is free and exports while it holds
 // it; it returns when the lock is someone else's, or on an error.
 func (m *QueueMetrics) lead(ctx context.Context) error {
-	conn, err := m.pool.Acquire(ctx)
+	// A connection of its own, outside the pool: a session lock is the
+	// connection's, and holding a pooled one would take it from the jobs.
+	conn, err := pgx.ConnectConfig(ctx, m.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
+	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing also frees the lock
 	var got bool
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, queueMetricsLock).Scan(&got); err != nil {
 		return fmt.Errorf("error taking the queue metrics lock: %w", err)
@@ -85,13 +88,6 @@ func (m *QueueMetrics) lead(ctx context.Context) error {
 	if !got {
 		return nil
 	}
-	defer func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, queueMetricsLock); err != nil {
-			conn.Conn().Close(uctx) //nolint:errcheck // closing the session frees the lock too
-		}
-	}()
 	m.leader.Set(1)
 	ticker := time.NewTicker(m.interval)
 	defer ticker.Stop()
