@@ -152,3 +152,34 @@ func TestJWKS(t *testing.T) {
 	_, err = both.Verify(ctx, sign(good))
 	require.NoError(t, err)
 }
+
+// TestAdminClaims: an identity provider's roles come as an array, a
+// space-separated string (scope) or a plain string, at the top level or
+// nested (Keycloak's realm_access.roles).
+func TestAdminClaims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	v, err := auth.New(ctx, auth.Config{Secret: []byte(secret)})
+	require.NoError(t, err)
+	verify := func(extra jwt.MapClaims) auth.Identity {
+		t.Helper()
+		c := jwt.MapClaims{"sub": "ops", "exp": time.Now().Add(time.Hour).Unix()}
+		for k, val := range extra {
+			c[k] = val
+		}
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
+		require.NoError(t, err)
+		id, err := v.Verify(ctx, tok)
+		require.NoError(t, err)
+		return id
+	}
+	require.True(t, verify(jwt.MapClaims{"roles": []string{"reader", "folio-admin"}}).HasClaim("roles", "folio-admin"))
+	require.True(t, verify(jwt.MapClaims{"scope": "openid folio-admin"}).HasClaim("scope", "folio-admin"))
+	require.True(t, verify(jwt.MapClaims{"role": "folio-admin"}).HasClaim("role", "folio-admin"))
+	require.True(t, verify(jwt.MapClaims{"realm_access": map[string]any{"roles": []string{"folio-admin"}}}).
+		HasClaim("realm_access.roles", "folio-admin"))
+	require.False(t, verify(jwt.MapClaims{"roles": []string{"folio-admin-ish"}}).HasClaim("roles", "folio-admin"))
+	require.False(t, verify(jwt.MapClaims{"roles": []string{"reader"}}).HasClaim("roles", "folio-admin"))
+	require.False(t, verify(nil).HasClaim("realm_access.roles", "folio-admin"), "no such claim")
+	require.False(t, verify(jwt.MapClaims{"realm_access": "folio-admin"}).HasClaim("realm_access.roles", "folio-admin"))
+}
