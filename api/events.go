@@ -230,7 +230,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 			return
 		}
 	}
-	open := s.streamsOpen.WithLabelValues(map[bool]string{true: "websocket", false: "sse"}[ws])
+	transport := "sse"
+	if ws {
+		transport = "websocket"
+	}
+	open := s.streamsOpen.WithLabelValues(transport)
 	open.Inc()
 	st := &streamState{s: s, out: out, owner: owner, doc: docID, docSeq: docSeq, one: one}
 	if err := st.start(ctx, after, hasAfter); err != nil {

@@ -37,16 +37,11 @@ func TestTextInputsAreValidated(t *testing.T) {
 		{"/v1/events", "text/event-stream"},
 		{"/v1/search?q=x", ""},
 	} {
-		req, err := http.NewRequest(http.MethodGet, b.url+tt.path, nil)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+tok)
+		header := map[string]string{"Authorization": "Bearer " + tok}
 		if tt.accept != "" {
-			req.Header.Set("Accept", tt.accept)
+			header["Accept"] = tt.accept
 		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		requireProblem(t, resp, http.StatusUnauthorized, "unauthorized")
-		resp.Body.Close()
+		requireProblem(t, b.do(t, http.MethodGet, tt.path, "", nil, header), http.StatusUnauthorized, "unauthorized")
 	}
 }
 
@@ -76,13 +71,8 @@ func TestStreamsEndWhenCredentialsExpire(t *testing.T) {
 
 	short, err = auth.Sign([]byte(testSecret), "alice", 2*time.Second) // the first has expired
 	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodPost, b.url+"/v1/events/tickets", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+short)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	tk := decode[struct{ Ticket string }](t, resp)
-	resp.Body.Close()
+	tk := decode[struct{ Ticket string }](t, b.do(t, http.MethodPost, "/v1/events/tickets", "", nil,
+		map[string]string{"Authorization": "Bearer " + short}))
 	c, _, err = b.ws(t, "/v1/events?ticket="+tk.Ticket, "", nil)
 	require.NoError(t, err)
 	require.Equal(t, "snapshot", readMsg(t, c).Type)
@@ -90,13 +80,8 @@ func TestStreamsEndWhenCredentialsExpire(t *testing.T) {
 
 	short, err = auth.Sign([]byte(testSecret), "alice", 2*time.Second)
 	require.NoError(t, err)
-	req, err = http.NewRequest(http.MethodGet, b.url+"/v1/events", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+short)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err = http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
+	resp := b.do(t, http.MethodGet, "/v1/events", "", nil,
+		map[string]string{"Authorization": "Bearer " + short, "Accept": "text/event-stream"})
 	body, err := io.ReadAll(resp.Body) // the server ends the stream
 	require.NoError(t, err)
 	require.Contains(t, string(body), "event: reconnect\ndata: \"credentials expired")
@@ -362,12 +347,7 @@ func TestExpiredCredentialsOpenNoStream(t *testing.T) {
 	b := setup(t)
 	late, err := auth.Sign([]byte(testSecret), "alice", -10*time.Second)
 	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodGet, b.url+"/v1/documents", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+late)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
+	resp := b.do(t, http.MethodGet, "/v1/documents", "", nil, map[string]string{"Authorization": "Bearer " + late})
 	require.Equal(t, http.StatusOK, resp.StatusCode, "within the leeway")
 	_, resp, err = b.ws(t, "/v1/events", "", http.Header{"Authorization": {"Bearer " + late}})
 	require.Error(t, err)

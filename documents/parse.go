@@ -56,16 +56,17 @@ func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64
 			return err
 		}
 		doc = d
-		var current *int64
-		if err := tx.QueryRow(ctx, `SELECT parse_generation FROM documents WHERE id = $1`, id).Scan(&current); err != nil {
+		// The row is locked: an update that changes nothing means gen is
+		// done already or older than the document's generation.
+		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'parsing', parse_generation = $2, parse_stage = $3,
+			failure_code = NULL, failure_message = NULL, updated_at = now()
+			WHERE id = $1 AND (parse_generation IS NULL OR parse_generation < $2
+				OR (parse_generation = $2 AND status <> 'done'))`, id, gen, StageReading)
+		if err != nil {
 			return err
 		}
-		if current != nil && (gen < *current || gen == *current && d.Status == StatusDone) {
+		if tag.RowsAffected() == 0 {
 			return ErrNothingToParse
-		}
-		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'parsing', parse_generation = $2, parse_stage = $3,
-			failure_code = NULL, failure_message = NULL, updated_at = now() WHERE id = $1`, id, gen, StageReading); err != nil {
-			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM pages WHERE document_id = $1 AND generation <> $2`, id, gen); err != nil {
 			return err

@@ -57,12 +57,12 @@ func dev(args []string, stdout, stderr io.Writer) int {
 	logger := telemetry.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat).With("process", "dev")
 	ctx, stop := app.SignalContext(logger)
 	defer stop()
-	shutdownTracing, err := tracing.Setup(ctx, "folio-dev", logger)
+	flushTraces, err := tracing.Setup(ctx, "folio-dev", logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "folio dev: %v\n", err)
 		return app.ExitUsage
 	}
-	defer func() { _ = shutdownTracing(context.WithoutCancel(ctx)) }()
+	defer flushTraces()
 
 	if err := runDev(ctx, cfg, opts, logger, stdout); err != nil {
 		fmt.Fprintf(stderr, "folio dev: %v\n", err)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -43,11 +44,11 @@ func Enabled() bool {
 
 // Setup installs an OTLP/HTTP trace exporter configured by the OTEL_*
 // variables, when Enabled, and the W3C trace-context propagator always.
-// shutdown flushes what is buffered.
-func Setup(ctx context.Context, service string, logger *slog.Logger) (shutdown func(context.Context) error, err error) {
+// flush sends what is buffered (within 5 s); call it on the way out.
+func Setup(ctx context.Context, service string, logger *slog.Logger) (flush func(), err error) {
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	if !Enabled() {
-		return func(context.Context) error { return nil }, nil
+		return func() {}, nil
 	}
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
@@ -63,7 +64,13 @@ func Setup(ctx context.Context, service string, logger *slog.Logger) (shutdown f
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
 	logger.Info("traces exported over OTLP", "service", service)
-	return tp.Shutdown, nil
+	return func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tp.Shutdown(fctx); err != nil {
+			logger.Warn("flushing traces", "err", err)
+		}
+	}, nil
 }
 
 // Inject returns ctx's trace context as job metadata (nil when ctx

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/foliohq/folio/internal/config"
 	"github.com/foliohq/folio/internal/telemetry"
@@ -60,16 +59,12 @@ func Main(name string, args []string, stderr io.Writer, run func(context.Context
 		return ExitFailed
 	}
 	defer a.Close()
-	shutdownTracing, err := tracing.Setup(ctx, "folio-"+name, logger)
+	flushTraces, err := tracing.Setup(ctx, "folio-"+name, logger)
 	if err != nil {
-		logger.Error("tracing", "err", err)
-		return ExitFailed
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return ExitUsage
 	}
-	defer func() {
-		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = shutdownTracing(fctx)
-	}()
+	defer flushTraces()
 	if *migrate {
 		if _, err := migrations.Up(ctx, a.Pool, logger); err != nil {
 			logger.Error("migrations failed", "err", err)
