@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/foliohq/folio/internal/sandbox"
 	"github.com/foliohq/folio/jobs/jobargs"
@@ -29,6 +30,8 @@ type Deps struct {
 	Draining func() bool
 	// ParseMetrics, when set, time parses.
 	ParseMetrics *ParseMetrics
+	// Claims, when set, record the jobs this process works (for Liveness).
+	Claims *Claims
 }
 
 // Workers registers every Folio worker.
@@ -50,7 +53,8 @@ func ClientConfig(deps Deps, concurrency int) *river.Config {
 			river.QueueDefault: {MaxWorkers: 2},
 			jobargs.QueueParse: {MaxWorkers: concurrency},
 		},
-		Workers: Workers(deps),
+		Workers:    Workers(deps),
+		Middleware: middleware(deps),
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(SweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return SweepUploadsArgs{}, nil },
@@ -70,4 +74,11 @@ func NewClient(pool *pgxpool.Pool, deps Deps, concurrency int) (*river.Client[pg
 		return nil, fmt.Errorf("error creating River client: %w", err)
 	}
 	return client, nil
+}
+
+func middleware(deps Deps) []rivertype.Middleware {
+	if deps.Claims == nil {
+		return nil
+	}
+	return []rivertype.Middleware{deps.Claims}
 }

@@ -30,6 +30,9 @@ type Liveness struct {
 	Pool     *pgxpool.Pool
 	ClientID string
 	Logger   *slog.Logger
+	// Claims, when set, are published with each heartbeat (nil: this
+	// worker claims every job it runs).
+	Claims *Claims
 }
 
 // Run heartbeats and rescues until ctx ends, then removes its heartbeat
@@ -57,17 +60,21 @@ func (l *Liveness) Run(ctx context.Context) error {
 		case <-rescue.C:
 			n, err := Rescue(ctx, l.Pool, DeadAfter)
 			if err != nil {
-				l.Logger.Warn("rescuing jobs of dead workers", "err", err)
+				l.Logger.Warn("rescuing lost jobs", "err", err)
 			} else if n > 0 {
-				l.Logger.Info("handed back the running jobs of dead workers", "jobs", n)
+				l.Logger.Info("handed back running jobs whose worker died or no longer works them", "jobs", n)
 			}
 		}
 	}
 }
 
-// Heartbeat records that the client is alive.
+// Heartbeat records that the client is alive, and the jobs it claims.
 func (l *Liveness) Heartbeat(ctx context.Context) error {
-	_, err := l.Pool.Exec(ctx, `INSERT INTO worker_heartbeats (client_id, last_seen) VALUES ($1, now())
-		ON CONFLICT (client_id) DO UPDATE SET last_seen = now()`, l.ClientID)
+	var claimed []int64 // NULL without Claims
+	if l.Claims != nil {
+		claimed = l.Claims.IDs()
+	}
+	_, err := l.Pool.Exec(ctx, `INSERT INTO worker_heartbeats (client_id, last_seen, claimed) VALUES ($1, now(), $2)
+		ON CONFLICT (client_id) DO UPDATE SET last_seen = now(), claimed = EXCLUDED.claimed`, l.ClientID, claimed)
 	return err
 }

@@ -22,25 +22,33 @@ import (
 // this SQL against the new one, then raise it.
 const RiverSchemaVersion = 8
 
+// claimMargin is how long after a job started its worker's heartbeat must
+// claim it: a heartbeat written just before the job started cannot.
+const claimMargin = 10 * time.Second
+
 // Rescue hands back to the queue every running job whose client has not
-// heartbeated for deadAfter (or never did); a parse job's document is
-// requeued too (documents.RequeueLost: parse.requeued, worker_lost), in the
-// same transaction. Safe to run from every worker at once.
+// heartbeated for deadAfter (or never did), or whose client heartbeats but
+// no longer claims it (Claims: River lost the job's outcome); a parse
+// job's document is requeued too (documents.RequeueLost: parse.requeued,
+// worker_lost), in the same transaction. Safe to run from every worker at
+// once.
 func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			UPDATE river_job j SET state = 'available', scheduled_at = now(),
 				errors = array_append(coalesce(j.errors, '{}'), jsonb_build_object(
-					'at', now(), 'attempt', j.attempt, 'error', 'worker lost: no heartbeat from ' || j.attempted_by[array_length(j.attempted_by, 1)], 'trace', ''))
+					'at', now(), 'attempt', j.attempt, 'error', 'worker lost the job: ' || j.attempted_by[array_length(j.attempted_by, 1)] || ' stopped heartbeating or no longer works it', 'trace', ''))
 			WHERE j.id IN (
 				SELECT j2.id FROM river_job j2
 				WHERE j2.state = 'running'
 				AND NOT EXISTS (SELECT 1 FROM worker_heartbeats h
 					WHERE h.client_id = j2.attempted_by[array_length(j2.attempted_by, 1)]
-					AND h.last_seen > now() - make_interval(secs => $1))
+					AND h.last_seen > now() - make_interval(secs => $1)
+					AND (h.claimed IS NULL OR j2.id = ANY(h.claimed)
+						OR h.last_seen < j2.attempted_at + make_interval(secs => $2)))
 				FOR UPDATE SKIP LOCKED)
-			RETURNING j.id, coalesce(j.args->>'document_id', '')`, deadAfter.Seconds())
+			RETURNING j.id, coalesce(j.args->>'document_id', '')`, deadAfter.Seconds(), claimMargin.Seconds())
 		if err != nil {
 			return fmt.Errorf("error rescuing jobs: %w", err)
 		}

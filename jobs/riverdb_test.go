@@ -2,6 +2,8 @@ package jobs_test
 
 import (
 	"context"
+	"github.com/riverqueue/river/rivertype"
+	"strconv"
 	"testing"
 	"time"
 
@@ -38,7 +40,7 @@ func TestRescueRiverSchemaIsPinned(t *testing.T) {
 	require.NoError(t, rows.Err())
 	for name, typ := range map[string]string{
 		"id": "int8", "state": "river_job_state", "scheduled_at": "timestamptz", "errors": "_jsonb",
-		"attempt": "int2", "attempted_by": "_text", "args": "jsonb", "queue": "text",
+		"attempt": "int2", "attempted_by": "_text", "attempted_at": "timestamptz", "args": "jsonb", "queue": "text",
 	} {
 		require.Equal(t, typ, columns[name], "river_job.%s, as Rescue uses it", name)
 	}
@@ -89,4 +91,51 @@ func TestRescueOnlyDeadWorkersJobs(t *testing.T) {
 	n, err = jobs.Rescue(ctx, b.db.Pool, 15*time.Second)
 	require.NoError(t, err)
 	require.Zero(t, n, "idempotent")
+}
+
+// TestRescueJobsALiveWorkerNoLongerClaims: River records a job's outcome
+// after Work returns, retrying for a few seconds; when the database fails
+// all that while, the job stays running although its (live) worker is done
+// with it, and River alone would hand it back only after an hour. A live
+// worker's heartbeat names the jobs it claims (working, or finished a
+// moment ago); a running job it does not claim, and started well before
+// that heartbeat, is handed back. One that started after it, or that it
+// claims, is left alone.
+func TestRescueJobsALiveWorkerNoLongerClaims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupParse(t)
+	var ids []int64
+	for i, age := range []string{"1 minute", "1 minute", "0 seconds"} {
+		id := b.document(t, pdftest.TextPages([]string{strconv.Itoa(i)}))
+		job := b.job(t, id)
+		_, err := b.db.Pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1,
+			attempted_at = now() - $2::interval, attempted_by = ARRAY['worker-live'] WHERE id = $1`, job.ID, age)
+		require.NoError(t, err)
+		ids = append(ids, job.ID)
+	}
+	claimed, lost, fresh := ids[0], ids[1], ids[2]
+	claims := jobs.NewClaims()
+	live := &jobs.Liveness{Pool: b.db.Pool, ClientID: "worker-live", Claims: claims}
+	require.NoError(t, claims.Work(ctx, &rivertype.JobRow{ID: claimed}, func(ctx context.Context) error {
+		return live.Heartbeat(ctx) // while the job is worked
+	}))
+
+	n, err := jobs.Rescue(ctx, b.db.Pool, 15*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	state := func(id int64) rivertype.JobState {
+		job, err := b.client.JobGet(ctx, id)
+		require.NoError(t, err)
+		return job.State
+	}
+	require.Equal(t, rivertype.JobStateRunning, state(claimed), "claimed while worked")
+	require.Equal(t, rivertype.JobStateAvailable, state(lost), "its outcome was lost: back in the queue")
+	require.Equal(t, rivertype.JobStateRunning, state(fresh), "started after the heartbeat: not known yet")
+
+	require.NoError(t, live.Heartbeat(ctx)) // Work has returned: still claimed for a while
+	n, err = jobs.Rescue(ctx, b.db.Pool, 15*time.Second)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Equal(t, rivertype.JobStateRunning, state(claimed), "River may still be recording its outcome")
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertest"
 	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/foliohq/folio/auth"
@@ -386,10 +387,16 @@ func (fs *faultStack) waitParsing(ctx context.Context, t *testing.T) {
 func (fs *faultStack) requireWhole(ctx context.Context, t *testing.T, name string, run *faultRun) {
 	t.Helper()
 	for _, id := range run.created {
-		require.Eventually(t, func() bool {
+		ok := assert.Eventually(t, func() bool {
 			d, err := documents.Get(ctx, fs.admin, "faults", id)
 			return err == nil && d.Status == documents.StatusDone
-		}, 10*time.Minute, 50*time.Millisecond, "%s: document %s is done", name, id)
+		}, 2*time.Minute+3**faultFor, 50*time.Millisecond, "%s: document %s is done", name, id)
+		if !ok {
+			var state string
+			_ = fs.admin.QueryRow(ctx, `SELECT d.status || ' pages ' || d.pages_done || '; jobs: ' || coalesce((SELECT string_agg(j.id || ' ' || j.state || ' attempt ' || j.attempt || ' by ' || coalesce(j.attempted_by[array_length(j.attempted_by, 1)], '-') || ' ' || coalesce(j.errors::text, ''), '; ') FROM river_job j WHERE j.args->>'document_id' = d.id::text), '')
+				FROM documents d WHERE d.id = $1`, id).Scan(&state)
+			t.Fatalf("%s: document %s: %s", name, id, state)
+		}
 		d, err := documents.Get(ctx, fs.admin, "faults", id)
 		require.NoError(t, err)
 		obj, err := fs.bucket.Store.Get(ctx, d.S3Key)

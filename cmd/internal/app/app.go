@@ -46,6 +46,13 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, s3opts s
 	if err != nil {
 		return nil, &config.Error{Var: "DATABASE_URL", Reason: "not a valid Postgres URL"}
 	}
+	// A session whose client vanished in the middle of a transaction (a
+	// network cut Postgres did not see) must not hold its row and advisory
+	// locks for ever: Folio's transactions are short, so one idle for a
+	// minute is ended by the server. DATABASE_URL may set another value.
+	if _, set := poolCfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+		poolCfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("error creating Postgres pool: %w", err)

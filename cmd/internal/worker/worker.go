@@ -23,6 +23,7 @@ import (
 // handed back.
 func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	cfg := a.Config
+	claims := jobs.NewClaims()
 	client, err := jobs.NewClient(a.Pool, jobs.Deps{
 		Store:  a.Store,
 		Logger: a.Logger,
@@ -34,6 +35,7 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 		},
 		Draining:         a.Health.Draining,
 		ParseMetrics:     jobs.NewParseMetrics(a.Metrics.Registry),
+		Claims:           claims,
 		UploadMaxAge:     cfg.UploadMaxAge,
 		ProgressInterval: cfg.ProgressInterval,
 		EventRetention:   cfg.EventRetention,
@@ -61,7 +63,7 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	a.Logger.Info("worker started", "concurrency", a.Config.WorkerConcurrency, "health_addr", healthLn.Addr().String(), "client_id", client.ID())
 	// Heartbeats (and rescuing dead workers' jobs) go on while draining.
 	liveness := startstop.Start(context.WithoutCancel(ctx), "liveness",
-		(&jobs.Liveness{Pool: a.Pool, ClientID: client.ID(), Logger: a.Logger}).Run)
+		(&jobs.Liveness{Pool: a.Pool, ClientID: client.ID(), Logger: a.Logger, Claims: claims}).Run)
 	defer func() { _ = liveness.Stop() }()
 	// One worker of the deployment exports the queues' depth at a time.
 	queueMetrics := startstop.Start(context.WithoutCancel(ctx), "queue metrics",
