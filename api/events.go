@@ -284,13 +284,17 @@ func (s *Server) pump(ctx context.Context, st *streamState, sub *events.Subscrip
 				out.close(websocket.StatusGoingAway, "ping failed")
 				return
 			}
-		case e, ok := <-sub.C:
-			if !ok {
-				out.close(websocket.StatusTryAgainLater, "too slow; reconnect and resume")
-				return
+		case <-sub.Ready():
+			evs, live := sub.Take()
+			for _, e := range evs {
+				if err := st.deliver(ctx, *e); err != nil {
+					out.close(websocket.StatusGoingAway, "write failed")
+					return
+				}
+				s.writeLag.Observe(time.Since(e.CreatedAt).Seconds())
 			}
-			if err := st.deliver(ctx, *e); err != nil {
-				out.close(websocket.StatusGoingAway, "write failed")
+			if !live {
+				out.close(websocket.StatusTryAgainLater, "too slow; reconnect and resume")
 				return
 			}
 		}
@@ -323,6 +327,9 @@ type streamState struct {
 	seq    int   // one document: the last seq sent
 	docSeq int   // one document: its seq when the stream was asked for
 	pos    int64 // all documents: the last pos sent
+	// reflected is, for all documents, the last seq of each document whose
+	// snapshot reflects events that had no pos yet (usually none).
+	reflected map[uuid.UUID]int
 }
 
 // start sends the replay after a resume point the log still covers, or
@@ -417,12 +424,15 @@ func (st *streamState) snapshot(ctx context.Context, truncated bool) error {
 		return st.replay(ctx) // events committed since the read
 	}
 	// One consistent view: the documents and the log position they reflect.
-	docs, pos, err := documents.Snapshot(ctx, st.s.Pool, st.owner, snapshotLimit)
+	docs, pos, pending, err := documents.Snapshot(ctx, st.s.Pool, st.owner, snapshotLimit)
 	if err != nil {
 		return err
 	}
 	msg["documents"], msg["pos"] = docs, pos
 	st.pos = pos
+	// The documents reflect the events committed but not yet sequenced:
+	// those come after pos, and are not sent again.
+	st.reflected = pending
 	if err := st.out.send(ctx, strconv.FormatInt(pos, 10), "snapshot", msg); err != nil {
 		return err
 	}
@@ -468,20 +478,37 @@ func (st *streamState) deliver(ctx context.Context, e events.Event) error {
 		return nil
 	}
 	st.pos = e.OwnerPos
+	if seq, ok := st.reflected[e.DocumentID]; ok && e.Seq <= seq {
+		return nil // in the snapshot already
+	}
 	return st.out.send(ctx, strconv.FormatInt(e.OwnerPos, 10), e.Type, e)
 }
 
 // wsSink writes JSON messages to a websocket.
-type wsSink struct{ c *websocket.Conn }
+type wsSink struct {
+	c *websocket.Conn
+	// watchdog closes the connection when a write takes longer than
+	// writeTimeout: one timer per stream, reset for each write, costs a
+	// fraction of a context with a deadline per write (which the library
+	// turns into a context.AfterFunc), and fan-out is writes.
+	watchdog *time.Timer
+}
 
-func (s *wsSink) send(ctx context.Context, _ string, eventType string, payload any) error {
+func (s *wsSink) send(_ context.Context, _ string, eventType string, payload any) error {
 	b, err := messageJSON(eventType, payload)
 	if err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
-	return s.c.Write(wctx, websocket.MessageText, b)
+	if s.watchdog == nil {
+		s.watchdog = time.AfterFunc(writeTimeout, func() { _ = s.c.CloseNow() })
+	} else {
+		s.watchdog.Reset(writeTimeout)
+	}
+	// Not ctx: a write is bounded by the watchdog, and the stream's end
+	// (ctx) is seen by its pump between writes.
+	err = s.c.Write(context.Background(), websocket.MessageText, b)
+	s.watchdog.Stop()
+	return err
 }
 
 func (s *wsSink) ping(ctx context.Context) error {

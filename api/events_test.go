@@ -19,13 +19,14 @@ import (
 )
 
 type streamMsg struct {
-	Type            string              `json:"type"`
-	Seq             int                 `json:"seq"`
-	Pos             int64               `json:"pos"`
-	DocumentID      uuid.UUID           `json:"document_id"`
-	Document        *documents.Document `json:"document"`
-	ReplayTruncated bool                `json:"replay_truncated"`
-	Data            json.RawMessage     `json:"data"`
+	Type            string               `json:"type"`
+	Seq             int                  `json:"seq"`
+	Pos             int64                `json:"pos"`
+	DocumentID      uuid.UUID            `json:"document_id"`
+	Document        *documents.Document  `json:"document"`
+	Documents       []documents.Document `json:"documents"`
+	ReplayTruncated bool                 `json:"replay_truncated"`
+	Data            json.RawMessage      `json:"data"`
 }
 
 func (b *testBundle) ws(t *testing.T, path, sub string, header http.Header) (*websocket.Conn, *http.Response, error) {
@@ -212,4 +213,35 @@ func TestCloseStreamsSays1012(t *testing.T) {
 	defer cancel()
 	_, _, err = c.Read(ctx)
 	require.Equal(t, websocket.StatusServiceRestart, websocket.CloseStatus(err), fmt.Sprint(err))
+}
+
+// TestSnapshotIsNotFollowedByWhatItReflects: a dashboard snapshot read
+// while an event is committed but has no position yet (the sequencer held
+// off) shows its effect; the event, sequenced later, is not sent again,
+// and the stream goes on with the next one.
+func TestSnapshotIsNotFollowedByWhatItReflects(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	hold, err := b.db.Pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer hold.Release()
+	_, err = hold.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, events.SequenceLock)
+	require.NoError(t, err)
+
+	first := decode[documents.Document](t, b.uploadRaw(t, "bob", "b.pdf", pdfBytes(t, 100)))
+	c, _, err := b.ws(t, "/v1/events", "bob", nil)
+	require.NoError(t, err)
+	snap := readMsg(t, c)
+	require.Equal(t, "snapshot", snap.Type)
+	require.Equal(t, events.OwnerPosBase, snap.Pos, "nothing sequenced yet")
+	require.Len(t, snap.Documents, 1)
+	require.Equal(t, first.ID, snap.Documents[0].ID, "the snapshot shows the upload")
+
+	_, err = hold.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, events.SequenceLock)
+	require.NoError(t, err)
+	second := decode[documents.Document](t, b.uploadRaw(t, "bob", "b2.pdf", pdfBytes(t, 100)))
+	m := readMsg(t, c)
+	require.Equal(t, second.ID, m.DocumentID, "the first upload's event is not sent after the snapshot that reflects it")
+	require.Equal(t, events.OwnerPosBase+2, m.Pos)
 }

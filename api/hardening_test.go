@@ -270,6 +270,7 @@ func TestReplayTruncatedOnlyWhenPruned(t *testing.T) {
 		b.uploadRaw(t, "alice", "a.pdf", pdfBytes(t, 100))
 	}
 	bob := decode[documents.Document](t, b.uploadRaw(t, "bob", "b.pdf", pdfBytes(t, 100)))
+	b.sequence(t)
 
 	c, _, err := b.ws(t, "/v1/events?after=0", "bob", nil)
 	require.NoError(t, err)
@@ -304,6 +305,7 @@ func TestOwnerPositionsRevealNothing(t *testing.T) {
 	b.uploadRaw(t, "alice", "a.pdf", pdfBytes(t, 100))
 	b.uploadRaw(t, "alice", "a.pdf", pdfBytes(t, 100))
 	second := decode[documents.Document](t, b.uploadRaw(t, "bob", "b2.pdf", pdfBytes(t, 100)))
+	b.sequence(t)
 
 	c, _, err := b.ws(t, "/v1/events", "bob", nil)
 	require.NoError(t, err)

@@ -69,6 +69,7 @@ type Server struct {
 	uploads     *prometheus.CounterVec
 	bytes       prometheus.Counter
 	streamsOpen *prometheus.GaugeVec // by transport
+	writeLag    prometheus.Histogram // event transaction start → written to a live stream
 	shutdown    chan struct{}
 	closeOnce   sync.Once
 	pumps       sync.WaitGroup // live streams
@@ -106,7 +107,12 @@ func New(deps Deps) *Server {
 	}, []string{"transport"})
 	s.streamsOpen.WithLabelValues("websocket").Set(0)
 	s.streamsOpen.WithLabelValues("sse").Set(0)
-	deps.Metrics.Registry.MustRegister(s.uploads, s.bytes, s.streamsOpen)
+	s.writeLag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "folio_event_write_lag_seconds",
+		Help:    "From an event's transaction start to its write to a live stream's connection returning (websocket or SSE), per stream: what a watcher waits, as far as this process can see.",
+		Buckets: []float64{.0025, .005, .01, .025, .05, .075, .1, .125, .15, .2, .25, .3, .4, .5, .75, 1, 2.5, 5, 10},
+	})
+	deps.Metrics.Registry.MustRegister(s.uploads, s.bytes, s.streamsOpen, s.writeLag)
 
 	s.routes = []route{
 		{"GET /healthz", true, deps.Health.Healthz},

@@ -211,3 +211,11 @@ func (b *testBundle) s3Key(t *testing.T, id string) string {
 	require.NoError(t, b.db.Pool.QueryRow(context.Background(), "SELECT s3_key FROM documents WHERE id = $1", id).Scan(&key))
 	return key
 }
+
+// sequence gives the committed events their log positions now, as the
+// hub's next poll would: for tests that read positions right after a write.
+func (b *testBundle) sequence(t *testing.T) {
+	t.Helper()
+	_, err := events.Sequence(context.Background(), b.db.Pool)
+	require.NoError(t, err)
+}

@@ -69,6 +69,8 @@ func (b *testBundle) parseJobs(t *testing.T, id uuid.UUID) []*rivertype.JobRow {
 
 func (b *testBundle) eventTypes(t *testing.T, id uuid.UUID) []string {
 	t.Helper()
+	_, err := events.Sequence(context.Background(), b.db.Pool) // as a hub does
+	require.NoError(t, err)
 	evs, err := events.DocumentAfter(context.Background(), b.db.Pool, id, 0, 1000)
 	require.NoError(t, err)
 	var types []string

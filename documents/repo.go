@@ -211,22 +211,25 @@ func ReferencedKeys(ctx context.Context, db pg.DBTX, keys []string) (map[string]
 
 // Snapshot is the owner's newest documents (up to limit) and the head of
 // the owner's event log (an owner position), read in one consistent view:
-// the documents reflect exactly the events up to that position.
-func Snapshot(ctx context.Context, pool *pgxpool.Pool, owner string, limit int) ([]*Document, int64, error) {
+// the documents reflect exactly the events up to that position, and those
+// committed but not sequenced yet (events.Sequence), which pending lists:
+// the last such seq of each document concerned.
+func Snapshot(ctx context.Context, pool *pgxpool.Pool, owner string, limit int) (docs []*Document, pos int64, pending map[uuid.UUID]int, err error) {
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, 0, fmt.Errorf("error reading a snapshot: %w", err)
+		return nil, 0, nil, fmt.Errorf("error reading a snapshot: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only
-	pos, err := events.OwnerHead(ctx, tx, owner)
-	if err != nil {
-		return nil, 0, fmt.Errorf("error reading a snapshot: %w", err)
+	if pos, err = events.OwnerHead(ctx, tx, owner); err != nil {
+		return nil, 0, nil, fmt.Errorf("error reading a snapshot: %w", err)
 	}
-	docs, _, err := List(ctx, tx, owner, nil, limit)
-	if err != nil {
-		return nil, 0, err
+	if pending, err = events.Unsequenced(ctx, tx, owner); err != nil {
+		return nil, 0, nil, fmt.Errorf("error reading a snapshot: %w", err)
 	}
-	return docs, pos, tx.Commit(ctx)
+	if docs, _, err = List(ctx, tx, owner, nil, limit); err != nil {
+		return nil, 0, nil, err
+	}
+	return docs, pos, pending, tx.Commit(ctx)
 }
 
 // Ref names a document across owners (for operators).

@@ -52,30 +52,105 @@ func (e *Event) JSON() ([]byte, error) {
 	return e.frame.b, e.frame.err
 }
 
-// Append writes one event of a document in tx, and announces it on
-// commit. The caller numbers it: seq is the document's next one, taken
-// under the document row's lock (documents does this for every transition).
+// Append writes one event of a document in tx. The caller numbers it: seq
+// is the document's next one, taken under the document row's lock
+// (documents does this for every transition). Append takes no other lock
+// and sends no NOTIFY: the event gets its positions from Sequence once its
+// transaction has committed, so writers of different documents never wait
+// for one another. The returned event has no positions yet (Pos and
+// OwnerPos are 0).
 func Append(ctx context.Context, tx pg.DBTX, documentID uuid.UUID, owner string, seq int, data Payload) (*Event, error) {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return nil, fmt.Errorf("error encoding event data: %w", err)
 	}
 	e := &Event{DocumentID: documentID, Owner: owner, Seq: seq, Type: data.EventType(), Data: raw}
-	// The clock row stays locked until commit: pos order is commit order.
-	if err := tx.QueryRow(ctx, `UPDATE event_clock SET pos = pos + 1 RETURNING pos`).Scan(&e.Pos); err != nil {
-		return nil, fmt.Errorf("error taking event position: %w", err)
-	}
-	// A trigger numbers the event in its owner's log (owner_event_clocks).
-	err = tx.QueryRow(ctx, `INSERT INTO document_events (pos, document_id, owner, seq, type, data)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING owner_pos, created_at`, e.Pos, documentID, owner, seq, e.Type, raw).
-		Scan(&e.OwnerPos, &e.CreatedAt)
+	err = tx.QueryRow(ctx, `INSERT INTO document_events (document_id, owner, seq, type, data)
+		VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, documentID, owner, seq, e.Type, raw).Scan(&e.CreatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("error writing event: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, strconv.FormatInt(e.Pos, 10)); err != nil {
-		return nil, fmt.Errorf("error announcing event: %w", err)
-	}
 	return e, nil
+}
+
+// SequenceBatch bounds the events one Sequence transaction numbers.
+const SequenceBatch = 5000
+
+// SequenceLock is the advisory lock a sequencing transaction tries first,
+// so that hubs polling at once do not queue on the clock row for nothing
+// (the clock row's lock is what makes sequencing correct).
+const SequenceLock = "folio.events.sequence"
+
+// Sequence gives every committed event that has none its global pos and
+// its owner_pos, in the order it finds them committed, and announces the
+// new head with one NOTIFY per batch. It returns how many it numbered.
+//
+// Positions stay gap-free and in commit order, as readers need: one
+// sequencing transaction (or writer of the previous release) at a time
+// holds the event_clock row until it commits. Within a batch, events go in
+// insert order (id), which keeps each document's seq order: its next event
+// was inserted after its previous one committed. An event whose transaction
+// has not committed is invisible here and numbered by a later call, after
+// everything numbered before it.
+func Sequence(ctx context.Context, conn Beginner) (int, error) {
+	var pending bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM document_events WHERE pos IS NULL)`).Scan(&pending); err != nil {
+		return 0, fmt.Errorf("error looking for events to sequence: %w", err)
+	}
+	total := 0
+	for pending {
+		n := 0
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			var got bool
+			if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, SequenceLock).Scan(&got); err != nil || !got {
+				return err // another process is sequencing; its NOTIFY wakes us
+			}
+			var base int64
+			if err := tx.QueryRow(ctx, `SELECT pos FROM event_clock FOR UPDATE`).Scan(&base); err != nil {
+				return err
+			}
+			// A statement of its own, after the lock: its snapshot sees what
+			// the previous holder numbered.
+			var head int64
+			err := tx.QueryRow(ctx, `
+				WITH batch AS (
+					SELECT id, owner, row_number() OVER (ORDER BY id) AS n,
+						row_number() OVER (PARTITION BY owner ORDER BY id) AS owner_n,
+						count(*) OVER (PARTITION BY owner) AS owner_count
+					FROM (SELECT id, owner FROM document_events WHERE pos IS NULL ORDER BY id LIMIT $2) b),
+				clocks AS (
+					INSERT INTO owner_event_clocks AS c (owner, pos)
+					SELECT owner, $3::bigint + count(*) FROM batch GROUP BY owner
+					ON CONFLICT (owner) DO UPDATE SET pos = c.pos + (EXCLUDED.pos - $3::bigint)
+					RETURNING c.owner, c.pos),
+				numbered AS (
+					UPDATE document_events e SET pos = $1::bigint + b.n, owner_pos = c.pos - b.owner_count + b.owner_n
+					FROM batch b JOIN clocks c ON c.owner = b.owner
+					WHERE e.id = b.id AND e.pos IS NULL
+					RETURNING e.pos)
+				SELECT count(*), coalesce(max(pos), $1::bigint) FROM numbered`, base, SequenceBatch, OwnerPosBase).Scan(&n, &head)
+			if err != nil || n == 0 {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE event_clock SET pos = $1`, head); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, strconv.FormatInt(head, 10))
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("error sequencing events: %w", err)
+		}
+		total += n
+		pending = n == SequenceBatch
+	}
+	return total, nil
+}
+
+// Beginner is a connection or pool that starts transactions.
+type Beginner interface {
+	pg.DBTX
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 const eventColumns = `pos, owner_pos, document_id, owner, seq, type, data, created_at`
@@ -102,10 +177,12 @@ func After(ctx context.Context, db pg.DBTX, after int64, limit int) ([]Event, er
 	return scanEvents(rows)
 }
 
-// DocumentAfter returns a document's events with seq > after, in order.
+// DocumentAfter returns a document's sequenced events with seq > after, in
+// order. (Sequence numbers a document's events in seq order, so those it
+// has not reached yet are the newest.)
 func DocumentAfter(ctx context.Context, db pg.DBTX, documentID uuid.UUID, after, limit int) ([]Event, error) {
 	rows, err := db.Query(ctx, `SELECT `+eventColumns+` FROM document_events WHERE document_id = $1 AND seq > $2
-		ORDER BY seq LIMIT $3`, documentID, after, limit)
+		AND pos IS NOT NULL ORDER BY seq LIMIT $3`, documentID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("error reading events: %w", err)
 	}
@@ -120,6 +197,31 @@ func OwnerAfter(ctx context.Context, db pg.DBTX, owner string, after int64, limi
 		return nil, fmt.Errorf("error reading events: %w", err)
 	}
 	return scanEvents(rows)
+}
+
+// Unsequenced is, for each of owner's documents with committed events that
+// have no position yet, the last such seq (usually nothing: Sequence runs
+// every PollInterval).
+func Unsequenced(ctx context.Context, db pg.DBTX, owner string) (map[uuid.UUID]int, error) {
+	rows, err := db.Query(ctx, `SELECT document_id, max(seq) FROM document_events WHERE pos IS NULL AND owner = $1
+		GROUP BY document_id`, owner)
+	if err != nil {
+		return nil, fmt.Errorf("error reading unsequenced events: %w", err)
+	}
+	defer rows.Close()
+	out := map[uuid.UUID]int{}
+	for rows.Next() {
+		var id uuid.UUID
+		var seq int
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, fmt.Errorf("error reading unsequenced events: %w", err)
+		}
+		out[id] = seq
+	}
+	if len(out) == 0 {
+		return nil, rows.Err()
+	}
+	return out, rows.Err()
 }
 
 // OwnerPosBase is where owner positions start (2^52): above any global
@@ -169,7 +271,7 @@ func Head(ctx context.Context, db pg.DBTX) (int64, error) {
 func Prune(ctx context.Context, db pg.DBTX, before time.Time) (int64, error) {
 	var n int64
 	err := db.QueryRow(ctx, `
-		WITH d AS (DELETE FROM document_events WHERE created_at < $1 RETURNING owner, owner_pos),
+		WITH d AS (DELETE FROM document_events WHERE created_at < $1 AND pos IS NOT NULL RETURNING owner, owner_pos),
 		m AS (INSERT INTO event_prune_marks (owner, owner_pos) SELECT owner, max(owner_pos) FROM d GROUP BY owner
 			ON CONFLICT (owner) DO UPDATE SET owner_pos = greatest(event_prune_marks.owner_pos, EXCLUDED.owner_pos) RETURNING 1)
 		SELECT count(*) FROM d`, before).Scan(&n)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,48 +22,78 @@ import (
 // followed by ":" and the process id.
 const ApplicationName = "folio-events-listen"
 
-// SubscriptionBuffer is how many events a subscriber may fall behind
-// before it is dropped (its client resumes from where it was).
+// SubscriptionBuffer is how many events a subscriber may fall behind.
+// Past it, progress events that a later progress event of the same
+// document supersedes are dropped from its queue (progress is a state, not
+// a history); if that frees nothing, the subscriber is cut off (its client
+// resumes from the log, where nothing is lost).
 const SubscriptionBuffer = 256
 
-// Hub fans events out to this process's subscribers from one LISTEN
-// connection.
+// How often a hub looks for committed events to sequence (Sequence):
+// every PollInterval, or every IdlePollInterval once IdleAfter passed
+// without any event. The interval is the longest an event waits, after its
+// commit, for a position.
+const (
+	PollInterval     = 10 * time.Millisecond
+	IdlePollInterval = 100 * time.Millisecond
+	IdleAfter        = 5 * time.Second
+)
+
+// Hub fans events out to this process's subscribers. It sequences the log
+// and reads it on one connection of its own, on which it also LISTENs for
+// other processes' sequencing.
 type Hub struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
 
 	// read counts events read from the log (every event written, once per
-	// process); lag times commit → hand-off to subscribers.
-	read prometheus.Counter
-	lag  prometheus.Histogram
+	// process); sequenced, the events this process gave positions to; lag
+	// times commit → hand-off to subscribers.
+	read      prometheus.Counter
+	sequenced prometheus.Counter
+	lag       prometheus.Histogram
 
 	mu      sync.Mutex
-	subs    map[*Subscription]struct{}
-	last    int64 // the last pos delivered
+	owners  map[string]*ownerSubs // the subscriptions, by owner and document
+	n       int                   // how many
+	last    int64                 // the last pos delivered
 	ready   chan struct{}
 	started bool
 }
 
+// ownerSubs are one owner's subscriptions: to all its documents, and to
+// one document each. An event touches only those of its owner and document.
+type ownerSubs struct {
+	all  map[*Subscription]struct{}
+	docs map[uuid.UUID]map[*Subscription]struct{}
+}
+
 // Subscription receives the events of one owner (and one document, when
-// Document is set). C is closed when the subscriber fell too far behind.
+// Document is set). Its owner waits on Ready and then Takes what arrived.
 type Subscription struct {
 	Owner    string
 	Document uuid.UUID // uuid.Nil: all the owner's documents
-	// C carries events shared by every subscriber: read-only. Pointers keep
-	// an idle subscription small (its buffer is 2 KiB, not 30).
-	C chan *Event
 
-	hub    *Hub
+	hub  *Hub
+	wake chan struct{} // one token: something to Take
+
+	mu     sync.Mutex
+	queue  []*Event // shared by every subscriber: read-only
+	cut    bool     // fell too far behind: nothing more is queued
 	closed bool
 }
 
 // NewHub returns a Hub reading with pool.
 func NewHub(pool *pgxpool.Pool, logger *slog.Logger) *Hub {
 	return &Hub{
-		pool: pool, logger: logger, subs: map[*Subscription]struct{}{}, ready: make(chan struct{}),
+		pool: pool, logger: logger, owners: map[string]*ownerSubs{}, ready: make(chan struct{}),
 		read: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "folio_events_total",
 			Help: "Events read from the log by this process's hub: every event written, once per API process.",
+		}),
+		sequenced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "folio_events_sequenced_total",
+			Help: "Events this process's hub gave their log positions to (the sum over API processes is every event written).",
 		}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "folio_event_delivery_lag_seconds",
@@ -73,18 +104,36 @@ func NewHub(pool *pgxpool.Pool, logger *slog.Logger) *Hub {
 }
 
 // Collectors are the hub's metrics, for its owner to register.
-func (h *Hub) Collectors() []prometheus.Collector { return []prometheus.Collector{h.read, h.lag} }
+func (h *Hub) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{h.read, h.sequenced, h.lag}
+}
 
 // Ready is closed once the hub listens and knows where the log stands.
 func (h *Hub) Ready() <-chan struct{} { return h.ready }
 
 // Subscribe starts delivering events to a new subscription: every event
-// committed after this call returns is delivered (or C is closed).
+// sequenced after this call returns is delivered (or the subscription is
+// cut off).
 func (h *Hub) Subscribe(owner string, document uuid.UUID) *Subscription {
-	s := &Subscription{Owner: owner, Document: document, C: make(chan *Event, SubscriptionBuffer), hub: h}
+	s := &Subscription{Owner: owner, Document: document, hub: h, wake: make(chan struct{}, 1)}
 	h.mu.Lock()
-	h.subs[s] = struct{}{}
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	o := h.owners[owner]
+	if o == nil {
+		o = &ownerSubs{all: map[*Subscription]struct{}{}, docs: map[uuid.UUID]map[*Subscription]struct{}{}}
+		h.owners[owner] = o
+	}
+	if document == uuid.Nil {
+		o.all[s] = struct{}{}
+	} else {
+		d := o.docs[document]
+		if d == nil {
+			d = map[*Subscription]struct{}{}
+			o.docs[document] = d
+		}
+		d[s] = struct{}{}
+	}
+	h.n++
 	return s
 }
 
@@ -93,18 +142,94 @@ func (s *Subscription) Close() {
 	h := s.hub
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.subs, s)
-	if !s.closed {
-		s.closed = true
-		close(s.C)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
 	}
+	s.closed, s.queue = true, nil
+	h.n--
+	o := h.owners[s.Owner]
+	if s.Document == uuid.Nil {
+		delete(o.all, s)
+	} else if d := o.docs[s.Document]; d != nil {
+		delete(d, s)
+		if len(d) == 0 {
+			delete(o.docs, s.Document)
+		}
+	}
+	if len(o.all) == 0 && len(o.docs) == 0 {
+		delete(h.owners, s.Owner)
+	}
+}
+
+// Ready has a value when there is something to Take.
+func (s *Subscription) Ready() <-chan struct{} { return s.wake }
+
+// Take returns the events that arrived since the last call, in order, and
+// whether the subscription goes on: false once it was cut off for falling
+// too far behind (deliver what Take returned, then let the client resume
+// from the log).
+func (s *Subscription) Take() (evs []*Event, live bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	evs, s.queue = s.queue, nil
+	return evs, !s.cut
+}
+
+// offer queues e for the subscriber (the hub's lock is held).
+func (s *Subscription) offer(e *Event) {
+	s.mu.Lock()
+	if s.cut || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if len(s.queue) >= SubscriptionBuffer {
+		s.queue = supersede(s.queue, e)
+	}
+	if len(s.queue) >= SubscriptionBuffer {
+		s.cut = true // rather than slow anyone else down
+	} else {
+		s.queue = append(s.queue, e)
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default: // a token is there already
+	}
+}
+
+// supersede drops from q the progress events that a later progress event
+// of the same document (in q, or next) makes stale, keeping the order of
+// the rest.
+func supersede(q []*Event, next *Event) []*Event {
+	latest := map[uuid.UUID]int{} // the index of each document's newest progress
+	if next.Type == ParseProgress {
+		latest[next.DocumentID] = len(q)
+	}
+	for i := len(q) - 1; i >= 0; i-- {
+		if e := q[i]; e.Type == ParseProgress {
+			if _, ok := latest[e.DocumentID]; !ok {
+				latest[e.DocumentID] = i
+			}
+		}
+	}
+	out := q[:0]
+	for i, e := range q {
+		if e.Type == ParseProgress && latest[e.DocumentID] != i {
+			continue
+		}
+		out = append(out, e)
+	}
+	clear(q[len(out):])
+	return out
 }
 
 // Subscribers counts the current subscriptions.
 func (h *Hub) Subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.subs)
+	return h.n
 }
 
 // Run listens until ctx ends, reconnecting (and catching up from the last
@@ -157,13 +282,34 @@ func (h *Hub) listen(ctx context.Context) (connected bool, err error) {
 		close(h.ready)
 	}
 	h.mu.Unlock()
+	read := true // after connecting: catch up with what happened while away
+	lastEvent := time.Now()
 	for {
-		// Catch up first (after connecting: what happened while we were
-		// away), then wait for the next announcement.
-		if err := h.catchUp(ctx, conn); err != nil {
+		n, err := Sequence(ctx, conn)
+		if err != nil {
 			return true, err
 		}
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		h.sequenced.Add(float64(n))
+		if read || n > 0 {
+			if err := h.catchUp(ctx, conn); err != nil {
+				return true, err
+			}
+			lastEvent = time.Now()
+		}
+		interval := PollInterval
+		if time.Since(lastEvent) > IdleAfter {
+			interval = IdlePollInterval
+		}
+		// Then wait for another process's batch, or the next poll.
+		wait, cancel := context.WithTimeout(ctx, interval)
+		_, err = conn.WaitForNotification(wait)
+		cancel()
+		switch {
+		case err == nil:
+			read = true
+		case ctx.Err() == nil && pgconn.Timeout(err):
+			read = false
+		default:
 			return true, err
 		}
 	}
@@ -198,18 +344,15 @@ func (h *Hub) deliver(evs []Event) {
 		h.last = e.Pos
 		h.read.Inc()
 		h.lag.Observe(max(now.Sub(e.CreatedAt), 0).Seconds())
-		for s := range h.subs {
-			if s.Owner != e.Owner || (s.Document != uuid.Nil && s.Document != e.DocumentID) {
-				continue
-			}
-			select {
-			case s.C <- e:
-			default:
-				// Too slow: drop it rather than slow anyone else down.
-				delete(h.subs, s)
-				s.closed = true
-				close(s.C)
-			}
+		o := h.owners[e.Owner]
+		if o == nil {
+			continue
+		}
+		for s := range o.all {
+			s.offer(e)
+		}
+		for s := range o.docs[e.DocumentID] {
+			s.offer(e)
 		}
 	}
 }

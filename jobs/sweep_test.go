@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/internal/sandbox"
 	"github.com/foliohq/folio/internal/testenv"
 	"github.com/foliohq/folio/jobs"
@@ -101,10 +102,13 @@ func TestPruneEvents(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := testenv.Postgres(t)
-	_, err := db.Pool.Exec(ctx, `INSERT INTO document_events (pos, document_id, owner, seq, type, created_at) VALUES
-		(1, gen_random_uuid(), 'a', 1, 'document.queued', now() - interval '8 days'),
-		(2, gen_random_uuid(), 'a', 1, 'document.queued', now() - interval '1 day')`)
+	_, err := db.Pool.Exec(ctx, `INSERT INTO document_events (document_id, owner, seq, type, created_at) VALUES
+		(gen_random_uuid(), 'a', 1, 'document.queued', now() - interval '8 days'),
+		(gen_random_uuid(), 'a', 1, 'document.queued', now() - interval '1 day')`)
 	require.NoError(t, err)
+	n, err := events.Sequence(ctx, db.Pool) // positions 1 and 2, as a hub gives them
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
 
 	worker := &jobs.PruneEventsWorker{Pool: db.Pool, Retention: 7 * 24 * time.Hour}
 	tw := rivertest.NewWorker(t, riverpgxv5.New(db.Pool), &river.Config{}, worker)
