@@ -219,6 +219,9 @@ type Message struct {
 	Pos        int64           `json:"pos"`
 	DocumentID uuid.UUID       `json:"document_id"`
 	Data       json.RawMessage `json:"data"`
+	// Coalesced: a parse.progress event sent in place of the progress
+	// events just before it, which a stream too far behind skipped.
+	Coalesced bool `json:"coalesced,omitempty"`
 	// Snapshots carry the state.
 	Document        *Document   `json:"document,omitempty"`
 	Documents       []*Document `json:"documents,omitempty"`

@@ -31,6 +31,10 @@ type Event struct {
 	Type       string          `json:"type"`
 	Data       json.RawMessage `json:"data"`
 	CreatedAt  time.Time       `json:"created_at"`
+	// Coalesced marks a progress event sent in place of the progress
+	// events of its document just before it, which a slow stream skipped
+	// (its seq follows a gap of progress events only).
+	Coalesced bool `json:"coalesced,omitempty"`
 
 	// frame caches the JSON of an event read from the log: the hub hands
 	// one event to thousands of streams, which encode it once.
@@ -41,6 +45,16 @@ type frame struct {
 	once sync.Once
 	b    []byte
 	err  error
+}
+
+// coalesced is a copy of e marked Coalesced, with its own encoding.
+func (e *Event) coalesced() *Event {
+	if e.Coalesced {
+		return e
+	}
+	c := *e
+	c.Coalesced, c.frame = true, &frame{}
+	return &c
 }
 
 // JSON is the event's JSON encoding, computed once per event read.

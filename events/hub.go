@@ -23,10 +23,10 @@ import (
 const ApplicationName = "folio-events-listen"
 
 // SubscriptionBuffer is how many events a subscriber may fall behind.
-// Past it, progress events that a later progress event of the same
-// document supersedes are dropped from its queue (progress is a state, not
-// a history); if that frees nothing, the subscriber is cut off (its client
-// resumes from the log, where nothing is lost).
+// Past it, a run of progress events of one document in its queue becomes
+// the run's last (progress is a state, not a history; see supersede); if
+// that frees nothing, the subscriber is cut off (its client resumes from
+// the log, where nothing is lost). State events are never dropped.
 const SubscriptionBuffer = 256
 
 // How often a hub looks for committed events to sequence (Sequence):
@@ -185,7 +185,7 @@ func (s *Subscription) offer(e *Event) {
 		return
 	}
 	if len(s.queue) >= SubscriptionBuffer {
-		s.queue = supersede(s.queue, e)
+		s.queue, e = supersede(s.queue, e)
 	}
 	if len(s.queue) >= SubscriptionBuffer {
 		s.cut = true // rather than slow anyone else down
@@ -199,30 +199,45 @@ func (s *Subscription) offer(e *Event) {
 	}
 }
 
-// supersede drops from q the progress events that a later progress event
-// of the same document (in q, or next) makes stale, keeping the order of
-// the rest.
-func supersede(q []*Event, next *Event) []*Event {
-	latest := map[uuid.UUID]int{} // the index of each document's newest progress
-	if next.Type == ParseProgress {
-		latest[next.DocumentID] = len(q)
-	}
-	for i := len(q) - 1; i >= 0; i-- {
-		if e := q[i]; e.Type == ParseProgress {
-			if _, ok := latest[e.DocumentID]; !ok {
-				latest[e.DocumentID] = i
-			}
+// supersede drops from q each progress event that the next event of its
+// document (later in q, or next) replaces: another progress event. A run
+// of progress events with nothing else of the document between them
+// becomes its last, marked Coalesced (a copy: the shared one stays as it
+// is), so that a client checking the document's seq for gaps knows why it
+// jumped. Every other event stays, in order.
+func supersede(q []*Event, next *Event) ([]*Event, *Event) {
+	laterAt := map[uuid.UUID]int{next.DocumentID: len(q)} // each document's next event after i
+	typeAt := func(j int) string {
+		if j == len(q) {
+			return next.Type
 		}
+		return q[j].Type
+	}
+	drop := make([]bool, len(q))
+	mark := map[int]bool{}
+	for i := len(q) - 1; i >= 0; i-- {
+		e := q[i]
+		if j, ok := laterAt[e.DocumentID]; ok && e.Type == ParseProgress && typeAt(j) == ParseProgress {
+			drop[i], mark[j] = true, true
+			continue // j stays the document's next event for earlier ones
+		}
+		laterAt[e.DocumentID] = i
 	}
 	out := q[:0]
 	for i, e := range q {
-		if e.Type == ParseProgress && latest[e.DocumentID] != i {
+		if drop[i] {
 			continue
+		}
+		if mark[i] {
+			e = e.coalesced()
 		}
 		out = append(out, e)
 	}
 	clear(q[len(out):])
-	return out
+	if mark[len(q)] {
+		next = next.coalesced()
+	}
+	return out, next
 }
 
 // Subscribers counts the current subscriptions.

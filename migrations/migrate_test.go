@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -95,4 +96,42 @@ func TestConcurrentUp(t *testing.T) {
 	}
 	require.Equal(t, migrations.RiverVersion(), river, "each River migration applied exactly once")
 	require.Equal(t, 8, folio, "each Folio migration applied exactly once")
+}
+
+// TestEventSequencerMigrationRoundTrip: events written before 00008 keep
+// their positions through it; events that no sequencer had numbered when
+// it is undone get positions the way writers gave them before, gap-free
+// per owner after what was there.
+func TestEventSequencerMigrationRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testenv.Postgres(t)
+	_, err := migrations.DownTo(ctx, db.Pool, 7, nil)
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `UPDATE event_clock SET pos = 2;
+		INSERT INTO document_events (pos, document_id, owner, seq, type) VALUES
+		(1, '00000000-0000-0000-0000-000000000001', 'a', 1, 'document.queued'),
+		(2, '00000000-0000-0000-0000-000000000002', 'b', 1, 'document.queued')`)
+	require.NoError(t, err)
+
+	_, err = migrations.Up(ctx, db.Pool, nil)
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `INSERT INTO document_events (document_id, owner, seq, type) VALUES
+		('00000000-0000-0000-0000-000000000001', 'a', 2, 'parse.started'),
+		('00000000-0000-0000-0000-000000000003', 'a', 1, 'document.queued')`)
+	require.NoError(t, err)
+
+	_, err = migrations.DownTo(ctx, db.Pool, 7, nil)
+	require.NoError(t, err)
+	type row struct {
+		Pos, OwnerPos int64
+		Owner         string
+		Seq           int
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT pos, owner_pos, owner, seq FROM document_events ORDER BY pos`)
+	require.NoError(t, err)
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	require.NoError(t, err)
+	base := int64(1) << 52
+	require.Equal(t, []row{{1, base + 1, "a", 1}, {2, base + 1, "b", 1}, {3, base + 2, "a", 2}, {4, base + 3, "a", 1}}, got)
 }

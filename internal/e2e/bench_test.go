@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -11,10 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/client"
+	"github.com/foliohq/folio/internal/pdftest"
 	"github.com/foliohq/folio/internal/testenv"
 )
 
@@ -180,5 +184,57 @@ func emptyBucket(b *testing.B, db *testenv.DB, bucket *testenv.Bucket) {
 		if err := bucket.Store.Delete(ctx, k); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkUploadSmall: 16 clients upload one-page PDFs (a few KB) to one
+// api process as fast as it takes them: each is an S3 put and one
+// transaction (the document, its parse job, its document.queued event).
+// uploads/s is the figure; design=clock|sequenced as in
+// BenchmarkEventFanout, in the same run.
+//
+//	go test -run '^$' -bench UploadSmall -benchtime 2000x ./internal/e2e
+func BenchmarkUploadSmall(b *testing.B) {
+	for _, design := range []string{"clock", "sequenced"} {
+		b.Run("design="+design, func(b *testing.B) {
+			const clients = 16
+			bin, db := designAPI(b, design)
+			bucket := testenv.S3(b)
+			addr := freeAddr(b)
+			api := start(b, append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_HTTP_ADDR="+addr,
+				"FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_UPLOAD_RATE_LIMIT=1000000", "FOLIO_LOG_LEVEL=warn"), bin)
+			waitStatus(b, api, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
+			data := pdftest.TextPages([]string{"A page of text."})
+			var left atomic.Int64
+			left.Store(int64(b.N))
+			var wg sync.WaitGroup
+			errs := make(chan error, clients)
+			b.ResetTimer()
+			start := time.Now()
+			for i := range clients {
+				wg.Go(func() {
+					tok, err := auth.Sign([]byte(testSecret), fmt.Sprintf("owner-%d", i), time.Hour)
+					if err != nil {
+						errs <- err
+						return
+					}
+					c := client.New(tok, "http://"+addr)
+					for left.Add(-1) >= 0 {
+						if _, err := c.Upload(context.Background(), "a.pdf", bytes.NewReader(data), int64(len(data)), nil); err != nil {
+							errs <- err
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "uploads/s")
+		})
 	}
 }

@@ -81,7 +81,9 @@ func TestStream300Pages(t *testing.T) {
 			case "parse.progress":
 				progress++
 				if !started.IsZero() && i > 0 {
-					require.LessOrEqual(t, m.got.Sub(msgs[i-1].got), time.Second, "%s: progress at least once a second", name)
+					require.LessOrEqual(t, m.got.Sub(msgs[i-1].got), time.Second,
+						"%s: progress at least once a second (seq %d: written %s after the previous event, received %s after it)",
+						name, m.Seq, m.At.Sub(msgs[i-1].At), m.got.Sub(msgs[i-1].got))
 				}
 			}
 		}

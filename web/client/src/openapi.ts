@@ -415,7 +415,7 @@ export interface paths {
         };
         /**
          * Live events of one document
-         * @description A websocket (JSON text messages) or, with Accept: text/event-stream, Server-Sent Events. First a snapshot (unless resuming with after/Last-Event-ID), then every later event, each once and in order; keep-alives every 25 s. Close code 1012: the server restarts, reconnect and resume; 1013: too slow, reconnect and resume. A resume point older than the retained log gets a fresh snapshot with replay_truncated.
+         * @description A websocket (JSON text messages) or, with Accept: text/event-stream, Server-Sent Events. First a snapshot (unless resuming with after/Last-Event-ID), then every later event, each once and in order (a stream 256 events behind skips progress events that a later one of the same document replaces, and marks that one coalesced); keep-alives every 25 s. Close code 1012: the server restarts, reconnect and resume; 1013: too slow (256 events behind that no skipped progress would free), reconnect and resume. A resume point older than the retained log gets a fresh snapshot with replay_truncated.
          */
         get: {
             parameters: {
@@ -659,7 +659,7 @@ export interface paths {
         };
         /**
          * Live events of all the caller's documents
-         * @description A websocket (JSON text messages) or, with Accept: text/event-stream, Server-Sent Events. First a snapshot (unless resuming with after/Last-Event-ID), then every later event, each once and in order; keep-alives every 25 s. Close code 1012: the server restarts, reconnect and resume; 1013: too slow, reconnect and resume. A resume point older than the retained log gets a fresh snapshot with replay_truncated.
+         * @description A websocket (JSON text messages) or, with Accept: text/event-stream, Server-Sent Events. First a snapshot (unless resuming with after/Last-Event-ID), then every later event, each once and in order (a stream 256 events behind skips progress events that a later one of the same document replaces, and marks that one coalesced); keep-alives every 25 s. Close code 1012: the server restarts, reconnect and resume; 1013: too slow (256 events behind that no skipped progress would free), reconnect and resume. A resume point older than the retained log gets a fresh snapshot with replay_truncated.
          */
         get: {
             parameters: {
@@ -958,6 +958,8 @@ export interface components {
         });
         /** @description The envelope every event has. A stream sends one as a websocket text message, or as an SSE event named after its type with the seq (one document) or pos (all documents) as its id. `Event` narrows `data` by `type`. */
         EventBase: {
+            /** @description true on a parse.progress event sent in place of its document's progress events just before it, which a stream too far behind skipped: its seq follows a gap of progress events only (state events are never skipped) */
+            coalesced?: boolean;
             /** Format: date-time */
             created_at: string;
             /** @description see Event */

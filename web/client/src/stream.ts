@@ -244,8 +244,10 @@ export class ResumingStream implements Subscription {
     }
     const at = this.cursor === "seq" ? msg.seq : msg.pos;
     if (this.last !== undefined && at <= this.last) return true; // seen already
-    // A document's seq has no gaps: a jump means something was missed.
-    if (this.cursor === "seq" && this.last !== undefined && at > this.last + 1) return false;
+    // A document's seq has no gaps: a jump means something was missed,
+    // unless the server says it skipped progress that this event replaces.
+    const replaces = msg.type === "parse.progress" && msg.coalesced === true;
+    if (this.cursor === "seq" && this.last !== undefined && at > this.last + 1 && !replaces) return false;
     this.last = at;
     this.onMessage(msg);
     // A deleted document has nothing more to say, and its stream would now be refused.

@@ -137,6 +137,20 @@ describe("watchDocument", () => {
     expect(seqs()).toEqual(["snap@1", 2, 3]);
   });
 
+  it("accepts a jump onto a progress event that says it replaces the skipped progress", async () => {
+    const { seqs } = watchOne();
+    await tick();
+    ws(0).open();
+    ws(0).send({ type: "snapshot", document: doc(D), seq: 1 });
+    ws(0).send(event(D, 2, "parse.started", {}));
+    ws(0).send({ ...event(D, 9, "parse.progress", {}), coalesced: true }); // 3-8: older progress
+    ws(0).send(event(D, 10, "document.done", {}));
+    expect(seqs()).toEqual(["snap@1", 2, 9, 10]);
+    expect(FakeWebSocket.all).toHaveLength(1);
+    ws(0).send({ ...event(D, 12, "document.failed", {}), coalesced: true }); // only progress may jump
+    expect(ws(0).closedByClient).toBe(1000);
+  });
+
   it("falls back to SSE when websockets cannot connect, and resumes there", async () => {
     const { seqs, statuses } = watchOne();
     await tick();
