@@ -212,10 +212,14 @@ func (b *testBundle) s3Key(t *testing.T, id string) string {
 	return key
 }
 
-// sequence gives the committed events their log positions now, as the
-// hub's next poll would: for tests that read positions right after a write.
+// sequence waits until every committed event has its log position (it
+// sequences too, as the hub's next poll would; the hub may be at it): for
+// tests that read positions right after a write.
 func (b *testBundle) sequence(t *testing.T) {
 	t.Helper()
-	_, err := events.Sequence(context.Background(), b.db.Pool)
-	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := events.Sequence(context.Background(), b.db.Pool)
+		require.NoError(t, err)
+		return b.count(t, `SELECT count(*) FROM document_events WHERE pos IS NULL`) == 0
+	}, 10*time.Second, 5*time.Millisecond)
 }

@@ -119,37 +119,8 @@ func Sequence(ctx context.Context, conn Beginner) (int, error) {
 			if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, SequenceLock).Scan(&got); err != nil || !got {
 				return err // another process is sequencing; its NOTIFY wakes us
 			}
-			var base int64
-			if err := tx.QueryRow(ctx, `SELECT pos FROM event_clock FOR UPDATE`).Scan(&base); err != nil {
-				return err
-			}
-			// A statement of its own, after the lock: its snapshot sees what
-			// the previous holder numbered.
-			var head int64
-			err := tx.QueryRow(ctx, `
-				WITH batch AS (
-					SELECT id, owner, row_number() OVER (ORDER BY id) AS n,
-						row_number() OVER (PARTITION BY owner ORDER BY id) AS owner_n,
-						count(*) OVER (PARTITION BY owner) AS owner_count
-					FROM (SELECT id, owner FROM document_events WHERE pos IS NULL ORDER BY id LIMIT $2) b),
-				clocks AS (
-					INSERT INTO owner_event_clocks AS c (owner, pos)
-					SELECT owner, $3::bigint + count(*) FROM batch GROUP BY owner
-					ON CONFLICT (owner) DO UPDATE SET pos = c.pos + (EXCLUDED.pos - $3::bigint)
-					RETURNING c.owner, c.pos),
-				numbered AS (
-					UPDATE document_events e SET pos = $1::bigint + b.n, owner_pos = c.pos - b.owner_count + b.owner_n
-					FROM batch b JOIN clocks c ON c.owner = b.owner
-					WHERE e.id = b.id AND e.pos IS NULL
-					RETURNING e.pos)
-				SELECT count(*), coalesce(max(pos), $1::bigint) FROM numbered`, base, SequenceBatch, OwnerPosBase).Scan(&n, &head)
-			if err != nil || n == 0 {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE event_clock SET pos = $1`, head); err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, strconv.FormatInt(head, 10))
+			var err error
+			n, err = sequenceBatch(ctx, tx)
 			return err
 		})
 		if err != nil {
@@ -159,6 +130,89 @@ func Sequence(ctx context.Context, conn Beginner) (int, error) {
 		pending = n == SequenceBatch
 	}
 	return total, nil
+}
+
+// sequenceBatch numbers up to SequenceBatch events in tx, which holds the
+// sequencing advisory lock. Each step is a statement of its own with plain
+// arrays, so that every plan is an index lookup whatever the table's
+// statistics say.
+func sequenceBatch(ctx context.Context, tx pgx.Tx) (int, error) {
+	var base int64
+	if err := tx.QueryRow(ctx, `SELECT pos FROM event_clock FOR UPDATE`).Scan(&base); err != nil {
+		return 0, err
+	}
+	// After the lock: this statement's snapshot sees what the previous
+	// holder numbered.
+	rows, err := tx.Query(ctx, `SELECT id, owner FROM document_events WHERE pos IS NULL ORDER BY id LIMIT $1`, SequenceBatch)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		ids    []int64
+		owners []string
+	)
+	counts := map[string]int64{}
+	for rows.Next() {
+		var id int64
+		var owner string
+		if err := rows.Scan(&id, &owner); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids, owners = append(ids, id), append(owners, owner)
+		counts[owner]++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return 0, err
+	}
+
+	// Each owner's clock moves by its count; the returned value is its
+	// last position in this batch.
+	names, adds := make([]string, 0, len(counts)), make([]int64, 0, len(counts))
+	for o, c := range counts {
+		names, adds = append(names, o), append(adds, c)
+	}
+	rows, err = tx.Query(ctx, `INSERT INTO owner_event_clocks AS c (owner, pos)
+		SELECT o, $3::bigint + k FROM unnest($1::text[], $2::bigint[]) AS v(o, k)
+		ON CONFLICT (owner) DO UPDATE SET pos = c.pos + (EXCLUDED.pos - $3::bigint)
+		RETURNING c.owner, c.pos`, names, adds, OwnerPosBase)
+	if err != nil {
+		return 0, err
+	}
+	next := make(map[string]int64, len(counts)) // each owner's next position
+	for rows.Next() {
+		var o string
+		var last int64
+		if err := rows.Scan(&o, &last); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		next[o] = last - counts[o] + 1
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+
+	pos, ownerPos := make([]int64, len(ids)), make([]int64, len(ids))
+	for i, o := range owners {
+		pos[i] = base + int64(i) + 1
+		ownerPos[i] = next[o]
+		next[o]++
+	}
+	if _, err := tx.Exec(ctx, `UPDATE document_events e SET pos = v.pos, owner_pos = v.owner_pos
+		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(id, pos, owner_pos) WHERE e.id = v.id`, ids, pos, ownerPos); err != nil {
+		return 0, err
+	}
+	head := pos[len(pos)-1]
+	if _, err := tx.Exec(ctx, `UPDATE event_clock SET pos = $1`, head); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, strconv.FormatInt(head, 10)); err != nil {
+		return 0, err
+	}
+	return len(ids), nil
 }
 
 // Beginner is a connection or pool that starts transactions.
