@@ -99,13 +99,13 @@ func designAPI(b *testing.B, design string) (bin string, db *testenv.DB) {
 		}
 		archive := exec.Command("sh", "-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "sh", root, rev, src)
 		if out, err := archive.CombinedOutput(); err != nil {
-			baseline.err = fmt.Errorf("the previous design's source (%s; a shallow clone lacks it): %v: %s", rev, err, out)
+			baseline.err = fmt.Errorf("the previous design's source (%s; a shallow clone lacks it): %w: %s", rev, err, out)
 			return
 		}
 		build := exec.Command("go", "build", "-o", filepath.Join(binDir, "api-clock"), "./cmd/api")
 		build.Dir = src
 		if out, err := build.CombinedOutput(); err != nil {
-			baseline.err = fmt.Errorf("building the previous design's api: %v: %s", err, out)
+			baseline.err = fmt.Errorf("building the previous design's api: %w: %s", err, out)
 		}
 	})
 	if baseline.err != nil {
