@@ -198,12 +198,7 @@ func BenchmarkUploadSmall(b *testing.B) {
 	for _, design := range []string{"clock", "sequenced"} {
 		b.Run("design="+design, func(b *testing.B) {
 			const clients = 16
-			bin, db := designAPI(b, design)
-			bucket := testenv.S3(b)
-			addr := freeAddr(b)
-			api := start(b, append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_HTTP_ADDR="+addr,
-				"FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_UPLOAD_RATE_LIMIT=1000000", "FOLIO_LOG_LEVEL=warn"), bin)
-			waitStatus(b, api, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
+			addr, _, _ := benchAPI(b, design, "FOLIO_UPLOAD_RATE_LIMIT=1000000")
 			data := pdftest.TextPages([]string{"A page of text."})
 			var left atomic.Int64
 			left.Store(int64(b.N))

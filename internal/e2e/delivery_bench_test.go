@@ -4,19 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/events"
-	"github.com/foliohq/folio/internal/testenv"
 )
 
 // BenchmarkEventDelivery: 1,000 owners, each watching all its documents
@@ -42,12 +38,7 @@ func benchDelivery(b *testing.B, design string) {
 		rate     = 1_000 // events per second
 	)
 	ctx := context.Background()
-	bin, db := designAPI(b, design)
-	bucket := testenv.S3(b)
-	addr := freeAddr(b)
-	api := start(b, append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_HTTP_ADDR="+addr,
-		"FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_LOG_LEVEL=warn"), bin)
-	waitStatus(b, api, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
+	addr, db, _ := benchAPI(b, design)
 
 	// One document per owner (the log needs no document row); commit times
 	// by document and seq.
@@ -65,40 +56,16 @@ func benchDelivery(b *testing.B, design string) {
 		doc, seq int
 		at       int64
 	}
-	conns := make([]*websocket.Conn, owners*perOwner)
+	conns := dialStreams(b, owners*perOwner, "ws://"+addr+"/v1/events", func(i int) string {
+		tok, err := auth.Sign([]byte(testSecret), fmt.Sprintf("owner-%d", i/perOwner), time.Hour)
+		if err != nil {
+			b.Error(err) // called on the dialling goroutines
+		}
+		return tok
+	})
 	arrivals := make([][]stamp, len(conns))
 	var received atomic.Int64
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 100)
-	for i := range conns {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			tok, err := auth.Sign([]byte(testSecret), fmt.Sprintf("owner-%d", i/perOwner), time.Hour)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			c, _, err := websocket.Dial(ctx, "ws://"+addr+"/v1/events", &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}}})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			if _, _, err := c.Read(ctx); err != nil { // the snapshot
-				b.Error(err)
-			}
-			conns[i] = c
-		})
-	}
-	wg.Wait()
-	if b.Failed() {
-		b.FailNow()
-	}
-	defer func() {
-		for _, c := range conns {
-			_ = c.CloseNow()
-		}
-	}()
 	for i, c := range conns {
 		go func() {
 			for {
@@ -164,12 +131,6 @@ func benchDelivery(b *testing.B, design string) {
 			}
 		}
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	if len(lat) == 0 {
-		b.Fatal("no latencies")
-	}
-	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
-	b.ReportMetric(q(0.5), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
+	reportLatencies(b, lat)
 	b.ReportMetric(float64(total)/writing.Seconds(), "events/s")
 }

@@ -13,7 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,15 +137,73 @@ func pin(b *testing.B, pid int, cpus string) {
 	}
 }
 
-func benchFanout(b *testing.B, design string, n int, separate bool) {
-	ctx := context.Background()
+// benchAPI starts design's api (see BenchmarkEventFanout) on a database and
+// a bucket of its own, with env added, and waits until it is ready.
+func benchAPI(b *testing.B, design string, env ...string) (addr string, db *testenv.DB, api *proc) {
+	b.Helper()
 	bin, db := designAPI(b, design)
 	bucket := testenv.S3(b)
-	addr := freeAddr(b)
-	api := start(b, append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_HTTP_ADDR="+addr,
-		"FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_LOG_LEVEL=warn",
-		"FOLIO_MAX_STREAMS_PER_OWNER=1000000"), bin) // one owner watches from every connection
+	addr = freeAddr(b)
+	api = start(b, append(append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_HTTP_ADDR="+addr,
+		"FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_LOG_LEVEL=warn"), env...), bin)
 	waitStatus(b, api, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
+	return addr, db, api
+}
+
+// dialStreams opens n websocket streams, 100 at a time, stream i at url
+// with the bearer token token(i), each read past its snapshot; they are
+// closed when the benchmark ends.
+func dialStreams(b *testing.B, n int, url string, token func(i int) string) []*websocket.Conn {
+	b.Helper()
+	ctx := context.Background()
+	conns := make([]*websocket.Conn, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 100)
+	for i := range conns {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			h := http.Header{"Authorization": {"Bearer " + token(i)}}
+			c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, _, err := c.Read(ctx); err != nil { // the snapshot
+				b.Error(err)
+			}
+			conns[i] = c
+		})
+	}
+	wg.Wait()
+	b.Cleanup(func() {
+		for _, c := range conns {
+			if c != nil {
+				_ = c.CloseNow()
+			}
+		}
+	})
+	if b.Failed() {
+		b.FailNow()
+	}
+	return conns
+}
+
+// reportLatencies reports the median and the 99th percentile of lat.
+func reportLatencies(b *testing.B, lat []time.Duration) {
+	b.Helper()
+	if len(lat) == 0 {
+		b.Fatal("no latencies")
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+}
+
+func benchFanout(b *testing.B, design string, n int, separate bool) {
+	ctx := context.Background()
+	addr, db, api := benchAPI(b, design, "FOLIO_MAX_STREAMS_PER_OWNER=1000000") // one owner watches from every connection
 	if separate {
 		all := fmt.Sprintf("0-%d", runtime.NumCPU()-1)
 		pin(b, api.cmd.Process.Pid, "0")
@@ -167,35 +225,7 @@ func benchFanout(b *testing.B, design string, n int, separate bool) {
 	}
 
 	rssBefore := vmRSS(b, api.cmd.Process.Pid)
-	conns := make([]*websocket.Conn, n)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 100)
-	url := "ws://" + addr + "/v1/documents/" + doc.ID.String() + "/events"
-	h := http.Header{"Authorization": {"Bearer " + tok}}
-	for i := range conns {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			if _, _, err := c.Read(ctx); err != nil { // the snapshot
-				b.Error(err)
-			}
-			conns[i] = c
-		})
-	}
-	wg.Wait()
-	if b.Failed() {
-		b.FailNow()
-	}
-	defer func() {
-		for _, c := range conns {
-			_ = c.CloseNow()
-		}
-	}()
+	conns := dialStreams(b, n, "ws://"+addr+"/v1/documents/"+doc.ID.String()+"/events", func(int) string { return tok })
 	rssIdle := vmRSS(b, api.cmd.Process.Pid)
 
 	// Every subscriber reads, stamping each seq's arrival.
@@ -267,13 +297,7 @@ func benchFanout(b *testing.B, design string, n int, separate bool) {
 			}
 		}
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	if len(lat) == 0 {
-		b.Fatal("no latencies")
-	}
-	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
-	b.ReportMetric(q(0.5), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
+	reportLatencies(b, lat)
 	b.ReportMetric(float64(rssIdle-rssBefore)/float64(n)/1024, "KiB/conn")
 }
 
