@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -115,10 +116,6 @@ func Sequence(ctx context.Context, conn Beginner) (int, error) {
 	for pending {
 		n := 0
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			var got bool
-			if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, SequenceLock).Scan(&got); err != nil || !got {
-				return err // another process is sequencing; its NOTIFY wakes us
-			}
 			var err error
 			n, err = sequenceBatch(ctx, tx)
 			return err
@@ -132,38 +129,45 @@ func Sequence(ctx context.Context, conn Beginner) (int, error) {
 	return total, nil
 }
 
-// sequenceBatch numbers up to SequenceBatch events in tx, which holds the
-// sequencing advisory lock. Each step is a statement of its own with plain
+// sequenceBatch numbers up to SequenceBatch events in tx, if it gets the
+// sequencing advisory lock (else another process is at it, and its NOTIFY
+// wakes the others). Each step is a statement of its own with plain
 // arrays, so that every plan is an index lookup whatever the table's
-// statistics say.
+// statistics say; the statements go in three pipelined round trips, which
+// is what delivery waits for on a loaded machine.
 func sequenceBatch(ctx context.Context, tx pgx.Tx) (int, error) {
-	var base int64
-	if err := tx.QueryRow(ctx, `SELECT pos FROM event_clock FOR UPDATE`).Scan(&base); err != nil {
-		return 0, err
-	}
-	// After the lock: this statement's snapshot sees what the previous
-	// holder numbered.
-	rows, err := tx.Query(ctx, `SELECT id, owner FROM document_events WHERE pos IS NULL ORDER BY id LIMIT $1`, SequenceBatch)
-	if err != nil {
-		return 0, err
-	}
+	// The lock, then the batch: the second statement's snapshot, taken after
+	// the clock row's lock, sees what the previous holder numbered.
+	var batch pgx.Batch
+	var base *int64
+	batch.Queue(`SELECT pos FROM event_clock WHERE pg_try_advisory_xact_lock(hashtextextended($1, 0)) FOR UPDATE`, SequenceLock).
+		QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&base)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // not ours to do
+			}
+			return err
+		})
 	var (
 		ids    []int64
 		owners []string
 	)
 	counts := map[string]int64{}
-	for rows.Next() {
-		var id int64
-		var owner string
-		if err := rows.Scan(&id, &owner); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids, owners = append(ids, id), append(owners, owner)
-		counts[owner]++
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(ids) == 0 {
+	batch.Queue(`SELECT id, owner FROM document_events
+		WHERE pos IS NULL AND (SELECT pg_try_advisory_xact_lock(hashtextextended($2, 0))) ORDER BY id LIMIT $1`, SequenceBatch, SequenceLock).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id int64
+				var owner string
+				if err := rows.Scan(&id, &owner); err != nil {
+					return err
+				}
+				ids, owners = append(ids, id), append(owners, owner)
+				counts[owner]++
+			}
+			return rows.Err()
+		})
+	if err := tx.SendBatch(ctx, &batch).Close(); err != nil || base == nil || len(ids) == 0 {
 		return 0, err
 	}
 
@@ -173,7 +177,7 @@ func sequenceBatch(ctx context.Context, tx pgx.Tx) (int, error) {
 	for o, c := range counts {
 		names, adds = append(names, o), append(adds, c)
 	}
-	rows, err = tx.Query(ctx, `INSERT INTO owner_event_clocks AS c (owner, pos)
+	rows, err := tx.Query(ctx, `INSERT INTO owner_event_clocks AS c (owner, pos)
 		SELECT o, $3::bigint + k FROM unnest($1::text[], $2::bigint[]) AS v(o, k)
 		ON CONFLICT (owner) DO UPDATE SET pos = c.pos + (EXCLUDED.pos - $3::bigint)
 		RETURNING c.owner, c.pos`, names, adds, OwnerPosBase)
@@ -197,19 +201,17 @@ func sequenceBatch(ctx context.Context, tx pgx.Tx) (int, error) {
 
 	pos, ownerPos := make([]int64, len(ids)), make([]int64, len(ids))
 	for i, o := range owners {
-		pos[i] = base + int64(i) + 1
+		pos[i] = *base + int64(i) + 1
 		ownerPos[i] = next[o]
 		next[o]++
 	}
-	if _, err := tx.Exec(ctx, `UPDATE document_events e SET pos = v.pos, owner_pos = v.owner_pos
-		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(id, pos, owner_pos) WHERE e.id = v.id`, ids, pos, ownerPos); err != nil {
-		return 0, err
-	}
 	head := pos[len(pos)-1]
-	if _, err := tx.Exec(ctx, `UPDATE event_clock SET pos = $1`, head); err != nil {
-		return 0, err
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, strconv.FormatInt(head, 10)); err != nil {
+	batch = pgx.Batch{}
+	batch.Queue(`UPDATE document_events e SET pos = v.pos, owner_pos = v.owner_pos
+		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(id, pos, owner_pos) WHERE e.id = v.id`, ids, pos, ownerPos)
+	batch.Queue(`UPDATE event_clock SET pos = $1`, head)
+	batch.Queue(`SELECT pg_notify($1, $2)`, Channel, strconv.FormatInt(head, 10))
+	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 		return 0, err
 	}
 	return len(ids), nil
