@@ -10,6 +10,10 @@ type cmap struct {
 	space  []codespace
 	single map[codeKey]string
 	ranges []bfrange
+	// An encoding CMap (a Type 0 font's embedded /Encoding): code → CID
+	// ranges and the predefined CMap it uses.
+	cids []cidRange
+	use  string
 }
 
 type codespace struct {
@@ -53,6 +57,31 @@ func parseCMap(data []byte) *cmap {
 			continue
 		}
 		switch o {
+		case "usecmap":
+			if len(operands) > 0 {
+				if n, ok := operands[len(operands)-1].(name); ok {
+					c.use = string(n)
+				}
+			}
+		case "endcidrange", "endcidchar":
+			step := 3
+			if o == "endcidchar" {
+				step = 2
+			}
+			for i := 0; i+step-1 < len(operands) && entries < maxCMapEntries; i += step {
+				lo, ok1 := operands[i].(str)
+				hi := lo
+				ok2 := true
+				if step == 3 {
+					hi, ok2 = operands[i+1].(str)
+				}
+				cid, ok3 := operands[i+step-1].(float64)
+				if !ok1 || !ok2 || !ok3 || len(lo) == 0 || len(lo) > 4 || len(lo) != len(hi) || be(hi) < be(lo) || cid < 0 {
+					continue
+				}
+				c.cids = append(c.cids, cidRange{n: len(lo), lo: be(lo), hi: be(hi), cid: uint32(cid)})
+				entries++
+			}
 		case "endcodespacerange":
 			for i := 0; i+1 < len(operands); i += 2 {
 				lo, ok1 := operands[i].(str)

@@ -13,3 +13,4 @@
 package pdf
 
 //go:generate go run ./internal/gen
+//go:generate go run ./internal/gencjk -o cjk.bin

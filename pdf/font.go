@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 
 	pdffont "github.com/pdfcpu/pdfcpu/pkg/font"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
@@ -15,7 +16,8 @@ import (
 // before the font size).
 type font struct {
 	composite bool
-	encCMap   *cmap // composite: codespace of the encoding CMap
+	cids      *cidCMap // composite: code → CID (nil: Identity, the code is the CID)
+	cidText   []string // composite: CID → Unicode of the font's Adobe collection, where known
 	toUnicode *cmap
 	simple    [256]string // simple fonts: code → text from the encoding
 	hasSimple [256]bool
@@ -128,7 +130,10 @@ func (o *objects) readSimpleEncoding(f *font, d types.Dict, subtype, base string
 		case subtype == "Type1" && o.type1BuiltIn(f, d):
 			known = true
 			table = f.simple
-		case base == "Symbol" || base == "ZapfDingbats" || isSymbolic(o, d):
+		case builtInSymbolic(base) != nil:
+			fill(&table, builtInSymbolic(base)[:])
+			known = true
+		case isSymbolic(o, d):
 			f.latin1 = true
 		case subtype == "TrueType":
 			table, known = baseEncoding("WinAnsiEncoding")
@@ -194,6 +199,22 @@ func (o *objects) type1BuiltIn(f *font, d types.Dict) bool {
 	return found
 }
 
+// builtInSymbolic is the built-in encoding of the Symbol and ZapfDingbats
+// fonts (and their metric clones), or nil for another font.
+func builtInSymbolic(base string) *[256]rune {
+	if i := strings.IndexByte(base, '+'); i == 6 {
+		base = base[i+1:] // a subset's tag
+	}
+	base, _, _ = strings.Cut(base, ",")
+	switch base {
+	case "Symbol", "SymbolMT", "StandardSymL", "StandardSymbolsPS":
+		return &symbolEncoding
+	case "ZapfDingbats", "ZapfDingbatsITC", "Dingbats", "D050000L":
+		return &zapfDingbatsEncoding
+	}
+	return nil
+}
+
 func isSymbolic(o *objects, d types.Dict) bool {
 	fd := o.dict(d["FontDescriptor"])
 	if fd == nil {
@@ -223,18 +244,29 @@ func (o *objects) readSimpleWidths(f *font, d types.Dict, base string) {
 	}
 }
 
+// readComposite reads a Type 0 font: its encoding CMap (Identity, one of
+// Adobe's predefined CJK CMaps, or embedded), its CIDFont's widths, and,
+// for text where the font has no ToUnicode, the CID → Unicode table of
+// its Adobe character collection (as poppler does with poppler-data).
 func (o *objects) readComposite(f *font, d types.Dict) {
 	f.composite = true
 	f.dw = 1000
+	collection := ""
 	switch e := o.deref(d["Encoding"]).(type) {
 	case types.Name:
-		// Identity-H/V and the predefined CMaps: two-byte codes, except
-		// for the few mixed-width Asian CMaps, read as two bytes too.
+		// Identity-H/V: two-byte codes that are CIDs. A predefined CMap
+		// Folio does not carry is read the same way.
+		if cm := predefinedCMap(string(e)); cm != nil {
+			f.cids = cm
+			collection = cmapCollection(string(e))
+		}
 	case types.StreamDict:
 		if data := o.stream(d["Encoding"]); data != nil {
-			f.encCMap = parseCMap(data)
+			f.cids = embeddedCMap(parseCMap(data))
+			if f.cids.use != nil {
+				collection = cmapCollection(o.name(e.Dict["UseCMap"]))
+			}
 		}
-		_ = e
 	}
 	desc := o.array(d["DescendantFonts"])
 	if len(desc) == 0 {
@@ -243,6 +275,16 @@ func (o *objects) readComposite(f *font, d types.Dict) {
 	cid := o.dict(desc[0])
 	if cid == nil {
 		return
+	}
+	if f.toUnicode == nil {
+		if csi := o.dict(cid["CIDSystemInfo"]); csi != nil && o.text(csi["Registry"]) == "Adobe" {
+			if ord := o.text(csi["Ordering"]); ord != "Identity" && ord != "" {
+				collection = "Adobe-" + ord
+			}
+		}
+		if collection != "" {
+			f.cidText = collectionUnicode(collection)
+		}
 	}
 	if dw, ok := o.num(cid["DW"]); ok {
 		f.dw = dw
@@ -286,8 +328,8 @@ func (f *font) codes(s []byte) [][]byte {
 		return out
 	}
 	switch {
-	case f.encCMap != nil && len(f.encCMap.space) > 0:
-		return f.encCMap.split(s, 2)
+	case f.cids != nil && len(f.cids.codespace()) > 0:
+		return f.cids.split(s)
 	case f.toUnicode != nil && len(f.toUnicode.space) > 0 && f.toUnicode.space[0].n != 2:
 		return f.toUnicode.split(s, 2)
 	}
@@ -311,6 +353,9 @@ func (f *font) text(code []byte) string {
 		}
 	}
 	if f.composite {
+		if cid := f.cid(code); int(cid) < len(f.cidText) {
+			return f.cidText[cid]
+		}
 		return ""
 	}
 	if f.hasSimple[v] {
@@ -324,10 +369,23 @@ func (f *font) text(code []byte) string {
 	return ""
 }
 
+// cid is a composite font's CID for a code (0, .notdef, if its CMap has
+// none).
+func (f *font) cid(code []byte) uint32 {
+	if f.cids == nil {
+		return be(code)
+	}
+	cid, _ := f.cids.cid(code)
+	return cid
+}
+
 // width is the advance of one code in text space, before font size and
 // horizontal scaling.
 func (f *font) width(code []byte) float64 {
 	v := be(code)
+	if f.composite {
+		v = f.cid(code) // a CIDFont's widths are by CID
+	}
 	if w, ok := f.widths[v]; ok {
 		return w * f.scale
 	}

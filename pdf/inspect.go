@@ -7,8 +7,10 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
@@ -291,6 +293,7 @@ func annotations(o *objects, e *extractor, p pageInfo) {
 		}
 		sd, ok := ap.(types.StreamDict)
 		if !ok {
+			annotationContents(o, e, ad)
 			continue
 		}
 		rect := rectOf(o, ad["Rect"])
@@ -323,6 +326,62 @@ func annotations(o *objects, e *extractor, p pageInfo) {
 		}
 		e.run(content, res, gstate{ctm: fm.mul(a), th: 1}, 1)
 	}
+}
+
+// annotationContents places the text of an annotation that has no
+// appearance stream where a viewer that makes one (poppler does) draws it:
+// a FreeText annotation's /Contents in its rectangle, line by line, and a
+// Line annotation's caption (/Cap true) along the line. Other markup
+// annotations show their /Contents only in a pop-up, which is not page
+// text.
+func annotationContents(o *objects, e *extractor, ad types.Dict) {
+	text := o.text(ad["Contents"])
+	if strings.TrimSpace(text) == "" {
+		return
+	}
+	size := daFontSize(o.text(ad["DA"]))
+	switch o.name(ad["Subtype"]) {
+	case "FreeText":
+		rect := rectOf(o, ad["Rect"])
+		if rect == nil {
+			return
+		}
+		x, top := min(rect[0], rect[2])+2, max(rect[1], rect[3])-2
+		for i, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\r' }) {
+			e.placeText(line, x, top-size*(0.9+1.15*float64(i)), 1, 0, size)
+		}
+	case "Line":
+		if cap, _ := o.deref(ad["Cap"]).(types.Boolean); !cap {
+			return
+		}
+		l := rectOf(o, ad["L"])
+		if l == nil {
+			return
+		}
+		dx, dy := l[2]-l[0], l[3]-l[1]
+		n := math.Hypot(dx, dy)
+		if n < 1e-6 {
+			return
+		}
+		dx, dy = dx/n, dy/n
+		w := 0.5 * size * float64(utf8.RuneCountInString(text)) // about Helvetica's mean advance
+		mx, my := (l[0]+l[2])/2-dx*w/2, (l[1]+l[3])/2-dy*w/2
+		e.placeText(strings.ReplaceAll(text, "\n", " "), mx-dy*size*0.3, my+dx*size*0.3, dx, dy, size)
+	}
+}
+
+// daFontSize is the font size a default-appearance string (/DA) sets
+// ("/Helv 10 Tf 0 g"): 12 when it sets none or 0 (auto).
+func daFontSize(da string) float64 {
+	fields := strings.Fields(da)
+	for i, f := range fields {
+		if f == "Tf" && i > 0 {
+			if v, err := strconv.ParseFloat(fields[i-1], 64); err == nil && v > 0 && v < 1000 {
+				return v
+			}
+		}
+	}
+	return 12
 }
 
 func transformedBox(m matrix, b []float64) (x0, y0, x1, y1 float64) {

@@ -5,8 +5,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/korean"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/traditionalchinese"
 
 	"github.com/foliohq/folio/internal/pdftest"
 	"github.com/foliohq/folio/pdf"
@@ -168,4 +174,99 @@ func TestTwoColumnsReadInOrder(t *testing.T) {
 		_, pages := inspect(t, twoColumns(interleaved))
 		require.Equal(t, want, pages[0].Text, "interleaved=%v", interleaved)
 	}
+}
+
+// cidFont is a one-page PDF showing content with a Type 0 font that has no
+// ToUnicode: only its encoding CMap and its CIDSystemInfo say what it
+// shows.
+func cidFont(encoding, ordering, content string, extra ...string) []byte {
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /C0 5 0 R >> >> /Contents 4 0 R >>",
+		pdftest.Stream("", []byte(content)),
+		"<< /Type /Font /Subtype /Type0 /BaseFont /Ryumin-Light /Encoding " + encoding + " /DescendantFonts [6 0 R] >>",
+		"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /Ryumin-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (" +
+			ordering + ") /Supplement 2 >> /DW 1000 >>",
+	}
+	return pdftest.Build(append(objs, extra...), "")
+}
+
+func encode(t *testing.T, e encoding.Encoding, s string) string {
+	t.Helper()
+	b, err := e.NewEncoder().Bytes([]byte(s))
+	require.NoError(t, err)
+	return fmt.Sprintf("<%x>", b)
+}
+
+func utf16Hex(s string) string {
+	var b strings.Builder
+	for _, u := range utf16.Encode([]rune(s)) {
+		fmt.Fprintf(&b, "%04x", u)
+	}
+	return "<" + b.String() + ">"
+}
+
+// TestCIDFontsWithoutToUnicode reads CJK text through Adobe's predefined
+// CMaps and character collections, each case's bytes made by an encoder
+// that is not Folio's (golang.org/x/text).
+func TestCIDFontsWithoutToUnicode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, encoding, ordering, shown, want string
+		extra                                 []string
+	}{
+		{"Shift-JIS, 90ms-RKSJ-H", "/90ms-RKSJ-H", "Japan1", encode(t, japanese.ShiftJIS, "PDFの日本語テキスト"), "PDFの日本語テキスト", nil},
+		{"vertical, 90ms-RKSJ-V", "/90ms-RKSJ-V", "Japan1", encode(t, japanese.ShiftJIS, "縦書き"), "縦書き", nil},
+		{"EUC-JP, EUC-H", "/EUC-H", "Japan1", encode(t, japanese.EUCJP, "東京"), "東京", nil},
+		{"Big5, ETen-B5-H", "/ETen-B5-H", "CNS1", encode(t, traditionalchinese.Big5, "繁體中文年報"), "繁體中文年報", nil},
+		{"GBK, GBK-EUC-H", "/GBK-EUC-H", "GB1", encode(t, simplifiedchinese.GBK, "简体中文"), "简体中文", nil},
+		{"EUC-KR, KSC-EUC-H", "/KSC-EUC-H", "Korea1", encode(t, korean.EUCKR, "한국어"), "한국어", nil},
+		{"UCS-2, UniGB-UCS2-H", "/UniGB-UCS2-H", "GB1", utf16Hex("中文"), "中文", nil},
+		{"UTF-16, UniAKR-UTF16-H", "/UniAKR-UTF16-H", "KR", utf16Hex("한글"), "한글", nil},
+		// Identity-H: the codes are CIDs of the collection (中 4559, 文 3795 in Adobe-GB1).
+		{"Identity-H, Adobe-GB1", "/Identity-H", "GB1", "<11cf0ed3>", "中文", nil},
+		{"embedded CMap using UniKS-UCS2-H", "7 0 R", "Korea1", utf16Hex("서울"), "서울",
+			[]string{pdftest.Stream("", []byte("/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"+
+				"/CMapName /Folio-Test def /UniKS-UCS2-H usecmap\nendcmap CMapName currentdict /CMap defineresource pop end end"))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, pages := inspect(t, cidFont(tc.encoding, tc.ordering, "BT /C0 12 Tf 72 700 Td "+tc.shown+" Tj ET", tc.extra...))
+			require.Equal(t, tc.want, pages[0].Text)
+		})
+	}
+}
+
+func TestSymbolAndDingbats(t *testing.T) {
+	t.Parallel()
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /S 5 0 R /Z 6 0 R /M 7 0 R >> >> /Contents 4 0 R >>",
+		pdftest.Stream("", []byte("BT /S 12 Tf 72 700 Td (abg \\245 D) Tj /Z 12 Tf 0 -20 Td (3 4 \\250) Tj /M 12 Tf 0 -20 Td (pi) Tj ET")),
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Symbol >>",
+		"<< /Type /Font /Subtype /Type1 /BaseFont /ZapfDingbats >>",
+		"<< /Type /Font /Subtype /TrueType /BaseFont /ABCDEF+SymbolMT,Bold /FirstChar 32 /LastChar 126 >>",
+	}
+	_, pages := inspect(t, pdftest.Build(objs, ""))
+	require.Equal(t, "αβγ ∞ Δ\n✓ ✔ ♣\nπι", pages[0].Text, "the fonts' built-in encodings, also for a subset of a clone")
+}
+
+func TestAnnotationsWithoutAppearance(t *testing.T) {
+	t.Parallel()
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R 5 0 R 6 0 R 7 0 R] >>",
+		"<< /Type /Annot /Subtype /FreeText /Rect [100 600 400 700] /DA (/Helv 14 Tf 0 g) /Contents (Reviewed by Ana\\rsecond line) >>",
+		"<< /Type /Annot /Subtype /Line /Rect [0 0 300 300] /L [50 50 250 250] /Cap true /Contents (Diagonal) >>",
+		"<< /Type /Annot /Subtype /Square /Rect [0 0 50 50] /Contents (a note in a pop-up) >>",
+		"<< /Type /Annot /Subtype /Line /Rect [0 0 300 300] /L [50 400 250 400] /Contents (no caption) >>",
+	}
+	_, pages := inspect(t, pdftest.Build(objs, ""))
+	text := pages[0].Text
+	require.Contains(t, text, "Reviewed by Ana\nsecond line", "a FreeText's contents, line by line")
+	require.Contains(t, text, "Diagonal", "a Line's caption")
+	require.NotContains(t, text, "pop-up", "other markup shows its contents in a pop-up only")
+	require.NotContains(t, text, "caption", "a Line without /Cap shows no caption")
 }

@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+	"golang.org/x/text/unicode/bidi"
 )
 
 // matrix is a PDF transformation [a b c d e f].
@@ -287,6 +288,20 @@ func (e *extractor) show(s []byte, gs *gstate, tm matrix) matrix {
 	return tm
 }
 
+// placeText adds text that no font shows (an annotation's contents
+// without an appearance), starting at (x, y) in page space along the unit
+// direction (dx, dy), each character half the size wide.
+func (e *extractor) placeText(text string, x, y, dx, dy, size float64) {
+	for _, r := range text {
+		if len(e.glyphs) >= maxGlyphs {
+			return
+		}
+		adv := 0.5 * size
+		e.glyphs = append(e.glyphs, glyph{text: string(r), x0: x, y0: y, x1: x + dx*adv, y1: y + dy*adv, size: size, space: r == ' '})
+		x, y = x+dx*adv, y+dy*adv
+	}
+}
+
 // wordGap is the gap between glyphs, as a fraction of the font size, above
 // which a word ends (as pdftotext does).
 const wordGap = 0.1
@@ -388,26 +403,142 @@ func isRTL(r rune) bool {
 	return (r >= 0x0590 && r <= 0x08FF) || (r >= 0xFB1D && r <= 0xFDFF) || (r >= 0xFE70 && r <= 0xFEFF)
 }
 
-// logicalOrder turns a line drawn in visual order (how PDF producers lay
-// out right-to-left text) into reading order: the line reversed, then each
-// left-to-right run (Latin words, numbers) put back the right way round.
+// logicalOrder turns a line drawn in visual order (PDF producers place
+// right-to-left text glyph by glyph, as it is seen) into reading order.
+// Each character's bidi class (Unicode's, golang.org/x/text/unicode/bidi)
+// gives it an embedding level as the Unicode bidi algorithm resolves it
+// (W, N and I rules for one paragraph, its direction that of most of its
+// strong characters, as pdftotext judges it), and the reordering of rule
+// L2 puts the runs back: L2 reverses runs by level, which undoes itself,
+// so applied to the visual order it gives the logical one. A left-to-right
+// line keeps its order but for its right-to-left runs (a Hebrew word in an
+// English sentence); a right-to-left line is read from the right, its
+// numbers and Latin words left to right.
 func logicalOrder(line string) string {
 	if !strings.ContainsFunc(line, isRTL) {
 		return line
 	}
 	rs := []rune(line)
-	slices.Reverse(rs)
+	cls := make([]bidi.Class, len(rs))
+	var ltr, rtl int
+	for i, r := range rs {
+		p, _ := bidi.LookupRune(r)
+		cls[i] = p.Class()
+		switch cls[i] {
+		case bidi.L:
+			ltr++
+		case bidi.R, bidi.AL:
+			rtl++
+		}
+	}
+	base := int8(0)
+	if rtl > ltr {
+		base = 1
+	}
+	// W4: a separator between two numbers belongs to them ("1,000.50");
+	// W5: currency and percent signs next to a number too.
+	for i := 1; i+1 < len(cls); i++ {
+		if (cls[i] == bidi.CS || cls[i] == bidi.ES) && cls[i-1] == bidi.EN && cls[i+1] == bidi.EN {
+			cls[i] = bidi.EN
+		}
+	}
+	for i := range cls {
+		if cls[i] != bidi.ET {
+			continue
+		}
+		j := i
+		for j < len(cls) && cls[j] == bidi.ET {
+			j++
+		}
+		if i > 0 && cls[i-1] == bidi.EN || j < len(cls) && cls[j] == bidi.EN {
+			for k := i; k < j; k++ {
+				cls[k] = bidi.EN
+			}
+		}
+	}
+	// Strong direction of each character: numbers read as right-to-left
+	// next to right-to-left text (W2, N1), neutrals take the direction of
+	// the strong characters on both sides when they agree (N1), else the
+	// paragraph's (N2).
+	dir := make([]int8, len(rs)) // 0 L, 1 R, -1 neutral
+	last := base                 // direction of the last strong character before
+	for i, c := range cls {
+		switch c {
+		case bidi.L:
+			dir[i], last = 0, 0
+		case bidi.R, bidi.AL:
+			dir[i], last = 1, 1
+		case bidi.EN, bidi.AN:
+			dir[i] = last
+			if c == bidi.AN {
+				dir[i] = 1
+			}
+		default:
+			dir[i] = -1
+		}
+	}
+	levels := make([]int8, len(rs))
 	for i := 0; i < len(rs); {
-		if isRTL(rs[i]) || (!unicode.IsLetter(rs[i]) && !unicode.IsDigit(rs[i])) {
+		if dir[i] >= 0 {
+			levels[i] = level(base, dir[i], cls[i])
 			i++
 			continue
 		}
 		j := i
-		for j < len(rs) && !isRTL(rs[j]) && (unicode.IsLetter(rs[j]) || unicode.IsDigit(rs[j]) || rs[j] == '.' || rs[j] == ',' || rs[j] == ' ' && j+1 < len(rs) && !isRTL(rs[j+1]) && unicode.IsLetter(rs[j+1])) {
+		for j < len(rs) && dir[j] < 0 {
 			j++
 		}
-		slices.Reverse(rs[i:j])
+		before, after := base, base
+		if i > 0 {
+			before = dir[i-1]
+		}
+		if j < len(rs) {
+			after = dir[j]
+		}
+		d := base
+		if before == after {
+			d = before
+		}
+		for k := i; k < j; k++ {
+			levels[k] = level(base, d, bidi.ON)
+		}
 		i = j
 	}
+	// L2: from the highest level down to the lowest odd one, reverse every
+	// run at that level or higher.
+	top := slices.Max(levels)
+	for lv := top; lv >= 1; lv-- {
+		for i := 0; i < len(rs); {
+			if levels[i] < lv {
+				i++
+				continue
+			}
+			j := i
+			for j < len(rs) && levels[j] >= lv {
+				j++
+			}
+			slices.Reverse(rs[i:j])
+			i = j
+		}
+	}
 	return string(rs)
+}
+
+// level is the embedding level (I1, I2) of a character of direction d
+// (0 L, 1 R) and class c in a paragraph of base level base: numbers are
+// left-to-right inside right-to-left text.
+func level(base, d int8, c bidi.Class) int8 {
+	number := c == bidi.EN || c == bidi.AN
+	switch {
+	case base == 0 && d == 0:
+		return 0
+	case base == 0 && number:
+		return 2
+	case base == 0:
+		return 1
+	case d == 1 && !number:
+		return 1
+	default:
+		return 2
+	}
 }

@@ -1,16 +1,38 @@
 #!/usr/bin/env bash
 # Fetches the real-PDF corpus into $1 (default .folio/corpus): the PDFs
-# inside the pdfcpu v0.15.0 module and Debian's texlive-latex-base-doc.
-# Nothing fetched here is committed. Needs the Go module proxy and apt.
+# inside the pdfcpu v0.15.0 module, Debian's texlive-latex-base-doc, and
+# the Chinese, Japanese and Korean documentation in Debian's
+# texlive-lang-{chinese,japanese,korean,cjk} (made by pLaTeX, upLaTeX,
+# XeLaTeX and LuaLaTeX: CID fonts with and without ToUnicode, predefined
+# CMaps). Nothing fetched here is committed. Needs the Go module proxy and
+# apt. poppler-data is installed so that pdftotext, the reference, reads
+# CID fonts without ToUnicode.
 set -euo pipefail
 dest="${1:-.folio/corpus}"
 mkdir -p "$dest"
 
-if ! command -v pdftotext >/dev/null || ! command -v pdfinfo >/dev/null; then
-  echo "corpus: installing poppler-utils (pdftotext, pdfinfo)"
+if ! command -v pdftotext >/dev/null || ! command -v pdfinfo >/dev/null || [ ! -d /usr/share/poppler/cMap ]; then
+  echo "corpus: installing poppler-utils (pdftotext, pdfinfo) and poppler-data"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends poppler-utils
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends poppler-utils poppler-data
 fi
+
+# debian_pdfs DIR PACKAGE...: the PDFs the packages ship, into $dest/DIR.
+debian_pdfs() {
+  local dir="$1"
+  shift
+  [ -d "$dest/$dir" ] && return
+  local tmp
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp" # apt's _apt user writes the download
+  (cd "$tmp" && { apt-get download "$@" >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get download "$@" >/dev/null; }; })
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/x"; done
+  mkdir -p "$dest/$dir.tmp"
+  (cd "$tmp/x" && find . -iname '*.pdf' -print0 | xargs -0 cp --parents -t "$OLDPWD/$dest/$dir.tmp")
+  mv "$dest/$dir.tmp" "$dest/$dir"
+  rm -rf "$tmp"
+}
 
 if [ ! -d "$dest/pdfcpu" ]; then
   dir=$(go mod download -json github.com/pdfcpu/pdfcpu@v0.15.0 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
@@ -19,15 +41,8 @@ if [ ! -d "$dest/pdfcpu" ]; then
   mv "$dest/pdfcpu.tmp" "$dest/pdfcpu"
 fi
 
-if [ ! -d "$dest/texlive" ]; then
-  tmp=$(mktemp -d)
-  chmod 755 "$tmp" # apt's _apt user writes the download
-  (cd "$tmp" && { apt-get download texlive-latex-base-doc >/dev/null 2>&1 ||
-    { apt-get update -qq && apt-get download texlive-latex-base-doc >/dev/null; }; })
-  dpkg-deb -x "$tmp"/texlive-latex-base-doc_*.deb "$tmp/x"
-  mkdir -p "$dest/texlive.tmp"
-  (cd "$tmp/x" && find . -iname '*.pdf' -print0 | xargs -0 cp --parents -t "$OLDPWD/$dest/texlive.tmp")
-  mv "$dest/texlive.tmp" "$dest/texlive"
-  rm -rf "$tmp"
-fi
-echo "corpus: $(find "$dest/pdfcpu" -iname '*.pdf' | wc -l) pdfcpu PDFs, $(find "$dest/texlive" -iname '*.pdf' | wc -l) texlive PDFs in $dest"
+debian_pdfs texlive texlive-latex-base-doc
+debian_pdfs cjk texlive-lang-chinese texlive-lang-japanese texlive-lang-korean texlive-lang-cjk
+
+count() { find "$dest/$1" -iname '*.pdf' | wc -l; }
+echo "corpus: $(count pdfcpu) pdfcpu PDFs, $(count texlive) texlive PDFs, $(count cjk) CJK PDFs in $dest"
