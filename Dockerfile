@@ -1,5 +1,8 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build: static binaries in a distroless, non-root image.
+# Multi-stage build: static binaries in a distroless, non-root image (the
+# default target: api, folio). The worker's image (--target worker) adds
+# what OCR runs: poppler's pdftoppm and Tesseract with English; add
+# tesseract-ocr-<lang> packages for more FOLIO_OCR_LANGUAGES.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -7,6 +10,15 @@ RUN go mod download
 COPY . .
 ENV CGO_ENABLED=0
 RUN go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/api ./cmd/worker ./cmd/folio
+
+FROM debian:bookworm-slim AS worker
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends poppler-utils tesseract-ocr tesseract-ocr-eng \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/ /usr/local/bin/
+USER 65532:65532
+EXPOSE 8081
+ENTRYPOINT ["/usr/local/bin/worker"]
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ /usr/local/bin/

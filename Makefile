@@ -18,6 +18,7 @@ build: ## Build folio, api and worker into bin/
 
 run: ## Run the whole stack on this machine (Postgres, S3, API, worker, the demo app) at http://localhost:8080
 	@$(MAKE) --no-print-directory -j2 build $(TOOLS)/versitygw web
+	@./scripts/install-ocr.sh
 	./bin/folio dev
 
 test: test-go web-test ## Run every test: Go (real Postgres and S3, -race), then the web client's
@@ -53,9 +54,10 @@ bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memor
 	$(TOOLS)/benchstat bench.txt
 	$(TOOLS)/benchstat -col /design -filter '/design:(clock OR sequenced)' bench.txt
 
-corpus: ## Parse real PDFs (pdfcpu's, texlive's) against poppler: F1, page counts, speed, RSS (docs/corpus-report.txt)
+corpus: ## Parse real PDFs (pdfcpu's, texlive's, CJK) against poppler: F1, page counts, speed, RSS (docs/corpus-report.txt); OCR of scanned pages beside ocrmypdf (docs/ocr-report.txt)
 	./scripts/fetch-corpus.sh .folio/corpus
 	$(GO) test -count=1 -timeout 30m -run '^TestCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -report $(CURDIR)/docs/corpus-report.txt
+	$(GO) test -count=1 -timeout 30m -run '^TestOCRCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -ocr-report $(CURDIR)/docs/ocr-report.txt
 
 CHAOS_DOCS ?= 200
 chaos: $(TOOLS)/versitygw ## Restart and kill APIs and workers while CHAOS_DOCS corpus PDFs are parsed (make test runs a short form)

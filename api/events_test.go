@@ -69,7 +69,7 @@ func (b *testBundle) parseSteps(t *testing.T, id uuid.UUID, pages int) {
 		require.NoError(t, documents.SavePages(ctx, b.db.Pool, id, gen,
 			[]documents.PageRow{{Number: p, Width: 1, Height: 1, Text: "x"}}, p, true))
 	}
-	_, err = documents.FinishParse(ctx, b.db.Pool, id, gen, pages, documents.Summary{}, nil)
+	_, err = documents.FinishParse(ctx, b.db.Pool, id, gen, pages, documents.Summary{}, nil, nil)
 	require.NoError(t, err)
 }
 

@@ -28,7 +28,7 @@ func (b *testBundle) parsed(t *testing.T, owner string, texts ...string) documen
 	}
 	require.NoError(t, documents.SavePages(ctx, b.db.Pool, doc.ID, gen, rows, len(rows), true))
 	outline := []pdf.OutlineItem{{Title: "Chapter 1", Page: 1, Children: []pdf.OutlineItem{{Title: "1.1 Start", Page: 2}}}}
-	ok, err := documents.FinishParse(ctx, b.db.Pool, doc.ID, gen, len(texts), documents.Summary{Version: "1.7"}, outline)
+	ok, err := documents.FinishParse(ctx, b.db.Pool, doc.ID, gen, len(texts), documents.Summary{Version: "1.7"}, outline, nil)
 	require.NoError(t, err)
 	require.True(t, ok)
 	return doc

@@ -53,9 +53,20 @@ type Document struct {
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
 	DuplicateOf *uuid.UUID      `json:"duplicate_of,omitempty"`
+	// OCR is the OCR of the pages only images fill, nil when every page
+	// has text.
+	OCR *OCRState `json:"ocr,omitempty"`
 	// EventSeq is the seq of the document's last event, read with the rest
 	// of the row: the state above reflects exactly the events up to it.
 	EventSeq int `json:"-"`
+}
+
+// OCRState is a document's OCR: Status is pending, running, done or
+// unavailable (no OCR engine; such pages stay without text).
+type OCRState struct {
+	Status     string `json:"status"`
+	PagesTotal int    `json:"pages_total"`
+	PagesDone  int    `json:"pages_done"`
 }
 
 // Errors of the lifecycle and the repository. The API maps each to one

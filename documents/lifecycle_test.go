@@ -195,7 +195,7 @@ func TestFinishedParseIsNotRunAgain(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 	doc, gen := b.parsing(t)
-	ok, err := documents.FinishParse(ctx, b.db.Pool, doc.ID, gen, 1, documents.Summary{Version: "1.7"}, nil)
+	ok, err := documents.FinishParse(ctx, b.db.Pool, doc.ID, gen, 1, documents.Summary{Version: "1.7"}, nil, nil)
 	require.NoError(t, err)
 	require.True(t, ok)
 	before := b.eventTypes(t, doc.ID)

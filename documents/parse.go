@@ -1,6 +1,7 @@
 package documents
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,7 +31,24 @@ type PageRow struct {
 	Height   float64 `json:"height"`
 	Rotation int     `json:"rotation"`
 	Text     string  `json:"text"`
+	// Source is where Text came from: SourceText, SourceOCR, or
+	// SourceNeedsOCR (only images fill the page and no OCR has read it:
+	// Text is what little the page had).
+	Source string `json:"source"`
+	// OCRConfidence is Tesseract's mean word confidence (0 to 100) on a
+	// page read by OCR.
+	OCRConfidence *float64 `json:"ocr_confidence,omitempty"`
+	// OCRFailure is why OCR could not read a needs_ocr page
+	// (render_failed, ocr_failed, time_limit, memory_limit).
+	OCRFailure string `json:"ocr_failure,omitempty"`
 }
+
+// Where a page's text came from.
+const (
+	SourceText     = "text"
+	SourceOCR      = "ocr"
+	SourceNeedsOCR = "needs_ocr"
+)
 
 // ErrNothingToParse means the parse job's generation is done already (its
 // job ran again: River had not recorded it complete when its worker died)
@@ -59,7 +77,7 @@ func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64
 		// The row is locked: an update that changes nothing means gen is
 		// done already or older than the document's generation.
 		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'parsing', parse_generation = $2, parse_stage = $3,
-			failure_code = NULL, failure_message = NULL, updated_at = now()
+			failure_code = NULL, failure_message = NULL, ocr_status = NULL, ocr_pages = NULL, ocr_pages_done = 0, updated_at = now()
 			WHERE id = $1 AND (parse_generation IS NULL OR parse_generation < $2
 				OR (parse_generation = $2 AND status <> 'done'))`, id, gen, StageReading)
 		if err != nil {
@@ -129,17 +147,20 @@ func SavePages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64,
 	heights := make([]float32, len(pages))
 	rots := make([]int32, len(pages))
 	texts := make([]string, len(pages))
+	sources := make([]string, len(pages))
 	for i, p := range pages {
 		nums[i], widths[i], heights[i], rots[i], texts[i] = int32(p.Number), float32(p.Width), float32(p.Height), int32(p.Rotation), p.Text
+		sources[i] = cmp.Or(p.Source, SourceText)
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO pages (document_id, page_number, generation, width, height, rotation, text)
-			SELECT $1, n, $2, w, h, r, t FROM unnest($3::int[], $4::real[], $5::real[], $6::int[], $7::text[]) AS u(n, w, h, r, t)
+		_, err := tx.Exec(ctx, `INSERT INTO pages (document_id, page_number, generation, width, height, rotation, text, source)
+			SELECT $1, n, $2, w, h, r, t, s FROM unnest($3::int[], $4::real[], $5::real[], $6::int[], $7::text[], $8::text[]) AS u(n, w, h, r, t, s)
 			ON CONFLICT (document_id, page_number) DO UPDATE
 			SET generation = EXCLUDED.generation, width = EXCLUDED.width, height = EXCLUDED.height,
-				rotation = EXCLUDED.rotation, text = EXCLUDED.text
+				rotation = EXCLUDED.rotation, text = EXCLUDED.text, source = EXCLUDED.source,
+				ocr_confidence = NULL, ocr_failure = NULL
 			WHERE pages.generation <= EXCLUDED.generation`,
-			id, gen, nums, widths, heights, rots, texts)
+			id, gen, nums, widths, heights, rots, texts, sources)
 		if err != nil {
 			return fmt.Errorf("error saving pages: %w", err)
 		}
@@ -159,10 +180,17 @@ func SavePages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64,
 	})
 }
 
+// EnqueueOCR inserts a document's OCR job in the transaction that ends its
+// parse.
+type EnqueueOCR func(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64) error
+
 // FinishParse marks generation gen's parse done with its summary and
-// outline, and announces it. It reports false when a newer generation has
-// taken over.
-func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pageCount int, summary Summary, outline []pdftype.OutlineItem) (_ bool, err error) {
+// outline, and announces it. Pages stored as needing OCR get it in the
+// same transaction: enqueueOCR queues the job (nil: this worker has no
+// OCR engine, and the document's OCR is "unavailable"). It reports false
+// when a newer generation has taken over.
+func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pageCount int, summary Summary,
+	outline []pdftype.OutlineItem, enqueueOCR EnqueueOCR) (_ bool, err error) {
 	ctx, span := tracing.Start(ctx, "documents.FinishParse", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
 	s, err := json.Marshal(summary)
@@ -187,7 +215,25 @@ func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int6
 		if err := appendEvent(ctx, tx, id, progress(StageDone, pageCount, pageCount)); err != nil {
 			return err
 		}
-		return appendEvent(ctx, tx, id, events.DocumentDoneData{PageCount: pageCount, Summary: s})
+		done := events.DocumentDoneData{PageCount: pageCount, Summary: s}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pages WHERE document_id = $1 AND generation = $2 AND source = $3`,
+			id, gen, SourceNeedsOCR).Scan(&done.OCRPages); err != nil {
+			return fmt.Errorf("error counting pages for OCR: %w", err)
+		}
+		if done.OCRPages > 0 {
+			done.OCR = OCRUnavailable
+			if enqueueOCR != nil {
+				if err := enqueueOCR(ctx, tx, id, gen); err != nil {
+					return fmt.Errorf("error queueing OCR: %w", err)
+				}
+				done.OCR = OCRPending
+			}
+			if _, err := tx.Exec(ctx, `UPDATE documents SET ocr_status = $2, ocr_pages = $3, ocr_pages_done = 0 WHERE id = $1`,
+				id, done.OCR, done.OCRPages); err != nil {
+				return fmt.Errorf("error recording OCR: %w", err)
+			}
+		}
+		return appendEvent(ctx, tx, id, done)
 	})
 	return current, err
 }

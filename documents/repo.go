@@ -19,16 +19,20 @@ import (
 )
 
 const columns = `id, owner, filename, status, size_bytes, sha256, s3_key, page_count, pages_done, summary,
-	failure_code, failure_message, created_at, updated_at, coalesce(parse_stage, ''), event_seq`
+	failure_code, failure_message, created_at, updated_at, coalesce(parse_stage, ''), event_seq,
+	ocr_status, coalesce(ocr_pages, 0), ocr_pages_done`
 
 func scan(row pgx.Row) (*Document, error) {
 	var (
 		d           Document
 		code, msg   *string
 		summaryJSON []byte
+		ocr         *string
+		ocrState    OCRState
 	)
 	err := row.Scan(&d.ID, &d.Owner, &d.Filename, &d.Status, &d.SizeBytes, &d.SHA256, &d.S3Key,
-		&d.PageCount, &d.PagesDone, &summaryJSON, &code, &msg, &d.CreatedAt, &d.UpdatedAt, &d.Stage, &d.EventSeq)
+		&d.PageCount, &d.PagesDone, &summaryJSON, &code, &msg, &d.CreatedAt, &d.UpdatedAt, &d.Stage, &d.EventSeq,
+		&ocr, &ocrState.PagesTotal, &ocrState.PagesDone)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -37,6 +41,10 @@ func scan(row pgx.Row) (*Document, error) {
 	}
 	if code != nil {
 		d.Failure = &Failure{Code: *code, Message: deref(msg)}
+	}
+	if ocr != nil {
+		ocrState.Status = *ocr
+		d.OCR = &ocrState
 	}
 	if summaryJSON != nil {
 		d.Summary = json.RawMessage(summaryJSON)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/google/uuid"
 
@@ -12,8 +13,8 @@ import (
 
 // Pages returns up to limit pages of a document from page from on.
 func Pages(ctx context.Context, db pg.DBTX, id uuid.UUID, from, limit int) ([]PageRow, error) {
-	rows, err := db.Query(ctx, `SELECT page_number, width, height, rotation, text FROM pages
-		WHERE document_id = $1 AND page_number >= $2 ORDER BY page_number LIMIT $3`, id, from, limit)
+	rows, err := db.Query(ctx, `SELECT page_number, width, height, rotation, text, source, ocr_confidence, coalesce(ocr_failure, '')
+		FROM pages WHERE document_id = $1 AND page_number >= $2 ORDER BY page_number LIMIT $3`, id, from, limit)
 	if err != nil {
 		return nil, fmt.Errorf("error reading pages: %w", err)
 	}
@@ -23,11 +24,16 @@ func Pages(ctx context.Context, db pg.DBTX, id uuid.UUID, from, limit int) ([]Pa
 		var (
 			p    PageRow
 			w, h float32
+			conf *float32
 		)
-		if err := rows.Scan(&p.Number, &w, &h, &p.Rotation, &p.Text); err != nil {
+		if err := rows.Scan(&p.Number, &w, &h, &p.Rotation, &p.Text, &p.Source, &conf, &p.OCRFailure); err != nil {
 			return nil, fmt.Errorf("error reading pages: %w", err)
 		}
 		p.Width, p.Height = float64(w), float64(h)
+		if conf != nil {
+			c := math.Round(float64(*conf)*10) / 10
+			p.OCRConfidence = &c
+		}
 		out = append(out, p)
 	}
 	return out, rows.Err()

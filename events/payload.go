@@ -19,6 +19,8 @@ const (
 	DocumentFailed   = "document.failed"
 	DocumentCanceled = "document.canceled"
 	DocumentDeleted  = "document.deleted"
+	OCRProgress      = "ocr.progress"
+	OCRDone          = "ocr.done"
 )
 
 // DocumentQueuedData is the data of document.queued: uploaded (Filename,
@@ -63,6 +65,29 @@ type ParseRequeuedData struct {
 type DocumentDoneData struct {
 	PageCount int             `json:"page_count"`
 	Summary   json.RawMessage `json:"summary"`
+	// OCR says what happens to pages that only images fill: "pending" (an
+	// OCR job will read them: ocr.progress and ocr.done follow), or
+	// "unavailable" (no OCR engine: they stay without text). Absent when
+	// every page has text. OCRPages is how many such pages there are.
+	OCR      string `json:"ocr,omitempty"`
+	OCRPages int    `json:"ocr_pages,omitempty"`
+}
+
+// OCRProgressData is the data of ocr.progress: pages of the document read
+// by OCR so far (sent when the OCR starts or resumes, then as pages are
+// read).
+type OCRProgressData struct {
+	PagesDone  int `json:"pages_done"`
+	PagesTotal int `json:"pages_total"`
+}
+
+// OCRDoneData is the data of ocr.done: the OCR of the document ended;
+// PagesRead pages have text from it (their mean word confidence, 0 to 100,
+// is Confidence), PagesFailed could not be read (each page says why).
+type OCRDoneData struct {
+	PagesRead   int     `json:"pages_read"`
+	PagesFailed int     `json:"pages_failed"`
+	Confidence  float64 `json:"confidence"`
 }
 
 // DocumentFailedData is the data of document.failed: the document cannot
@@ -105,11 +130,18 @@ func (DocumentCanceledData) EventType() string { return DocumentCanceled }
 // EventType names the variant.
 func (DocumentDeletedData) EventType() string { return DocumentDeleted }
 
+// EventType names the variant.
+func (OCRProgressData) EventType() string { return OCRProgress }
+
+// EventType names the variant.
+func (OCRDoneData) EventType() string { return OCRDone }
+
 // Payloads is one value of every variant, for tests that check them against
 // the API's description.
 func Payloads() []Payload {
 	return []Payload{
 		DocumentQueuedData{}, ParseStartedData{}, ParseProgressData{}, ParseRequeuedData{},
 		DocumentDoneData{}, DocumentFailedData{}, DocumentCanceledData{}, DocumentDeletedData{},
+		OCRProgressData{}, OCRDoneData{},
 	}
 }

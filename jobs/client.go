@@ -32,6 +32,12 @@ type Deps struct {
 	ParseMetrics *ParseMetrics
 	// Claims, when set, record the jobs this process works (for Liveness).
 	Claims *Claims
+	// OCR, when set, is how this process reads scanned pages: its OCR
+	// queue works with OCRConcurrency workers. Nil: no OCR engine.
+	OCR            *sandbox.OCRTools
+	OCRSandbox     *sandbox.Runner
+	OCRConcurrency int
+	OCRMetrics     *OCRMetrics
 }
 
 // Workers registers every Folio worker.
@@ -40,19 +46,27 @@ func Workers(deps Deps) *river.Workers {
 	river.AddWorker(workers, &SweepUploadsWorker{Store: deps.Store, Pool: deps.Pool, MaxAge: deps.UploadMaxAge})
 	river.AddWorker(workers, &PruneEventsWorker{Pool: deps.Pool, Retention: deps.EventRetention})
 	river.AddWorker(workers, &ParseWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.Sandbox, Logger: deps.Logger,
-		ProgressInterval: deps.ProgressInterval, Draining: deps.Draining, Metrics: deps.ParseMetrics})
+		ProgressInterval: deps.ProgressInterval, Draining: deps.Draining, Metrics: deps.ParseMetrics, OCR: deps.OCR != nil})
+	if deps.OCR != nil {
+		river.AddWorker(workers, &OCRWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.OCRSandbox, Tools: *deps.OCR,
+			Logger: deps.Logger, ProgressInterval: deps.ProgressInterval, Draining: deps.Draining, Metrics: deps.OCRMetrics})
+	}
 	return workers
 }
 
 // ClientConfig is the River configuration of a worker process running
 // concurrency jobs at once.
 func ClientConfig(deps Deps, concurrency int) *river.Config {
+	queues := map[string]river.QueueConfig{
+		river.QueueDefault: {MaxWorkers: 2},
+		jobargs.QueueParse: {MaxWorkers: concurrency},
+	}
+	if deps.OCR != nil {
+		queues[jobargs.QueueOCR] = river.QueueConfig{MaxWorkers: max(deps.OCRConcurrency, 1)}
+	}
 	return &river.Config{
-		Logger: deps.Logger,
-		Queues: map[string]river.QueueConfig{
-			river.QueueDefault: {MaxWorkers: 2},
-			jobargs.QueueParse: {MaxWorkers: concurrency},
-		},
+		Logger:     deps.Logger,
+		Queues:     queues,
 		Workers:    Workers(deps),
 		Middleware: middleware(deps),
 		PeriodicJobs: []*river.PeriodicJob{

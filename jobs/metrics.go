@@ -154,3 +154,41 @@ func (m *ParseMetrics) observe(outcome string, took time.Duration, pages int) {
 		m.rate.Observe(float64(pages) / took.Seconds())
 	}
 }
+
+// OCRMetrics count and time the pages a worker reads by OCR.
+type OCRMetrics struct {
+	pages    *prometheus.CounterVec
+	duration prometheus.Histogram
+}
+
+// NewOCRMetrics returns OCR metrics registered on reg.
+func NewOCRMetrics(reg prometheus.Registerer) *OCRMetrics {
+	m := &OCRMetrics{
+		pages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "folio_ocr_pages_total",
+			Help: "Scanned pages OCR read, or could not read (outcome: read, failed).",
+		}, []string{"outcome"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "folio_ocr_page_seconds",
+			Help:    "Time to render and read one scanned page, as the OCR job saw it.",
+			Buckets: prometheus.ExponentialBuckets(0.25, 2, 10),
+		}),
+	}
+	for _, o := range []string{"read", "failed"} {
+		m.pages.WithLabelValues(o)
+	}
+	reg.MustRegister(m.pages, m.duration)
+	return m
+}
+
+func (m *OCRMetrics) observe(failed bool, took time.Duration) {
+	if m == nil {
+		return
+	}
+	outcome := "read"
+	if failed {
+		outcome = "failed"
+	}
+	m.pages.WithLabelValues(outcome).Inc()
+	m.duration.Observe(took.Seconds())
+}

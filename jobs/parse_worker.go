@@ -37,6 +37,10 @@ type ParseWorker struct {
 	Draining func() bool
 	// Metrics, when set, time each attempt.
 	Metrics *ParseMetrics
+	// OCR says that this worker's deployment reads scanned pages: their
+	// OCR job is queued when the parse ends. Without it such pages stay
+	// needs_ocr and the document's OCR is "unavailable".
+	OCR bool
 }
 
 // flushPages bounds how many pages wait in memory before being written.
@@ -135,7 +139,12 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 			if p.Number < firstPage {
 				return nil // committed by an earlier attempt of this generation
 			}
-			pending = append(pending, documents.PageRow{Number: p.Number, Width: p.Width, Height: p.Height, Rotation: p.Rotation, Text: p.Text})
+			row := documents.PageRow{Number: p.Number, Width: p.Width, Height: p.Height, Rotation: p.Rotation, Text: p.Text,
+				Source: documents.SourceText}
+			if p.NeedsOCR() {
+				row.Source = documents.SourceNeedsOCR
+			}
+			pending = append(pending, row)
 			pagesDone = p.Number
 			if len(pending) >= flushPages || time.Since(lastFlush) >= w.ProgressInterval {
 				return flush()
@@ -162,7 +171,11 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	var failure *sandbox.Failure
 	switch {
 	case err == nil:
-		ok, ferr := documents.FinishParse(ctx, w.Pool, id, gen, res.PageCount, summaryOf(res), nonNil(res.Outline))
+		var ocr documents.EnqueueOCR
+		if w.OCR {
+			ocr = enqueueOCR
+		}
+		ok, ferr := documents.FinishParse(ctx, w.Pool, id, gen, res.PageCount, summaryOf(res), nonNil(res.Outline), ocr)
 		if ferr != nil {
 			w.Metrics.observe(attemptOutcome(ctx, w.Draining), time.Since(started), 0)
 			return w.transient(ctx, job, ferr)

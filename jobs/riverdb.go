@@ -11,6 +11,7 @@ import (
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/pg"
+	"github.com/foliohq/folio/jobs/jobargs"
 )
 
 // RiverSchemaVersion is the River migration (line "main") that this
@@ -30,7 +31,8 @@ const claimMargin = 10 * time.Second
 // heartbeated for deadAfter (or never did), or whose client heartbeats but
 // no longer claims it (Claims: River lost the job's outcome); a parse
 // job's document is requeued too (documents.RequeueLost: parse.requeued,
-// worker_lost), in the same transaction. Safe to run from every worker at
+// worker_lost), an OCR job's OCR goes back to pending, in the same
+// transaction. Safe to run from every worker at
 // once.
 func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) (int, error) {
 	var n int
@@ -48,30 +50,39 @@ func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) (i
 					AND (h.claimed IS NULL OR j2.id = ANY(h.claimed)
 						OR h.last_seen < j2.attempted_at + make_interval(secs => $2)))
 				FOR UPDATE SKIP LOCKED)
-			RETURNING j.id, coalesce(j.args->>'document_id', '')`, deadAfter.Seconds(), claimMargin.Seconds())
+			RETURNING j.id, j.kind, coalesce(j.args->>'document_id', ''), coalesce((j.args->>'generation')::bigint, 0)`,
+			deadAfter.Seconds(), claimMargin.Seconds())
 		if err != nil {
 			return fmt.Errorf("error rescuing jobs: %w", err)
 		}
 		type rescued struct {
-			job int64
-			doc string
+			job  int64
+			kind string
+			doc  string
+			gen  int64
 		}
 		list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (rescued, error) {
 			var r rescued
-			return r, row.Scan(&r.job, &r.doc)
+			return r, row.Scan(&r.job, &r.kind, &r.doc, &r.gen)
 		})
 		if err != nil {
 			return fmt.Errorf("error rescuing jobs: %w", err)
 		}
 		for _, r := range list {
 			if r.doc == "" {
-				continue // not a parse job: back in the queue is all it needs
+				continue // not a document's job: back in the queue is all it needs
 			}
 			id, err := uuid.Parse(r.doc)
 			if err != nil {
 				return fmt.Errorf("error rescuing job %d: bad document id: %w", r.job, err)
 			}
-			if err := documents.RequeueLost(ctx, tx, id, r.job); err != nil {
+			switch r.kind {
+			case jobargs.KindParse:
+				err = documents.RequeueLost(ctx, tx, id, r.job)
+			case jobargs.KindOCR:
+				err = documents.RequeueOCR(ctx, tx, id, r.gen)
+			}
+			if err != nil {
 				return err
 			}
 		}

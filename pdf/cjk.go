@@ -99,39 +99,42 @@ func predefinedCMap(name string) *cidCMap {
 	if e == nil || e.kind != 0 {
 		return nil
 	}
-	e.once.Do(func() {
-		r := e.payload()
-		c := &cidCMap{}
-		wmode, _ := r.ReadByte()
-		c.wmode = int(wmode)
-		if use := readBytes(r); len(use) > 0 && string(use) != name {
-			c.use = predefinedCMap(string(use))
-		}
-		ns, _ := binary.ReadUvarint(r)
-		for range min(ns, 64) {
-			n, _ := r.ReadByte()
-			lo, _ := binary.ReadUvarint(r)
-			hi, _ := binary.ReadUvarint(r)
-			c.space = append(c.space, codespace{n: int(n), lo: uint32(lo), hi: uint32(hi)})
-		}
-		nr, _ := binary.ReadUvarint(r)
-		c.ranges = make([]cidRange, 0, min(nr, 1<<17))
-		var lo, cid int64
-		for range min(nr, 1<<17) {
-			n, err := r.ReadByte()
-			if err != nil {
-				break
-			}
-			dlo, _ := binary.ReadUvarint(r)
-			span, _ := binary.ReadUvarint(r)
-			dcid, _ := binary.ReadVarint(r)
-			lo += int64(dlo)
-			cid += dcid
-			c.ranges = append(c.ranges, cidRange{n: int(n), lo: uint32(lo), hi: uint32(lo + int64(span)), cid: uint32(cid)})
-		}
-		e.cmap = c
-	})
+	e.once.Do(func() { e.cmap = decodeCMap(name, e) })
 	return e.cmap
+}
+
+// decodeCMap reads an encoding CMap entry.
+func decodeCMap(name string, e *cjkEntry) *cidCMap {
+	r := e.payload()
+	c := &cidCMap{}
+	wmode, _ := r.ReadByte()
+	c.wmode = int(wmode)
+	if use := readBytes(r); len(use) > 0 && string(use) != name {
+		c.use = predefinedCMap(string(use))
+	}
+	ns, _ := binary.ReadUvarint(r)
+	for range min(ns, 64) {
+		n, _ := r.ReadByte()
+		lo, _ := binary.ReadUvarint(r)
+		hi, _ := binary.ReadUvarint(r)
+		c.space = append(c.space, codespace{n: int(n), lo: uint32(lo), hi: uint32(hi)})
+	}
+	nr, _ := binary.ReadUvarint(r)
+	c.ranges = make([]cidRange, 0, min(nr, 1<<17))
+	var lo, cid int64
+	for range min(nr, 1<<17) {
+		n, err := r.ReadByte()
+		if err != nil {
+			break
+		}
+		dlo, _ := binary.ReadUvarint(r)
+		span, _ := binary.ReadUvarint(r)
+		dcid, _ := binary.ReadVarint(r)
+		lo += int64(dlo)
+		cid += dcid
+		c.ranges = append(c.ranges, cidRange{n: int(n), lo: uint32(lo), hi: uint32(lo + int64(span)), cid: uint32(cid)})
+	}
+	return c
 }
 
 // codespace is the CMap's, or that of the CMap it uses.
@@ -180,39 +183,43 @@ func collectionUnicode(collection string) []string {
 	if e == nil || e.kind != 1 {
 		return nil
 	}
-	e.once.Do(func() {
-		r := e.payload()
-		n, _ := binary.ReadUvarint(r)
-		type pair struct {
-			cid uint32
-			s   string
-		}
-		pairs := make([]pair, 0, min(n, 1<<17))
-		var cid uint64
-		var runes []rune
-		for range min(n, 1<<17) {
-			d, err := binary.ReadUvarint(r)
-			if err != nil {
-				break
-			}
-			cid += d
-			k, _ := binary.ReadUvarint(r)
-			runes = runes[:0]
-			for range min(k, 16) {
-				v, _ := binary.ReadUvarint(r)
-				runes = append(runes, rune(v))
-			}
-			pairs = append(pairs, pair{uint32(cid), string(runes)})
-		}
-		if len(pairs) == 0 || pairs[len(pairs)-1].cid > 1<<17 {
-			return
-		}
-		e.uni = make([]string, pairs[len(pairs)-1].cid+1)
-		for _, p := range pairs {
-			e.uni[p.cid] = p.s
-		}
-	})
+	e.once.Do(func() { e.uni = decodeUnicode(e) })
 	return e.uni
+}
+
+// decodeUnicode reads a collection's CID → Unicode entry.
+func decodeUnicode(e *cjkEntry) []string {
+	r := e.payload()
+	n, _ := binary.ReadUvarint(r)
+	type pair struct {
+		cid uint32
+		s   string
+	}
+	pairs := make([]pair, 0, min(n, 1<<17))
+	var cid uint64
+	var runes []rune
+	for range min(n, 1<<17) {
+		d, err := binary.ReadUvarint(r)
+		if err != nil {
+			break
+		}
+		cid += d
+		k, _ := binary.ReadUvarint(r)
+		runes = runes[:0]
+		for range min(k, 16) {
+			v, _ := binary.ReadUvarint(r)
+			runes = append(runes, rune(v))
+		}
+		pairs = append(pairs, pair{uint32(cid), string(runes)})
+	}
+	if len(pairs) == 0 || pairs[len(pairs)-1].cid > 1<<17 {
+		return nil
+	}
+	uni := make([]string, pairs[len(pairs)-1].cid+1)
+	for _, p := range pairs {
+		uni[p.cid] = p.s
+	}
+	return uni
 }
 
 // embeddedCMap turns a parsed embedded encoding CMap into a code → CID

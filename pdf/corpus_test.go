@@ -242,7 +242,11 @@ func report(t *testing.T, results []corpusResult) {
 				low = append(low, fmt.Sprintf("%s: %d pages, pdfinfo says %d", rel, r.pages, r.popPages))
 			}
 			if r.f1 < 0.8 {
-				low = append(low, fmt.Sprintf("%s: F1 %.3f (%.3f without punctuation at word edges)", rel, r.f1, r.f1Bare))
+				line := fmt.Sprintf("%s: F1 %.3f (%.3f without punctuation at word edges)", rel, r.f1, r.f1Bare)
+				if why, ok := whyBelow[filepath.ToSlash(rel)]; ok {
+					line += "\n    why: " + why
+				}
+				low = append(low, line)
 			}
 		}
 	}
@@ -286,6 +290,19 @@ func report(t *testing.T, results []corpusResult) {
 	if pageMiss > 0 {
 		t.Errorf("%d files have another page count than pdfinfo's", pageMiss)
 	}
+}
+
+// whyBelow says, for files of the corpus known to stay below F1 0.8, what
+// differs (checked by reading both outputs; the report prints it).
+var whyBelow = map[string]string{
+	"pdfcpu/pkg/samples/stamp/text/utf8/Hebrew.pdf": "pdftotext puts a right-to-left line's commas and full stops on the next word (`,ללא`); " +
+		"Folio keeps them after the word before, where the bidi algorithm reads them: without punctuation at word edges they agree",
+	"pdfcpu/pkg/samples/create/primitives/tableRTL.pdf": "the table is drawn rotated by 20 degrees: pdftotext -layout cuts its cells " +
+		"into single letters and short runs, a line each; Folio reads each cell whole",
+	"pdfcpu/pkg/samples/annotations/LineAnnotation.pdf": "its only text is a Line annotation's caption (no appearance stream) along a " +
+		"diagonal: pdftotext -layout cuts the rotated word into `l`, `ona`, `ag`, `Di`; Folio reads `Diagonal`",
+	"pdfcpu/pkg/samples/basic/AnnotationDemo.pdf": "pdftotext shows a rotated watermark in pieces and no FreeText contents (its /DA " +
+		"is not valid); Folio shows the watermark whole and the FreeText annotation's /Contents",
 }
 
 // bare strips punctuation from the edges of words: pdftotext attaches a

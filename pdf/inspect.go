@@ -121,8 +121,11 @@ func Inspect(data []byte, opts Options) (res *Result, err error) {
 	for i, p := range pages {
 		page := Page{Number: i + 1, Width: p.width, Height: p.height, Rotation: p.rotate}
 		if page.Number >= opts.FirstPage {
-			text, warn := pageText(o, p)
+			text, images, warn := pageText(o, p)
 			page.Text = text
+			if area := p.width * p.height; area > 0 {
+				page.ImageCoverage = min(1, images/area)
+			}
 			if warn != "" && len(res.Warnings) < 100 {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("page %d: %s", page.Number, warn))
 			}
@@ -257,18 +260,20 @@ func abs(f float64) float64 {
 
 // pageText extracts one page's text; a page that fails yields what was
 // found before the failure and a warning.
-func pageText(o *objects, p pageInfo) (text, warning string) {
+// It also returns the area images cover, in square points.
+func pageText(o *objects, p pageInfo) (text string, images float64, warning string) {
+	e := &extractor{o: o, active: map[int]bool{}}
 	defer func() {
 		if r := recover(); r != nil {
+			images = e.imageArea
 			warning = fmt.Sprintf("text extraction stopped: %v", r)
 		}
 	}()
 	content := pageContent(o, p.dict)
-	e := &extractor{o: o, active: map[int]bool{}}
 	gs := gstate{ctm: identity, th: 1}
 	e.run(content, p.res, gs, 0)
 	annotations(o, e, p)
-	return layout(readingOrder(e.glyphs)), ""
+	return layout(readingOrder(e.glyphs)), e.imageArea, ""
 }
 
 // annotations runs the normal appearance of each visible annotation (form

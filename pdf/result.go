@@ -1,6 +1,10 @@
 package pdf
 
-import "github.com/foliohq/folio/pdf/pdftype"
+import (
+	"unicode"
+
+	"github.com/foliohq/folio/pdf/pdftype"
+)
 
 // Result is what Inspect learns of a document as a whole. Page text is
 // delivered page by page through Options.Page, not kept here.
@@ -46,6 +50,36 @@ type Page struct {
 	Height   float64 `json:"height"`
 	Rotation int     `json:"rotation"`
 	Text     string  `json:"text"`
+	// ImageCoverage is the share of the page's area that images cover
+	// (their areas summed, at most 1): a scanned page is close to 1.
+	ImageCoverage float64 `json:"image_coverage,omitempty"`
+}
+
+// ocrTextBelow is how few letters and digits a page's text may hold and
+// still count as having none: a scan with a stamped page number, or a
+// producer's watermark.
+const ocrTextBelow = 20
+
+// ocrCoverage is how much of a page images must cover for its missing
+// text to be worth reading from them.
+const ocrCoverage = 0.25
+
+// NeedsOCR says whether the page's text can only come from reading its
+// images: it has (nearly) no text of its own, and images cover a good
+// part of it.
+func (p Page) NeedsOCR() bool {
+	if p.ImageCoverage < ocrCoverage {
+		return false
+	}
+	n := 0
+	for _, r := range p.Text {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if n++; n >= ocrTextBelow {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Error is a document Inspect cannot read: Code is a stable reason

@@ -55,10 +55,11 @@ const (
 )
 
 type extractor struct {
-	o      *objects
-	glyphs []glyph
-	ops    int
-	active map[int]bool // form XObjects on the current path (cycle guard)
+	o         *objects
+	glyphs    []glyph
+	imageArea float64 // page-space area of the images drawn
+	ops       int
+	active    map[int]bool // form XObjects on the current path (cycle guard)
 }
 
 // run interprets a content stream with its resources.
@@ -211,6 +212,7 @@ func (e *extractor) run(content []byte, res types.Dict, gs gstate, depth int) {
 			}
 		case "ID":
 			l.skipInlineImage()
+			e.image(gs)
 		}
 		operands = operands[:0]
 	}
@@ -224,6 +226,12 @@ func lastString(operands []any) (str, bool) {
 	return s, ok
 }
 
+// image counts an image drawn: the unit square through the CTM.
+func (e *extractor) image(gs gstate) {
+	m := gs.ctm
+	e.imageArea += math.Abs(m[0]*m[3] - m[1]*m[2])
+}
+
 // form runs a form XObject's content with its own resources and matrix.
 func (e *extractor) form(res types.Dict, xname string, gs gstate, depth int) {
 	ref, ok := e.o.dict(res["XObject"]).Find(xname)
@@ -235,6 +243,10 @@ func (e *extractor) form(res types.Dict, xname string, gs gstate, depth int) {
 		return // a form that draws itself
 	}
 	d := e.o.dict(ref)
+	if e.o.name(d["Subtype"]) == "Image" {
+		e.image(gs)
+		return
+	}
 	if e.o.name(d["Subtype"]) != "Form" {
 		return
 	}

@@ -21,4 +21,7 @@ if ((${#need[@]})); then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The worker's OCR: the test uploads a scanned PDF.
+./scripts/install-ocr.sh
+
 exec node web/e2e/e2e.mjs

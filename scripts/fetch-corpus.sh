@@ -6,7 +6,8 @@
 # XeLaTeX and LuaLaTeX: CID fonts with and without ToUnicode, predefined
 # CMaps). Nothing fetched here is committed. Needs the Go module proxy and
 # apt. poppler-data is installed so that pdftotext, the reference, reads
-# CID fonts without ToUnicode.
+# CID fonts without ToUnicode; Tesseract and ocrmypdf for the OCR
+# comparison.
 set -euo pipefail
 dest="${1:-.folio/corpus}"
 mkdir -p "$dest"
@@ -15,6 +16,14 @@ if ! command -v pdftotext >/dev/null || ! command -v pdfinfo >/dev/null || [ ! -
   echo "corpus: installing poppler-utils (pdftotext, pdfinfo) and poppler-data"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends poppler-utils poppler-data
+fi
+
+# OCR: the worker's tools, and ocrmypdf to compare with.
+"$(dirname "$0")/install-ocr.sh"
+if ! command -v ocrmypdf >/dev/null; then
+  echo "corpus: installing ocrmypdf (the OCR comparison)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends ocrmypdf
 fi
 
 # debian_pdfs DIR PACKAGE...: the PDFs the packages ship, into $dest/DIR.

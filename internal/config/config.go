@@ -6,6 +6,7 @@ import (
 	"net"
 	neturl "net/url"
 	"os"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -125,6 +126,21 @@ type Config struct {
 	// (FOLIO_PROGRESS_INTERVAL).
 	ProgressInterval time.Duration
 
+	// OCR turns the reading of scanned pages on ("auto": when pdftoppm and
+	// Tesseract with OCRLanguages are installed) or "off" (FOLIO_OCR).
+	OCR string
+	// OCRLanguages are Tesseract's languages, joined by "+"
+	// (FOLIO_OCR_LANGUAGES).
+	OCRLanguages string
+	// OCRConcurrency is how many OCR jobs one worker runs at once, apart
+	// from parses (FOLIO_OCR_CONCURRENCY).
+	OCRConcurrency int
+	// OCRPageTimeout caps rendering and reading one page, OCRTimeout one
+	// attempt of a document's OCR (FOLIO_OCR_PAGE_TIMEOUT,
+	// FOLIO_OCR_TIMEOUT).
+	OCRPageTimeout time.Duration
+	OCRTimeout     time.Duration
+
 	// EventRetention is how long document events are kept for replay
 	// (FOLIO_EVENT_RETENTION).
 	EventRetention time.Duration
@@ -196,6 +212,11 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		ParseTimeout:     r.duration("FOLIO_PARSE_TIMEOUT", 5*time.Minute),
 		MaxPages:         r.integer("FOLIO_MAX_PAGES", 5000, 1, 1_000_000),
 		ProgressInterval: r.duration("FOLIO_PROGRESS_INTERVAL", 250*time.Millisecond),
+		OCR:              r.str("FOLIO_OCR", "auto"),
+		OCRLanguages:     r.str("FOLIO_OCR_LANGUAGES", "eng"),
+		OCRConcurrency:   r.integer("FOLIO_OCR_CONCURRENCY", 1, 1, 10_000),
+		OCRPageTimeout:   r.duration("FOLIO_OCR_PAGE_TIMEOUT", 2*time.Minute),
+		OCRTimeout:       r.duration("FOLIO_OCR_TIMEOUT", time.Hour),
 		EventRetention:   r.duration("FOLIO_EVENT_RETENTION", 7*24*time.Hour),
 
 		QueueMetricsInterval: r.duration("FOLIO_QUEUE_METRICS_INTERVAL", 5*time.Second),
@@ -207,6 +228,12 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		if _, err := pgxpool.ParseConfig(cfg.DatabaseURL); err != nil {
 			return nil, &Error{Var: "DATABASE_URL", Reason: "not a valid Postgres URL or DSN (want postgres://user:pass@host:5432/db)"}
 		}
+	}
+	if cfg.OCR != "auto" && cfg.OCR != "off" {
+		return nil, &Error{Var: "FOLIO_OCR", Reason: `must be "auto" or "off"`}
+	}
+	if !ocrLanguages.MatchString(cfg.OCRLanguages) {
+		return nil, &Error{Var: "FOLIO_OCR_LANGUAGES", Reason: `must be Tesseract language codes joined by "+", e.g. "eng" or "eng+deu"`}
 	}
 	if cfg.AdminToken != "" && len(cfg.AdminToken) < 32 {
 		return nil, &Error{Var: "FOLIO_ADMIN_TOKEN", Reason: "must be at least 32 bytes (try: openssl rand -hex 32)"}
@@ -462,5 +489,7 @@ func validBucket(name string) error {
 	}
 	return nil
 }
+
+var ocrLanguages = regexp.MustCompile(`^[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*$`)
 
 func defaultConcurrency() int { return max(runtime.NumCPU(), 1) }

@@ -90,9 +90,11 @@ func TestDockerCompose(t *testing.T) {
 
 	dockerfile, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	require.NoError(t, err)
-	for _, want := range []string{"CGO_ENABLED=0", "./cmd/api ./cmd/worker ./cmd/folio", "USER nonroot", "distroless"} {
+	for _, want := range []string{"CGO_ENABLED=0", "./cmd/api ./cmd/worker ./cmd/folio", "USER nonroot", "distroless",
+		"AS worker", "tesseract-ocr tesseract-ocr-eng", "poppler-utils"} {
 		require.Contains(t, string(dockerfile), want)
 	}
+	require.Equal(t, map[string]any{"context": ".", "target": "worker"}, c.Services["worker"].Build, "the worker's image has OCR")
 }
 
 // TestREADMEDocumentsEveryVariable keeps the README's configuration table

@@ -121,7 +121,9 @@ func TestDeployManifests(t *testing.T) {
 	require.NoError(t, err)
 	limitGiB, err := strconv.Atoi(strings.TrimSuffix(wc.Resources.Limits["memory"], "Gi"))
 	require.NoError(t, err)
-	require.Greater(t, limitGiB, concurrency*childGiB, "the worker's memory limit holds its parse children")
+	ocr, err := strconv.Atoi(envValue(t, wc, "FOLIO_OCR_CONCURRENCY"))
+	require.NoError(t, err)
+	require.Greater(t, limitGiB, (concurrency+ocr)*childGiB, "the worker's memory limit holds its parse and OCR children")
 
 	job := readManifests(t, "migrate-job.yaml")
 	require.Equal(t, "Job", job[0].Kind)

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/foliohq/folio/events"
 )
 
 // eventSchemas are the `data` schemas of api/openapi.json's Event, by type:
@@ -51,7 +53,7 @@ func loadEventSchemas(t *testing.T) eventSchemas {
 			}
 		}
 	}
-	require.Len(t, out, 8, "every event type is described")
+	require.Len(t, out, len(events.Payloads()), "every event type is described")
 	return out
 }
 
@@ -83,6 +85,8 @@ func (s eventSchemas) requireDescribed(t *testing.T, typ string, data json.RawMe
 		case "integer":
 			f, isNum := v.(float64)
 			require.True(t, isNum && f == float64(int64(f)), "%s: data.%s is an integer, not %v", typ, k, v)
+		case "number":
+			require.IsType(t, float64(0), v, "%s: data.%s is a number", typ, k)
 		case "string":
 			require.IsType(t, "", v, "%s: data.%s", typ, k)
 		case "boolean":

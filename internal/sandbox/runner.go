@@ -75,13 +75,6 @@ const maxLine = 64 << 20
 
 // Run parses the PDF read from input in a child, starting at firstPage.
 func (r *Runner) Run(ctx context.Context, input io.Reader, firstPage int, h Handler) (*pdf.Result, error) {
-	exe := r.Exe
-	if exe == "" {
-		var err error
-		if exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("error finding the sandbox binary: %w", err)
-		}
-	}
 	cpu := uint64(r.Timeout/time.Second) + 1
 	args := []string{childArg,
 		"-memory-limit", strconv.FormatInt(r.MemoryLimit, 10),
@@ -89,18 +82,77 @@ func (r *Runner) Run(ctx context.Context, input io.Reader, firstPage int, h Hand
 		"-max-pages", strconv.Itoa(r.MaxPages),
 		"-first-page", strconv.Itoa(max(firstPage, 1)),
 	}
-	cmd, stdin, stdout, stderr, err := r.start(exe, args)
+	var (
+		result  *pdf.Result
+		failure *Failure
+	)
+	out, err := r.exchange(ctx, args, input, func(m message) error {
+		switch m.Type {
+		case "started":
+			if h.Started != nil {
+				return h.Started(m.PageCount)
+			}
+		case "page":
+			if h.Page != nil && m.Page != nil {
+				return h.Page(*m.Page)
+			}
+		case "result":
+			result = m.Result
+		case "error":
+			failure = &Failure{Code: m.Code, Message: m.Message}
+		}
+		return nil
+	})
+	if h.Finished != nil && out.state != nil {
+		h.Finished(out.stats)
+	}
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case result != nil && out.waitErr == nil:
+		return result, nil
+	case failure != nil && failure.Code != "internal":
+		return nil, failure
+	}
+	if err := r.limitFailure(ctx, out, "Parsing"); err != nil {
+		return nil, err
+	}
+	if failure != nil {
+		return nil, fmt.Errorf("%w: %s", ErrCrashed, failure.Message)
+	}
+	return nil, fmt.Errorf("%w (%w): %s", ErrCrashed, out.waitErr, lastLines(out.stderr, 5))
+}
+
+// outcome is how a child ended.
+type outcome struct {
+	waitErr  error
+	state    *os.ProcessState
+	stats    Stats
+	stderr   string // its last 16 KiB
+	timedOut bool   // Timeout ran out
+}
+
+// exchange runs a child with args, feeds it input, and hands each report
+// line to handle. An error from handle stops the child and is returned;
+// so are a failure to read input and the caller's cancellation. Anything
+// else is in the outcome for the caller to judge.
+func (r *Runner) exchange(ctx context.Context, args []string, input io.Reader, handle func(message) error) (outcome, error) {
+	exe := r.Exe
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return outcome{}, fmt.Errorf("error finding the sandbox binary: %w", err)
+		}
+	}
+	cmd, stdin, stdout, stderr, err := r.start(exe, args)
+	if err != nil {
+		return outcome{}, err
 	}
 
 	runCtx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
-	var killed atomic.Bool
-	kill := func() {
-		killed.Store(true)
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
+	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	stop := context.AfterFunc(runCtx, kill)
 	defer stop()
 
@@ -119,8 +171,6 @@ func (r *Runner) Run(ctx context.Context, input io.Reader, firstPage int, h Hand
 	}()
 
 	var (
-		result   *pdf.Result
-		failure  *Failure
 		handlerE error
 		peakRSS  int64
 	)
@@ -132,21 +182,7 @@ func (r *Runner) Run(ctx context.Context, input io.Reader, firstPage int, h Hand
 			continue
 		}
 		peakRSS = max(peakRSS, m.PeakRSS)
-		switch m.Type {
-		case "started":
-			if h.Started != nil {
-				handlerE = h.Started(m.PageCount)
-			}
-		case "page":
-			if h.Page != nil && m.Page != nil {
-				handlerE = h.Page(*m.Page)
-			}
-		case "result":
-			result = m.Result
-		case "error":
-			failure = &Failure{Code: m.Code, Message: m.Message}
-		}
-		if handlerE != nil {
+		if handlerE = handle(m); handlerE != nil {
 			kill()
 			break
 		}
@@ -154,38 +190,41 @@ func (r *Runner) Run(ctx context.Context, input io.Reader, firstPage int, h Hand
 	_, _ = io.Copy(io.Discard, stdout)
 	waitErr := cmd.Wait()
 	<-inputDone
-	if h.Finished != nil && cmd.ProcessState != nil {
-		h.Finished(Stats{PeakRSS: peakRSS, CPUTime: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()})
+	out := outcome{waitErr: waitErr, state: cmd.ProcessState, stderr: stderr.String(),
+		timedOut: errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil}
+	if cmd.ProcessState != nil {
+		out.stats = Stats{PeakRSS: peakRSS, CPUTime: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	}
-
 	switch {
 	case handlerE != nil:
-		return nil, handlerE
+		return out, handlerE
 	case inputErr != nil:
-		return nil, fmt.Errorf("error reading the document for the sandbox: %w", inputErr)
-	case result != nil && waitErr == nil:
-		return result, nil
-	case failure != nil && failure.Code != "internal":
-		return nil, failure
-	case ctx.Err() != nil:
-		return nil, context.Cause(ctx)
-	case errors.Is(runCtx.Err(), context.DeadlineExceeded):
-		return nil, &Failure{Code: "time_limit", Message: fmt.Sprintf("Parsing took longer than the limit of %s.", r.Timeout)}
+		return out, fmt.Errorf("error reading the document for the sandbox: %w", inputErr)
+	case ctx.Err() != nil && waitErr != nil:
+		return out, context.Cause(ctx)
 	}
-	tail := stderr.String()
+	return out, nil
+}
+
+// limitFailure is the Failure of a child that a limit stopped (what names
+// the work in the message), or nil.
+func (r *Runner) limitFailure(ctx context.Context, out outcome, what string) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if out.timedOut {
+		return &Failure{Code: "time_limit", Message: fmt.Sprintf("%s took longer than the limit of %s.", what, r.Timeout)}
+	}
 	var exitErr *exec.ExitError
-	if errors.As(waitErr, &exitErr) {
+	if errors.As(out.waitErr, &exitErr) {
 		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGXCPU {
-			return nil, &Failure{Code: "time_limit", Message: fmt.Sprintf("Parsing used more CPU time than the limit of %s.", r.Timeout)}
+			return &Failure{Code: "time_limit", Message: fmt.Sprintf("%s used more CPU time than the limit of %s.", what, r.Timeout)}
 		}
 	}
-	if strings.Contains(tail, "out of memory") || strings.Contains(tail, "cannot allocate memory") {
-		return nil, &Failure{Code: "memory_limit", Message: fmt.Sprintf("Parsing needed more memory than the limit of %d MiB.", r.MemoryLimit>>20)}
+	if strings.Contains(out.stderr, "out of memory") || strings.Contains(out.stderr, "cannot allocate memory") {
+		return &Failure{Code: "memory_limit", Message: fmt.Sprintf("%s needed more memory than the limit of %d MiB.", what, r.MemoryLimit>>20)}
 	}
-	if failure != nil {
-		return nil, fmt.Errorf("%w: %s", ErrCrashed, failure.Message)
-	}
-	return nil, fmt.Errorf("%w (%w): %s", ErrCrashed, waitErr, lastLines(tail, 5))
+	return nil
 }
 
 // start starts the child, in a network namespace of its own when the

@@ -184,3 +184,59 @@ func TestContextCancelKillsChild(t *testing.T) {
 	})
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+func ocrTools(t *testing.T) sandbox.OCRTools {
+	t.Helper()
+	tools, err := sandbox.FindOCRTools("eng")
+	if err != nil {
+		t.Skipf("no OCR here: %v (.ci/run installs tesseract-ocr)", err)
+	}
+	return tools
+}
+
+// TestOCRReadsAScan renders a text page to a 300-dpi grey JPEG, wraps it
+// as an image-only PDF, and reads it back through the OCR child.
+func TestOCRReadsAScan(t *testing.T) {
+	t.Parallel()
+	tools := ocrTools(t)
+	text := []string{"The quick brown fox jumps over the lazy dog.", "Scanned pages become searchable text."}
+	scan, err := pdftest.ScanWithPoppler(context.Background(), pdftest.TextPages(text, []string{"Second page"}), 300)
+	require.NoError(t, err)
+
+	_, pages, err := run(t, runner(), scan)
+	require.NoError(t, err)
+	require.Empty(t, pages[0].Text, "a scan has no text of its own")
+	require.True(t, pages[0].NeedsOCR(), "image coverage %.2f", pages[0].ImageCoverage)
+
+	var got []sandbox.OCRPage
+	_, err = runner().OCR(context.Background(), bytes.NewReader(scan), []int{1, 2}, tools, func(p sandbox.OCRPage) error {
+		got = append(got, p)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.Empty(t, got[0].Code, got[0].Message)
+	require.Equal(t, "The quick brown fox jumps over the lazy dog.\nScanned pages become searchable text.", got[0].Text)
+	require.Greater(t, got[0].Confidence, 80.0)
+	require.Equal(t, "Second page", got[1].Text)
+	require.Equal(t, 2, got[1].Number)
+}
+
+// TestOCRPageFailureIsThePagesOwn: a page the renderer cannot draw fails
+// with its reason; the other pages are read.
+func TestOCRPageFailureIsThePagesOwn(t *testing.T) {
+	t.Parallel()
+	tools := ocrTools(t)
+	scan, err := pdftest.ScanWithPoppler(context.Background(), pdftest.TextPages([]string{"Readable"}), 200)
+	require.NoError(t, err)
+	var got []sandbox.OCRPage
+	_, err = runner().OCR(context.Background(), bytes.NewReader(scan), []int{1, 7}, tools, func(p sandbox.OCRPage) error {
+		got = append(got, p)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.Equal(t, "Readable", got[0].Text)
+	require.Equal(t, "render_failed", got[1].Code, "page 7 of 1")
+	require.NotEmpty(t, got[1].Message)
+}

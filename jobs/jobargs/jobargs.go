@@ -45,3 +45,30 @@ func (ParseArgs) InsertOpts() river.InsertOpts {
 		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: ActiveParseStates},
 	}
 }
+
+// QueueOCR is the queue OCR jobs run in, with its own concurrency: a long
+// OCR never holds up other documents' parses.
+const QueueOCR = "ocr"
+
+// KindOCR is the OCR job's kind.
+const KindOCR = "ocr"
+
+// OCRArgs are the arguments of the OCR job of one parse generation of a
+// document: it reads the pages that generation stored as needing OCR.
+type OCRArgs struct {
+	DocumentID uuid.UUID `json:"document_id" river:"unique"`
+	Generation int64     `json:"generation" river:"unique"`
+}
+
+// Kind is the job kind.
+func (OCRArgs) Kind() string { return KindOCR }
+
+// InsertOpts put OCR jobs on their queue, one per document and
+// generation.
+func (OCRArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		Queue:       QueueOCR,
+		MaxAttempts: ParseMaxAttempts,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: ActiveParseStates},
+	}
+}

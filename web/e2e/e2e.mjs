@@ -28,6 +28,9 @@ const testdata = (name) => join(pdfcpuDir, "pkg/testdata", name);
 const small = ["TheGoProgrammingLanguageCh1.pdf", "BuildingWebappsWithGo.pdf", "Walden.pdf"].map(testdata);
 const large = join(artifacts, "long-4800-pages.pdf");
 execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/longpdf -pages 4800 -lines 90 -title "Large e2e document" > "${large}"`], { cwd: root });
+// A scan of Walden.pdf (image-only pages): its text can only come from OCR.
+const scanned = join(artifacts, "walden-scan.pdf");
+execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/scanpdf -dpi 300 "${testdata("Walden.pdf")}" > "${scanned}"`], { cwd: root });
 const fakePDF = join(artifacts, "photo.pdf");
 const brokenPDF = join(artifacts, "cut-short.pdf"); // starts like a PDF, ends after 4 KiB
 // A real PNG (1×1, from its bytes) under a .pdf name.
@@ -159,6 +162,26 @@ try {
     await page.locator("ol.hits mark").first().waitFor();
     await shot("06-search");
     await a11y("search results");
+  });
+
+  await step("a scanned PDF is read by OCR: its pages say so, and search finds their words", async () => {
+    await drop(page, [scanned]);
+    await row("walden-scan.pdf").and(page.locator("[data-status=done]")).waitFor({ timeout: T.parse });
+    await row("walden-scan.pdf").getByRole("button").click();
+    const detail = page.locator("[data-testid=detail][data-status=done]");
+    await detail.locator("[data-testid=ocr-status][data-ocr=done]").waitFor({ timeout: T.parse });
+    await detail.getByLabel("Page", { exact: true }).fill("2");
+    await detail.getByLabel("Page", { exact: true }).press("Enter");
+    await page.getByLabel("Text of page 2").waitFor();
+    const text = detail.locator("[data-testid=page-text]");
+    await waitFor("page 2's OCR text", T.ui, async () => /delicious evening/.test(await text.innerText()));
+    await detail.locator("[data-testid=page-source][data-source=ocr]").waitFor();
+    assert.match(await detail.locator("[data-testid=page-source]").innerText(), /Read by OCR \(mean confidence \d+%\)/);
+    await shot("06b-ocr");
+    await a11y("a scanned document's page read by OCR");
+    await page.getByLabel("Search your documents").fill("bullfrogs");
+    await page.getByLabel("Search your documents").press("Enter");
+    await page.locator("ol.hits", { hasText: "walden-scan.pdf" }).waitFor({ timeout: T.ui });
   });
 
   await step("upload a large PDF with the keyboard; reload mid-parse; progress continues without going back", async () => {

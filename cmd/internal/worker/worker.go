@@ -24,6 +24,7 @@ import (
 func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	cfg := a.Config
 	claims := jobs.NewClaims()
+	ocr := findOCR(a)
 	client, err := jobs.NewClient(a.Pool, jobs.Deps{
 		Store:  a.Store,
 		Logger: a.Logger,
@@ -39,6 +40,14 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 		UploadMaxAge:     cfg.UploadMaxAge,
 		ProgressInterval: cfg.ProgressInterval,
 		EventRetention:   cfg.EventRetention,
+		OCR:              ocr,
+		OCRSandbox: &sandbox.Runner{
+			MemoryLimit: cfg.ParseMemoryLimit,
+			Timeout:     cfg.OCRTimeout,
+			Logger:      a.Logger,
+		},
+		OCRConcurrency: cfg.OCRConcurrency,
+		OCRMetrics:     jobs.NewOCRMetrics(a.Metrics.Registry),
 	}, cfg.WorkerConcurrency)
 	if err != nil {
 		return err
@@ -89,4 +98,23 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	}
 	a.Logger.Info("worker drained", "took", time.Since(began).Round(time.Millisecond).String())
 	return health.Stop()
+}
+
+// findOCR returns the OCR tools when FOLIO_OCR allows and they are
+// installed; otherwise it says once, at start-up, why scanned pages will
+// stay without text (marked needs_ocr).
+func findOCR(a *app.App) *sandbox.OCRTools {
+	if a.Config.OCR == "off" {
+		a.Logger.Info("ocr: off (FOLIO_OCR=off): scanned pages are marked needs_ocr")
+		return nil
+	}
+	tools, err := sandbox.FindOCRTools(a.Config.OCRLanguages)
+	if err != nil {
+		a.Logger.Warn("ocr: unavailable, scanned pages are marked needs_ocr", "reason", err.Error())
+		return nil
+	}
+	tools.PageTimeout = a.Config.OCRPageTimeout
+	a.Logger.Info("ocr: on", "tesseract", tools.Tesseract, "renderer", tools.Pdftoppm, "languages", tools.Languages,
+		"concurrency", a.Config.OCRConcurrency)
+	return &tools
 }

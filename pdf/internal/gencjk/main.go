@@ -125,14 +125,13 @@ type entry struct {
 }
 
 func read(path string) *cmapFile {
-	fh, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer fh.Close()
 	f := &cmapFile{bf: map[uint64][]rune{}}
 	section := ""
-	sc := bufio.NewScanner(fh)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())

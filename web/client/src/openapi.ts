@@ -860,6 +860,16 @@ export interface components {
             filename: string;
             /** Format: uuid */
             id: string;
+            /** @description the OCR of pages that only images fill; absent when every page has text */
+            ocr?: {
+                pages_done: number;
+                pages_total: number;
+                /**
+                 * @description unavailable: the worker that parsed the document has no OCR engine (such pages stay needs_ocr)
+                 * @enum {string}
+                 */
+                status: "pending" | "running" | "done" | "unavailable";
+            };
             page_count: number | null;
             pages_done: number;
             sha256: string;
@@ -933,6 +943,13 @@ export interface components {
             type: "parse.requeued";
         }) | (components["schemas"]["EventBase"] & {
             data: {
+                /**
+                 * @description pending: an OCR job will read the pages only images fill (ocr.progress and ocr.done follow); unavailable: no OCR engine, they stay needs_ocr. Absent when every page has text.
+                 * @enum {string}
+                 */
+                ocr?: "pending" | "unavailable";
+                /** @description how many pages need OCR */
+                ocr_pages?: number;
                 page_count: number;
                 summary: components["schemas"]["Summary"];
             };
@@ -955,6 +972,21 @@ export interface components {
             data: Record<string, never>;
             /** @constant */
             type: "document.deleted";
+        }) | (components["schemas"]["EventBase"] & {
+            data: {
+                pages_done: number;
+                pages_total: number;
+            };
+            /** @constant */
+            type: "ocr.progress";
+        }) | (components["schemas"]["EventBase"] & {
+            data: {
+                confidence: number;
+                pages_failed: number;
+                pages_read: number;
+            };
+            /** @constant */
+            type: "ocr.done";
         });
         /** @description The envelope every event has. A stream sends one as a websocket text message, or as an SSE event named after its type with the seq (one document) or pos (all documents) as its id. `Event` narrows `data` by `type`. */
         EventBase: {
@@ -999,7 +1031,19 @@ export interface components {
         Page: {
             height: number;
             number: number;
+            /** @description Tesseract's mean word confidence, 0 to 100, on a page read by OCR */
+            ocr_confidence?: number;
+            /**
+             * @description why OCR could not read a needs_ocr page
+             * @enum {string}
+             */
+            ocr_failure?: "render_failed" | "ocr_failed" | "time_limit" | "memory_limit";
             rotation: number;
+            /**
+             * @description where text came from: the page's own text, OCR of its images, or needs_ocr: only images fill the page and no OCR has read it (yet, or ever: see the document's ocr)
+             * @enum {string}
+             */
+            source: "text" | "ocr" | "needs_ocr";
             text: string;
             width: number;
         };

@@ -26,6 +26,7 @@ export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document 
       next.pages_done = 0;
       delete next.failure;
       delete next.stage;
+      delete next.ocr;
       break;
     case "parse.started":
       next.status = "parsing";
@@ -48,6 +49,8 @@ export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document 
       next.status = "done";
       next.page_count = next.pages_done = ev.data.page_count;
       next.summary = ev.data.summary;
+      if (ev.data.ocr) next.ocr = { status: ev.data.ocr, pages_total: ev.data.ocr_pages ?? 0, pages_done: 0 };
+      else delete next.ocr;
       delete next.stage;
       delete next.failure;
       break;
@@ -59,6 +62,16 @@ export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document 
     case "document.canceled":
       next.status = "canceled";
       delete next.stage;
+      break;
+    case "ocr.progress":
+      next.ocr = { status: "running", pages_total: ev.data.pages_total, pages_done: ev.data.pages_done };
+      break;
+    case "ocr.done":
+      next.ocr = {
+        status: "done",
+        pages_total: ev.data.pages_read + ev.data.pages_failed,
+        pages_done: ev.data.pages_read + ev.data.pages_failed,
+      };
       break;
   }
   return next;

@@ -41,6 +41,8 @@ const everyEventType: Record<EventType, true> = {
   "document.failed": true,
   "document.canceled": true,
   "document.deleted": true,
+  "ocr.progress": true,
+  "ocr.done": true,
 };
 
 /** Every event type a stream can carry, for SSE listeners. */

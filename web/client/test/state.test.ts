@@ -44,6 +44,20 @@ describe("applyEvent", () => {
     expect(applyEvent(doc(D) as Document, ev(2, "document.canceled", null))?.status).toBe("canceled");
   });
 
+  it("follows the OCR of scanned pages after the document is done", () => {
+    let d = run(doc(D, { status: "parsing" }) as Document, [
+      ev(5, "document.done", { page_count: 12, summary: {}, ocr: "pending", ocr_pages: 10 }),
+    ]);
+    expect(d).toMatchObject({ status: "done", ocr: { status: "pending", pages_total: 10, pages_done: 0 } });
+    d = run(d, [ev(6, "ocr.progress", { pages_done: 4, pages_total: 10 })]);
+    expect(d).toMatchObject({ status: "done", ocr: { status: "running", pages_done: 4 } });
+    expect(progressOf(d)).toBe(1);
+    d = run(d, [ev(7, "ocr.done", { pages_read: 9, pages_failed: 1, confidence: 91.5 })]);
+    expect(d?.ocr).toEqual({ status: "done", pages_total: 10, pages_done: 10 });
+    d = run(d, [ev(8, "document.queued", { reparse: true })]);
+    expect(d?.ocr).toBeUndefined();
+  });
+
   it("does not change the document it is given", () => {
     const d = doc(D) as Document;
     applyEvent(d, ev(2, "parse.started", { attempt: 1, resume_at_page: 1 }));

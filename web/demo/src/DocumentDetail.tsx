@@ -53,6 +53,11 @@ export function DocumentDetail({ selection, onClose }: { selection: Selection; o
           </span>
         )}
       </p>
+      {doc.ocr && (
+        <p className="muted" data-testid="ocr-status" data-ocr={doc.ocr.status}>
+          {ocrWords(doc.ocr)}
+        </p>
+      )}
       {doc.failure && (
         <div className="error" role="alert">
           <strong>{describeFailure(doc.failure.code)}</strong> <span>{doc.failure.message}</span>
@@ -83,7 +88,7 @@ export function DocumentDetail({ selection, onClose }: { selection: Selection; o
       {doc.status === "done" && (
         <>
           <Outline id={doc.id} onPage={setPage} />
-          <PageText id={doc.id} page={page} pages={doc.page_count ?? 1} onPage={setPage} />
+          <PageText id={doc.id} page={page} pages={doc.page_count ?? 1} version={doc.ocr?.pages_done ?? 0} onPage={setPage} />
         </>
       )}
     </section>
@@ -171,7 +176,40 @@ function OutlineTree({ items, onPage }: { items: OutlineItem[]; onPage: (n: numb
   );
 }
 
-function PageText({ id, page, pages, onPage }: { id: string; page: number; pages: number; onPage: (n: number) => void }) {
+/** The OCR of a document's scanned pages, in words. */
+function ocrWords(ocr: NonNullable<Document["ocr"]>): string {
+  switch (ocr.status) {
+    case "pending":
+      return `${ocr.pages_total} scanned page${ocr.pages_total === 1 ? "" : "s"} waiting for OCR`;
+    case "running":
+      return `Reading scanned pages: ${ocr.pages_done} of ${ocr.pages_total}`;
+    case "done":
+      return `${ocr.pages_total} scanned page${ocr.pages_total === 1 ? "" : "s"} read by OCR`;
+    case "unavailable":
+      return `${ocr.pages_total} scanned page${ocr.pages_total === 1 ? " has" : "s have"} no text: the worker has no OCR engine`;
+  }
+}
+
+/** Where a page's text came from, in words ("" for the page's own text). */
+function sourceWords(p: Page): string {
+  if (p.source === "ocr") return `Read by OCR (mean confidence ${Math.round(p.ocr_confidence ?? 0)}%)`;
+  if (p.source === "needs_ocr") return p.ocr_failure ? `A scanned page OCR could not read (${p.ocr_failure})` : "A scanned page, not read by OCR yet";
+  return "";
+}
+
+function PageText({
+  id,
+  page,
+  pages,
+  version,
+  onPage,
+}: {
+  id: string;
+  page: number;
+  pages: number;
+  version: number;
+  onPage: (n: number) => void;
+}) {
   const client = useFolio();
   const [text, setText] = useState<Page | null>(null);
   const [err, setErr] = useState<string | null>(null);
@@ -187,7 +225,7 @@ function PageText({ id, page, pages, onPage }: { id: string; page: number; pages
       },
     );
     return () => ctl.abort();
-  }, [client, id, page]);
+  }, [client, id, page, version]);
   const go = (n: number) => onPage(Math.min(pages, Math.max(1, n)));
   return (
     <div className="page-text">
@@ -212,9 +250,16 @@ function PageText({ id, page, pages, onPage }: { id: string; page: number; pages
       {err ? (
         <p className="error">{err}</p>
       ) : (
-        <pre data-testid="page-text" aria-label={`Text of page ${page}`} tabIndex={0}>
-          {text ? text.text || "(This page has no text.)" : "Loading…"}
-        </pre>
+        <>
+          {text && sourceWords(text) && (
+            <p className="muted" data-testid="page-source" data-source={text.source}>
+              {sourceWords(text)}
+            </p>
+          )}
+          <pre data-testid="page-text" aria-label={`Text of page ${page}`} tabIndex={0}>
+            {text ? text.text || "(This page has no text.)" : "Loading…"}
+          </pre>
+        </>
       )}
     </div>
   );

@@ -1,0 +1,179 @@
+package documents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/foliohq/folio/events"
+	"github.com/foliohq/folio/internal/pg"
+	"github.com/foliohq/folio/internal/tracing"
+)
+
+// A document's OCR status (documents.ocr_status).
+const (
+	OCRPending     = "pending"
+	OCRRunning     = "running"
+	OCRDone        = "done"
+	OCRUnavailable = "unavailable"
+)
+
+// ErrNoOCR means the OCR job has no work: the document is gone, was
+// reparsed since (its generation is not gen), or its OCR is done.
+var ErrNoOCR = errors.New("no OCR to do for this generation")
+
+// OCRResult is one page as OCR read it, or why it could not.
+type OCRResult struct {
+	Number     int
+	Text       string
+	Confidence float64
+	Failure    string // a reason code; empty when read
+}
+
+// StartOCR marks generation gen's OCR running and returns the S3 key of
+// the original and the pages still to read (those stored as needing OCR
+// that no earlier attempt read or failed), announcing where it stands.
+// ErrNoOCR: nothing to do.
+func StartOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64) (key string, pages []int, err error) {
+	ctx, span := tracing.Start(ctx, "documents.StartOCR", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
+	defer tracing.End(span, &err)
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var total, done int
+		err := tx.QueryRow(ctx, `UPDATE documents SET ocr_status = $3, updated_at = now()
+			WHERE id = $1 AND parse_generation = $2 AND status = 'done' AND ocr_status IN ($3, $4)
+			RETURNING s3_key, coalesce(ocr_pages, 0), ocr_pages_done`, id, gen, OCRRunning, OCRPending).Scan(&key, &total, &done)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNoOCR
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT page_number FROM pages WHERE document_id = $1 AND generation = $2
+			AND source = $3 AND ocr_failure IS NULL ORDER BY page_number`, id, gen, SourceNeedsOCR)
+		if err != nil {
+			return err
+		}
+		if pages, err = pgx.CollectRows(rows, pgx.RowTo[int]); err != nil {
+			return err
+		}
+		return appendEvent(ctx, tx, id, events.OCRProgressData{PagesDone: done, PagesTotal: total})
+	})
+	if errors.Is(err, ErrNoOCR) {
+		return "", nil, err
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("error starting OCR: %w", err)
+	}
+	return key, pages, nil
+}
+
+// SaveOCRPages stores pages read by OCR (their text replaces the page's,
+// its source becomes ocr) or failed (the reason is kept, the page stays
+// needs_ocr), counts them done, and announces progress when announce is
+// set. Pages of another generation are left alone.
+func SaveOCRPages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, results []OCRResult, announce bool) (err error) {
+	if len(results) == 0 {
+		return nil
+	}
+	ctx, span := tracing.Start(ctx, "documents.SaveOCRPages", attribute.String("folio.document.id", id.String()),
+		attribute.Int64("folio.parse.generation", gen), attribute.Int("folio.pages", len(results)))
+	defer tracing.End(span, &err)
+	nums := make([]int32, len(results))
+	texts := make([]string, len(results))
+	confs := make([]*float32, len(results))
+	fails := make([]*string, len(results))
+	for i, r := range results {
+		nums[i], texts[i] = int32(r.Number), r.Text
+		if r.Failure != "" {
+			fails[i] = &results[i].Failure
+		} else {
+			c := float32(r.Confidence)
+			confs[i] = &c
+		}
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE pages p SET
+				text = CASE WHEN u.f IS NULL THEN u.t ELSE p.text END,
+				source = CASE WHEN u.f IS NULL THEN $3 ELSE p.source END,
+				ocr_confidence = u.c, ocr_failure = u.f
+			FROM unnest($4::int[], $5::text[], $6::real[], $7::text[]) AS u(n, t, c, f)
+			WHERE p.document_id = $1 AND p.generation = $2 AND p.page_number = u.n AND p.source = 'needs_ocr'`,
+			id, gen, SourceOCR, nums, texts, confs, fails)
+		if err != nil {
+			return fmt.Errorf("error saving OCR pages: %w", err)
+		}
+		var done, total int
+		err = tx.QueryRow(ctx, `UPDATE documents SET ocr_pages_done = ocr_pages_done + $3, updated_at = now()
+			WHERE id = $1 AND parse_generation = $2 RETURNING ocr_pages_done, coalesce(ocr_pages, 0)`,
+			id, gen, tag.RowsAffected()).Scan(&done, &total)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // reparsed or gone
+		}
+		if err != nil {
+			return fmt.Errorf("error saving OCR progress: %w", err)
+		}
+		if announce {
+			return appendEvent(ctx, tx, id, events.OCRProgressData{PagesDone: done, PagesTotal: total})
+		}
+		return nil
+	})
+}
+
+// FinishOCR marks generation gen's OCR done and announces what it read.
+func FinishOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64) (err error) {
+	ctx, span := tracing.Start(ctx, "documents.FinishOCR", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
+	defer tracing.End(span, &err)
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE documents SET ocr_status = $3, updated_at = now()
+			WHERE id = $1 AND parse_generation = $2 AND ocr_status = $4`, id, gen, OCRDone, OCRRunning)
+		if err != nil {
+			return fmt.Errorf("error finishing OCR: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		var d events.OCRDoneData
+		var conf *float64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE source = 'ocr'), count(*) FILTER (WHERE ocr_failure IS NOT NULL),
+				avg(ocr_confidence) FILTER (WHERE source = 'ocr')
+			FROM pages WHERE document_id = $1 AND generation = $2`, id, gen).Scan(&d.PagesRead, &d.PagesFailed, &conf); err != nil {
+			return fmt.Errorf("error summing up OCR: %w", err)
+		}
+		if conf != nil {
+			d.Confidence = float64(int(*conf*10+0.5)) / 10
+		}
+		return appendEvent(ctx, tx, id, d)
+	})
+}
+
+// RequeueOCR puts a running OCR back to pending: its job was handed back
+// by a draining worker, will be retried, or was rescued from a lost
+// worker.
+func RequeueOCR(ctx context.Context, db pg.DBTX, id uuid.UUID, gen int64) error {
+	_, err := db.Exec(ctx, `UPDATE documents SET ocr_status = $3, updated_at = now()
+		WHERE id = $1 AND parse_generation = $2 AND ocr_status = $4`, id, gen, OCRPending, OCRRunning)
+	if err != nil {
+		return fmt.Errorf("error requeueing OCR: %w", err)
+	}
+	return nil
+}
+
+// FailOCR ends generation gen's OCR after its last attempt: the pages it
+// did not read keep needs_ocr with the reason code, and ocr.done says so.
+func FailOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, code string) error {
+	_, err := pool.Exec(ctx, `UPDATE pages SET ocr_failure = $3
+		WHERE document_id = $1 AND generation = $2 AND source = 'needs_ocr' AND ocr_failure IS NULL`, id, gen, code)
+	if err != nil {
+		return fmt.Errorf("error failing OCR pages: %w", err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE documents SET ocr_status = $3 WHERE id = $1 AND parse_generation = $2 AND ocr_status = $4`,
+		id, gen, OCRRunning, OCRPending); err != nil {
+		return fmt.Errorf("error failing OCR: %w", err)
+	}
+	return FinishOCR(ctx, pool, id, gen)
+}

@@ -1,0 +1,134 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/internal/tracing"
+	"github.com/foliohq/folio/jobs/jobargs"
+	"github.com/foliohq/folio/storage"
+)
+
+// OCRWorker reads the pages of one parse generation that only images fill:
+// it streams the original from S3 into a sandboxed OCR child (each page
+// rendered at 300 dpi by pdftoppm, read by Tesseract) and stores each
+// page's text as it comes, so that a retried or handed-back job goes on
+// from the first page not read.
+type OCRWorker struct {
+	river.WorkerDefaults[jobargs.OCRArgs]
+	Pool    *pgxpool.Pool
+	Store   *storage.Store
+	Sandbox *sandbox.Runner // Timeout bounds one attempt
+	Tools   sandbox.OCRTools
+	Logger  *slog.Logger
+	// ProgressInterval is the most often ocr.progress is sent.
+	ProgressInterval time.Duration
+	// Draining reports that the worker process is stopping; nil: never.
+	Draining func() bool
+	// Metrics, when set, count and time pages.
+	Metrics *OCRMetrics
+}
+
+// Timeout gives an attempt the sandbox's time plus room for S3 and
+// Postgres.
+func (w *OCRWorker) Timeout(*river.Job[jobargs.OCRArgs]) time.Duration {
+	return w.Sandbox.Timeout + time.Minute
+}
+
+// Work runs one attempt.
+func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (err error) {
+	id, gen := job.Args.DocumentID, job.Args.Generation
+	ctx, span := tracing.Start(tracing.Extract(ctx, job.Metadata), "ocr",
+		attribute.String("folio.document.id", id.String()), attribute.Int64("folio.job.id", job.ID))
+	defer tracing.End(span, &err)
+	log := w.Logger.With("document_id", id, "job_id", job.ID, "attempt", job.Attempt)
+	key, pages, err := documents.StartOCR(ctx, w.Pool, id, gen)
+	if errors.Is(err, documents.ErrNoOCR) {
+		log.Info("ocr: nothing to do (document gone, reparsed, or read already)")
+		return nil
+	}
+	if err != nil {
+		return w.retry(ctx, job, err)
+	}
+	started := time.Now()
+	if len(pages) > 0 {
+		obj, err := w.Store.Get(ctx, key)
+		if err != nil {
+			return w.retry(ctx, job, err)
+		}
+		defer obj.Close()
+		lastEvent, lastPage := time.Time{}, time.Now()
+		stats, err := w.Sandbox.OCR(ctx, obj, pages, w.Tools, func(p sandbox.OCRPage) error {
+			w.Metrics.observe(p.Code != "", time.Since(lastPage))
+			lastPage = time.Now()
+			r := documents.OCRResult{Number: p.Number, Text: p.Text, Confidence: p.Confidence, Failure: p.Code}
+			if p.Code != "" {
+				log.Info("ocr: page could not be read", "page", p.Number, "code", p.Code, "reason", p.Message)
+			}
+			announce := time.Since(lastEvent) >= w.ProgressInterval
+			if err := documents.SaveOCRPages(ctx, w.Pool, id, gen, []documents.OCRResult{r}, announce); err != nil {
+				return err
+			}
+			if announce {
+				lastEvent = time.Now()
+			}
+			return nil
+		})
+		if err != nil {
+			return w.retry(ctx, job, err)
+		}
+		log.Info("ocr: pages read", "pages", len(pages), "duration", time.Since(started).String(),
+			"child_peak_rss_mib", stats.PeakRSS>>20, "child_cpu", stats.CPUTime.String())
+	}
+	if err := documents.FinishOCR(ctx, w.Pool, id, gen); err != nil {
+		return w.retry(ctx, job, err)
+	}
+	return nil
+}
+
+// retry hands the job back: River runs it again (at once when a draining
+// worker gave it back, with backoff otherwise), and it goes on from the
+// pages it has not read. On the last attempt the pages left are marked
+// failed and the OCR ends, so that the document does not wait forever.
+func (w *OCRWorker) retry(ctx context.Context, job *river.Job[jobargs.OCRArgs], err error) error {
+	id, gen := job.Args.DocumentID, job.Args.Generation
+	if ctx.Err() != nil {
+		if rerr := documents.RequeueOCR(context.WithoutCancel(ctx), w.Pool, id, gen); rerr != nil {
+			w.Logger.Warn("ocr: putting the OCR back to pending", "err", rerr)
+		}
+		return fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	if job.Attempt < job.MaxAttempts {
+		if rerr := documents.RequeueOCR(ctx, w.Pool, id, gen); rerr != nil {
+			w.Logger.Warn("ocr: putting the OCR back to pending", "err", rerr)
+		}
+		return err
+	}
+	w.Logger.Warn("ocr: giving up on the pages left", "document_id", id, "err", err)
+	if ferr := documents.FailOCR(ctx, w.Pool, id, gen, "ocr_failed"); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return err
+}
+
+// enqueueOCR inserts the OCR job of a parse generation in the parse's
+// last transaction, through the River client working the parse.
+func enqueueOCR(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64) error {
+	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return err
+	}
+	_, err = client.InsertTx(ctx, tx, jobargs.OCRArgs{DocumentID: id, Generation: gen}, nil)
+	return err
+}
