@@ -109,6 +109,7 @@ type corpusResult struct {
 	popPages int
 	f1       float64
 	cjk      bool    // poppler's text is mostly in a CJK script
+	script   string  // then which: Chinese, Japanese or Korean
 	f1Bare   float64 // F1 with punctuation at word edges stripped (see bare)
 	popErr   string
 	ourTime  time.Duration
@@ -191,6 +192,9 @@ func TestCorpus(t *testing.T) {
 			r.f1 = f1(words(text.String()), words(popText))
 			r.f1Bare = f1(bare(words(text.String())), bare(words(popText)))
 			r.cjk = mostlyCJK(popText)
+			if r.cjk {
+				r.script = cjkScript(popText)
+			}
 		}
 		// The same file through the sandbox, as the worker runs it.
 		box := &sandbox.Runner{MemoryLimit: 1 << 30, Timeout: 5 * time.Minute, MaxPages: 5000}
@@ -208,6 +212,7 @@ func report(t *testing.T, results []corpusResult) {
 	var (
 		sumF1, sumCJK             float64
 		nF1, done, pageMiss, nCJK int
+		byScript                  = map[string][2]float64{} // sum of F1, files
 		ourTime, boxTime, popTime time.Duration
 		ourPages                  int
 		low                       []string
@@ -228,6 +233,8 @@ func report(t *testing.T, results []corpusResult) {
 			if r.cjk {
 				sumCJK += r.f1
 				nCJK++
+				v := byScript[r.script]
+				byScript[r.script] = [2]float64{v[0] + r.f1, v[1] + 1}
 			} else {
 				sumF1 += r.f1
 				nF1++
@@ -264,8 +271,13 @@ func report(t *testing.T, results []corpusResult) {
 		cpuModel(), runtime.NumCPU(), runtime.Version(), popplerVersion())
 	fmt.Fprintf(&out, "corpus: %d files, %d done, mean word F1 %.4f over %d files poppler reads (not mostly CJK), %d page-count mismatches\n",
 		len(results), done, mean, nF1, pageMiss)
-	fmt.Fprintf(&out, "CJK: mean F1 %.4f over %d files whose text is mostly Han, kana or Hangul (those characters count one by one)\n",
-		meanCJK, nCJK)
+	fmt.Fprintf(&out, "CJK: mean F1 %.4f over %d files whose text is mostly Han, kana or Hangul (those characters count one by one)", meanCJK, nCJK)
+	for _, script := range []string{"Chinese", "Japanese", "Korean"} {
+		if v := byScript[script]; v[1] > 0 {
+			fmt.Fprintf(&out, "; %s %.4f (%d)", script, v[0]/v[1], int(v[1]))
+		}
+	}
+	out.WriteString("\n")
 	fmt.Fprintf(&out, "speed over %d pages: Folio in-process %.1f pages/s, through the sandbox %.1f pages/s, pdftotext %.1f pages/s"+
 		" (in-process %.2fx, sandbox %.2fx pdftotext)\n",
 		ourPages, float64(ourPages)/ourTime.Seconds(), float64(ourPages)/boxTime.Seconds(), float64(ourPages)/popTime.Seconds(),
@@ -318,6 +330,29 @@ func bare(ws map[string]int) map[string]int {
 		}
 	}
 	return out
+}
+
+// cjkScript names the language of mostly-CJK text by its letters: Korean
+// when Hangul outnumbers Han, Japanese when it has kana, else Chinese.
+func cjkScript(s string) string {
+	var han, kana, hangul int
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Hangul, r):
+			hangul++
+		case unicode.In(r, unicode.Hiragana, unicode.Katakana):
+			kana++
+		case unicode.Is(unicode.Han, r):
+			han++
+		}
+	}
+	switch {
+	case hangul > han:
+		return "Korean"
+	case kana*20 > han:
+		return "Japanese"
+	}
+	return "Chinese"
 }
 
 // mostlyCJK says whether at least a third of the letters of s are in a
