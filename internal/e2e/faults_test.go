@@ -337,7 +337,25 @@ func TestFaults(t *testing.T) {
 		table = append(table, line)
 	}
 
-	// The stream: every event of every document once, gap-free.
+	// The stream: every event of every document once, gap-free. The last
+	// documents are done in the database a moment before their last events
+	// reach the stream (the sequencer's poll, the hub's fan-out): wait
+	// until the stream has had as many events as the log holds.
+	var logged int
+	require.Eventually(t, func() bool {
+		if err := fs.admin.QueryRow(ctx, `SELECT count(*) FROM document_events WHERE owner = 'faults'`).Scan(&logged); err != nil {
+			return false
+		}
+		msgMu.Lock()
+		defer msgMu.Unlock()
+		got := 0
+		for _, m := range msgs {
+			if m.Type != "snapshot" {
+				got++
+			}
+		}
+		return got >= logged
+	}, 30*time.Second, 50*time.Millisecond, "the stream caught up with the log")
 	stopWatch()
 	if err := <-watchDone; err != nil {
 		require.ErrorIs(t, err, context.Canceled, "the stream ran until it was stopped")
