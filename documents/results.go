@@ -90,18 +90,25 @@ const (
 	MarkStop  = "\x03"
 )
 
-// Search finds the owner's pages matching q (web-search syntax: words,
-// "phrases", -exclusions, or), best first.
-func Search(ctx context.Context, db pg.DBTX, owner, q string, limit int) ([]Hit, error) {
-	rows, err := db.Query(ctx, `
+// searchSQL is Search's query: $1 owner, $2 web-search query (through
+// searchQuery), $3 limit.
+const searchSQL = `
 		WITH q AS (SELECT websearch_to_tsquery('simple', $2) AS query)
 		SELECT d.id, d.filename, p.page_number,
-			ts_headline('simple', p.text, q.query, 'StartSel=`+MarkStart+`, StopSel=`+MarkStop+`, MaxWords=30, MinWords=10, MaxFragments=1'),
-			ts_rank(p.tsv, q.query)
+			ts_headline('simple', folio_search_text(p.text), q.query, 'StartSel=` + MarkStart + `, StopSel=` + MarkStop + `, MaxWords=30, MinWords=10, MaxFragments=1'),
+			ts_rank(to_tsvector('simple', folio_search_text(p.text)), q.query) AS rank
 		FROM q, pages p JOIN documents d ON d.id = p.document_id
-		WHERE d.owner = $1 AND d.status = 'done' AND p.generation = d.parse_generation AND p.tsv @@ q.query
-		ORDER BY ts_rank(p.tsv, q.query) DESC, d.created_at DESC, p.page_number
-		LIMIT $3`, owner, q, limit)
+		WHERE d.owner = $1 AND d.status = 'done' AND p.generation = d.parse_generation
+			AND to_tsvector('simple', folio_search_text(p.text)) @@ q.query -- pages_search_idx
+		ORDER BY rank DESC, d.created_at DESC, p.page_number
+		LIMIT $3`
+
+// Search finds the owner's pages matching q (web-search syntax: words,
+// "phrases", -exclusions, or), best first. Han, kana and Hangul are
+// indexed character by character: a CJK word of the query matches where
+// its characters follow each other (migration 00010).
+func Search(ctx context.Context, db pg.DBTX, owner, q string, limit int) ([]Hit, error) {
+	rows, err := db.Query(ctx, searchSQL, owner, searchQuery(q), limit)
 	if err != nil {
 		return nil, fmt.Errorf("error searching: %w", err)
 	}
@@ -112,6 +119,7 @@ func Search(ctx context.Context, db pg.DBTX, owner, q string, limit int) ([]Hit,
 		if err := rows.Scan(&h.DocumentID, &h.Filename, &h.Page, &h.Snippet, &h.Rank); err != nil {
 			return nil, fmt.Errorf("error searching: %w", err)
 		}
+		h.Snippet = unspaceSnippet(h.Snippet)
 		hits = append(hits, h)
 	}
 	return hits, rows.Err()

@@ -143,8 +143,23 @@ func withLock(ctx context.Context, pool *pgxpool.Pool, fn func(*sql.DB) error) (
 		return fmt.Errorf("error connecting to Postgres: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
-		return fmt.Errorf("error taking the migration lock: %w", err)
+	// Poll for the lock rather than wait in pg_advisory_lock: a session
+	// waiting there holds a snapshot, and CREATE INDEX CONCURRENTLY in the
+	// holder's migration (00010) waits for every older snapshot to go: the
+	// two would wait for each other forever.
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&got); err != nil {
+			return fmt.Errorf("error taking the migration lock: %w", err)
+		}
+		if got {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("error taking the migration lock: %w", context.Cause(ctx))
+		case <-time.After(wait):
+		}
 	}
 	defer func() {
 		// A fresh context: the lock must be released even when ctx is done.
