@@ -57,14 +57,7 @@ func childMain(args []string, stdin io.Reader, stdout io.Writer) int {
 	}
 	limitSelf(*memLimit, *cpuSeconds)
 
-	out := bufio.NewWriterSize(stdout, 64<<10)
-	enc := json.NewEncoder(out)
-	send := func(m message) error {
-		if err := enc.Encode(m); err != nil {
-			return err
-		}
-		return out.Flush()
-	}
+	send := reporter(stdout)
 
 	data, err := io.ReadAll(stdin)
 	if err != nil {
@@ -92,6 +85,19 @@ func childMain(args []string, stdin io.Reader, stdout io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// reporter returns the child's way to report: one JSON line per message,
+// flushed at once.
+func reporter(stdout io.Writer) func(message) error {
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	enc := json.NewEncoder(out)
+	return func(m message) error {
+		if err := enc.Encode(m); err != nil {
+			return err
+		}
+		return out.Flush()
+	}
 }
 
 // limitSelf caps this process: address space (hard, so a runaway

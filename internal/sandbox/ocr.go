@@ -1,10 +1,8 @@
 package sandbox
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -148,14 +146,7 @@ func ocrChildMain(args []string, stdin io.Reader, stdout io.Writer) int {
 	// process on its own: the CPU limit is per page.
 	limitSelf(*memLimit, *cpuSeconds)
 
-	out := bufio.NewWriterSize(stdout, 64<<10)
-	enc := json.NewEncoder(out)
-	send := func(m message) error {
-		if err := enc.Encode(m); err != nil {
-			return err
-		}
-		return out.Flush()
-	}
+	send := reporter(stdout)
 	in := filepath.Join(*work, "in.pdf")
 	f, err := os.OpenFile(in, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
