@@ -124,13 +124,14 @@ func SaveOCRPages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int
 	})
 }
 
-// FinishOCR marks generation gen's OCR done and announces what it read.
+// FinishOCR marks generation gen's OCR done (running, or pending when its
+// last attempt gave up) and announces what it read.
 func FinishOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64) (err error) {
 	ctx, span := tracing.Start(ctx, "documents.FinishOCR", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE documents SET ocr_status = $3, updated_at = now()
-			WHERE id = $1 AND parse_generation = $2 AND ocr_status = $4`, id, gen, OCRDone, OCRRunning)
+			WHERE id = $1 AND parse_generation = $2 AND ocr_status IN ($4, $5)`, id, gen, OCRDone, OCRRunning, OCRPending)
 		if err != nil {
 			return fmt.Errorf("error finishing OCR: %w", err)
 		}
@@ -170,10 +171,6 @@ func FailOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, c
 		WHERE document_id = $1 AND generation = $2 AND source = 'needs_ocr' AND ocr_failure IS NULL`, id, gen, code)
 	if err != nil {
 		return fmt.Errorf("error failing OCR pages: %w", err)
-	}
-	if _, err := pool.Exec(ctx, `UPDATE documents SET ocr_status = $3 WHERE id = $1 AND parse_generation = $2 AND ocr_status = $4`,
-		id, gen, OCRRunning, OCRPending); err != nil {
-		return fmt.Errorf("error failing OCR: %w", err)
 	}
 	return FinishOCR(ctx, pool, id, gen)
 }

@@ -134,22 +134,21 @@ func decodeCMap(name string, e *cjkEntry) *cidCMap {
 		cid += dcid
 		c.ranges = append(c.ranges, cidRange{n: int(n), lo: uint32(lo), hi: uint32(lo + int64(span)), cid: uint32(cid)})
 	}
+	c.inheritSpace()
 	return c
 }
 
-// codespace is the CMap's, or that of the CMap it uses.
-func (c *cidCMap) codespace() []codespace {
-	for ; c != nil; c = c.use {
-		if len(c.space) > 0 {
-			return c.space
-		}
+// inheritSpace gives a CMap without codespace ranges those of the CMap it
+// uses (a -V CMap has none of its own).
+func (c *cidCMap) inheritSpace() {
+	if len(c.space) == 0 && c.use != nil {
+		c.space = c.use.space
 	}
-	return nil
 }
 
 // split cuts s into codes by the codespace ranges.
 func (c *cidCMap) split(s []byte) [][]byte {
-	return (&cmap{space: c.codespace()}).split(s, 2)
+	return splitCodes(c.space, s, 2)
 }
 
 // cid maps one code; ok is false when no range of this CMap (or of the
@@ -233,6 +232,7 @@ func embeddedCMap(c *cmap) *cidCMap {
 		a, b := out.ranges[i], out.ranges[j]
 		return a.n < b.n || a.n == b.n && a.lo < b.lo
 	})
+	out.inheritSpace()
 	return out
 }
 

@@ -184,10 +184,16 @@ func (c *cmap) lookup(n int, code uint32) (string, bool) {
 // split cuts s into codes by the codespace ranges, falling back to
 // fallback bytes per code where no range matches.
 func (c *cmap) split(s []byte, fallback int) [][]byte {
+	return splitCodes(c.space, s, fallback)
+}
+
+// splitCodes cuts s into codes by codespace ranges, falling back to
+// fallback bytes per code where no range matches.
+func splitCodes(space []codespace, s []byte, fallback int) [][]byte {
 	var out [][]byte
 	for len(s) > 0 {
 		n := 0
-		for _, sp := range c.space {
+		for _, sp := range space {
 			if sp.n <= len(s) {
 				v := be(s[:sp.n])
 				if v >= sp.lo && v <= sp.hi {

@@ -328,7 +328,7 @@ func (f *font) codes(s []byte) [][]byte {
 		return out
 	}
 	switch {
-	case f.cids != nil && len(f.cids.codespace()) > 0:
+	case f.cids != nil && len(f.cids.space) > 0:
 		return f.cids.split(s)
 	case f.toUnicode != nil && len(f.toUnicode.space) > 0 && f.toUnicode.space[0].n != 2:
 		return f.toUnicode.split(s, 2)
