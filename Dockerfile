@@ -2,7 +2,8 @@
 # Multi-stage build: static binaries in a distroless, non-root image (the
 # default target: api, folio). The worker's image (--target worker) adds
 # what OCR runs: poppler's pdftoppm and Tesseract with English; add
-# tesseract-ocr-<lang> packages for more FOLIO_OCR_LANGUAGES.
+# tesseract-ocr-<lang> packages for more FOLIO_OCR_LANGUAGES. (Page images
+# need nothing installed: PDFium is WebAssembly inside the binary.)
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -16,6 +17,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends poppler-utils tesseract-ocr tesseract-ocr-eng \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /usr/local/bin/
+# The page renderer's compiled WebAssembly (written at start-up): a
+# directory the non-root user can write, not $HOME.
+ENV FOLIO_RENDER_CACHE_DIR=/tmp/folio-wazero
 USER 65532:65532
 EXPOSE 8081
 ENTRYPOINT ["/usr/local/bin/worker"]

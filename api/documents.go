@@ -136,5 +136,6 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.cleanupObject(r.Context(), doc.S3Key)
+	s.cleanupDerived(r.Context(), doc)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -18,6 +18,9 @@ type Problem struct {
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
 	Code   string `json:"code"`
+	// Reason is a page's own reason code (page_not_rendered: time_limit,
+	// memory_limit, page_too_large, render_failed).
+	Reason string `json:"reason,omitempty"`
 
 	retryAfter time.Duration
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/rs/cors"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/events"
@@ -40,6 +41,9 @@ type Limits struct {
 	// MaxStreamsPerOwner caps one owner's open streams on this process;
 	// zero: unlimited.
 	MaxStreamsPerOwner int
+	// RenderWait is how long a request for a page image that is not
+	// rendered yet waits for it (30 s when zero).
+	RenderWait time.Duration
 }
 
 // Deps are the Server's collaborators.
@@ -79,6 +83,8 @@ type Server struct {
 	// cutoff ends uploads still running when the shutdown timeout is up.
 	cutoff     context.Context
 	cutoffFunc context.CancelFunc
+
+	renders singleflight.Group // on-demand renders this process waits for
 }
 
 // route is one endpoint. Routes are a table so that tests (the OpenAPI
@@ -127,6 +133,7 @@ func New(deps Deps) *Server {
 		{"POST /v1/documents/{id}/reparse", false, s.reparse},
 		{"DELETE /v1/documents/{id}", false, s.delete},
 		{"GET /v1/documents/{id}/pages", false, s.pages},
+		{"GET /v1/documents/{id}/pages/{n}/image", false, s.pageImage},
 		{"GET /v1/documents/{id}/text", false, s.text},
 		{"GET /v1/documents/{id}/outline", false, s.outline},
 		{"GET /v1/search", false, s.search},

@@ -199,6 +199,44 @@ func (c *Client) Get(ctx context.Context, id uuid.UUID) (*Document, error) {
 	return &d, json.NewDecoder(resp.Body).Decode(&d)
 }
 
+// Delete deletes a document (its original, text and page images).
+func (c *Client) Delete(ctx context.Context, id uuid.UUID) error {
+	resp, err := c.send(ctx, http.MethodDelete, "/v1/documents/"+id.String())
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return problemOf(resp)
+	}
+	return nil
+}
+
+// PageImage returns page n of a document drawn width pixels wide, as JPEG
+// (widths: 256, 512, 1024, 2048). A page that could not be drawn is an
+// error whose problem says why.
+func (c *Client) PageImage(ctx context.Context, id uuid.UUID, n, width int) ([]byte, error) {
+	resp, err := c.send(ctx, http.MethodGet, fmt.Sprintf("/v1/documents/%s/pages/%d/image?width=%d", id, n, width))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, problemOf(resp)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+// send sends a request without a body, with the token.
+func (c *Client) send(ctx context.Context, method, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base()+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	return c.httpClient().Do(req)
+}
+
 type countingReader struct {
 	r  io.Reader
 	n  int64

@@ -38,21 +38,24 @@ type Failure struct {
 // Document is one uploaded file and what is known of it. Its JSON form is
 // what the API returns everywhere a document appears.
 type Document struct {
-	ID          uuid.UUID       `json:"id"`
-	Owner       string          `json:"-"`
-	Filename    string          `json:"filename"`
-	Status      Status          `json:"status"`
-	SizeBytes   int64           `json:"size_bytes"`
-	SHA256      string          `json:"sha256"`
-	S3Key       string          `json:"-"`
-	PageCount   *int            `json:"page_count"`
-	PagesDone   int             `json:"pages_done"`
-	Stage       string          `json:"stage,omitempty"` // while parsing: reading, extracting
-	Summary     json.RawMessage `json:"summary,omitempty"`
-	Failure     *Failure        `json:"failure,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
-	DuplicateOf *uuid.UUID      `json:"duplicate_of,omitempty"`
+	ID        uuid.UUID `json:"id"`
+	Owner     string    `json:"-"`
+	Filename  string    `json:"filename"`
+	Status    Status    `json:"status"`
+	SizeBytes int64     `json:"size_bytes"`
+	SHA256    string    `json:"sha256"`
+	S3Key     string    `json:"-"`
+	PageCount *int      `json:"page_count"`
+	PagesDone int       `json:"pages_done"`
+	Stage     string    `json:"stage,omitempty"` // while parsing: reading, extracting, rendering
+	// PagesRendered is how many pages have their thumbnail (or the reason
+	// they have none) from this parse.
+	PagesRendered int             `json:"pages_rendered"`
+	Summary       json.RawMessage `json:"summary,omitempty"`
+	Failure       *Failure        `json:"failure,omitempty"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	DuplicateOf   *uuid.UUID      `json:"duplicate_of,omitempty"`
 	// OCR is the OCR of the pages only images fill, nil when every page
 	// has text.
 	OCR *OCRState `json:"ocr,omitempty"`

@@ -21,6 +21,7 @@ import (
 const (
 	StageReading    = "reading"
 	StageExtracting = "extracting"
+	StageRendering  = "rendering"
 	StageDone       = "done" // in the last progress event only
 )
 
@@ -41,6 +42,16 @@ type PageRow struct {
 	// OCRFailure is why OCR could not read a needs_ocr page
 	// (render_failed, ocr_failed, time_limit, memory_limit).
 	OCRFailure string `json:"ocr_failure,omitempty"`
+	// Thumbnail is the page's thumbnail: its size, or why there is none.
+	// Nil until the parse's rendering stage has reached the page.
+	Thumbnail *Thumbnail `json:"thumbnail,omitempty"`
+}
+
+// Thumbnail is a page's thumbnail as the pages listing shows it.
+type Thumbnail struct {
+	Width   int      `json:"width"`
+	Height  int      `json:"height,omitempty"`
+	Failure *Failure `json:"failure,omitempty"`
 }
 
 // Where a page's text came from.
@@ -77,7 +88,8 @@ func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64
 		// The row is locked: an update that changes nothing means gen is
 		// done already or older than the document's generation.
 		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'parsing', parse_generation = $2, parse_stage = $3,
-			failure_code = NULL, failure_message = NULL, ocr_status = NULL, ocr_pages = NULL, ocr_pages_done = 0, updated_at = now()
+			failure_code = NULL, failure_message = NULL, ocr_status = NULL, ocr_pages = NULL, ocr_pages_done = 0,
+			pages_rendered = 0, updated_at = now()
 			WHERE id = $1 AND (parse_generation IS NULL OR parse_generation < $2
 				OR (parse_generation = $2 AND status <> 'done'))`, id, gen, StageReading)
 		if err != nil {

@@ -20,7 +20,7 @@ import (
 
 const columns = `id, owner, filename, status, size_bytes, sha256, s3_key, page_count, pages_done, summary,
 	failure_code, failure_message, created_at, updated_at, coalesce(parse_stage, ''), event_seq,
-	ocr_status, coalesce(ocr_pages, 0), ocr_pages_done`
+	ocr_status, coalesce(ocr_pages, 0), ocr_pages_done, pages_rendered`
 
 func scan(row pgx.Row) (*Document, error) {
 	var (
@@ -32,7 +32,7 @@ func scan(row pgx.Row) (*Document, error) {
 	)
 	err := row.Scan(&d.ID, &d.Owner, &d.Filename, &d.Status, &d.SizeBytes, &d.SHA256, &d.S3Key,
 		&d.PageCount, &d.PagesDone, &summaryJSON, &code, &msg, &d.CreatedAt, &d.UpdatedAt, &d.Stage, &d.EventSeq,
-		&ocr, &ocrState.PagesTotal, &ocrState.PagesDone)
+		&ocr, &ocrState.PagesTotal, &ocrState.PagesDone, &d.PagesRendered)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -52,11 +52,12 @@ func scan(row pgx.Row) (*Document, error) {
 	return &d, nil
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
 	}
-	return *s
+	return *p
 }
 
 // insert stores a new document, setting its timestamps.

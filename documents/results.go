@@ -13,8 +13,10 @@ import (
 
 // Pages returns up to limit pages of a document from page from on.
 func Pages(ctx context.Context, db pg.DBTX, id uuid.UUID, from, limit int) ([]PageRow, error) {
-	rows, err := db.Query(ctx, `SELECT page_number, width, height, rotation, text, source, ocr_confidence, coalesce(ocr_failure, '')
-		FROM pages WHERE document_id = $1 AND page_number >= $2 ORDER BY page_number LIMIT $3`, id, from, limit)
+	rows, err := db.Query(ctx, `SELECT p.page_number, p.width, p.height, p.rotation, p.text, p.source, p.ocr_confidence,
+			coalesce(p.ocr_failure, ''), i.width, i.height, i.failure_code, i.failure_message
+		FROM pages p LEFT JOIN page_images i ON i.document_id = p.document_id AND i.page_number = p.page_number AND i.width = $4
+		WHERE p.document_id = $1 AND p.page_number >= $2 ORDER BY p.page_number LIMIT $3`, id, from, limit, ThumbnailWidth)
 	if err != nil {
 		return nil, fmt.Errorf("error reading pages: %w", err)
 	}
@@ -25,9 +27,19 @@ func Pages(ctx context.Context, db pg.DBTX, id uuid.UUID, from, limit int) ([]Pa
 			p    PageRow
 			w, h float32
 			conf *float32
+			tw   *int
+			th   *int
+			code *string
+			msg  *string
 		)
-		if err := rows.Scan(&p.Number, &w, &h, &p.Rotation, &p.Text, &p.Source, &conf, &p.OCRFailure); err != nil {
+		if err := rows.Scan(&p.Number, &w, &h, &p.Rotation, &p.Text, &p.Source, &conf, &p.OCRFailure, &tw, &th, &code, &msg); err != nil {
 			return nil, fmt.Errorf("error reading pages: %w", err)
+		}
+		if tw != nil {
+			p.Thumbnail = &Thumbnail{Width: *tw, Height: deref(th)}
+			if code != nil {
+				p.Thumbnail.Failure = &Failure{Code: *code, Message: deref(msg)}
+			}
 		}
 		p.Width, p.Height = float64(w), float64(h)
 		if conf != nil {

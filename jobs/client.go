@@ -38,6 +38,10 @@ type Deps struct {
 	OCRSandbox     *sandbox.Runner
 	OCRConcurrency int
 	OCRMetrics     *OCRMetrics
+	// Renderer, when set, draws page images: thumbnails in the parse,
+	// other widths in render jobs (RenderConcurrency at once).
+	Renderer          *PageRenderer
+	RenderConcurrency int
 }
 
 // Workers registers every Folio worker.
@@ -46,7 +50,11 @@ func Workers(deps Deps) *river.Workers {
 	river.AddWorker(workers, &SweepUploadsWorker{Store: deps.Store, Pool: deps.Pool, MaxAge: deps.UploadMaxAge})
 	river.AddWorker(workers, &PruneEventsWorker{Pool: deps.Pool, Retention: deps.EventRetention})
 	river.AddWorker(workers, &ParseWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.Sandbox, Logger: deps.Logger,
-		ProgressInterval: deps.ProgressInterval, Draining: deps.Draining, Metrics: deps.ParseMetrics, OCR: deps.OCR != nil})
+		ProgressInterval: deps.ProgressInterval, Draining: deps.Draining, Metrics: deps.ParseMetrics, OCR: deps.OCR != nil,
+		Renderer: deps.Renderer})
+	if deps.Renderer != nil {
+		river.AddWorker(workers, &RenderWorker{Renderer: deps.Renderer, Logger: deps.Logger})
+	}
 	if deps.OCR != nil {
 		river.AddWorker(workers, &OCRWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.OCRSandbox, Tools: *deps.OCR,
 			Logger: deps.Logger, ProgressInterval: deps.ProgressInterval, Draining: deps.Draining, Metrics: deps.OCRMetrics})
@@ -60,6 +68,9 @@ func ClientConfig(deps Deps, concurrency int) *river.Config {
 	queues := map[string]river.QueueConfig{
 		river.QueueDefault: {MaxWorkers: 2},
 		jobargs.QueueParse: {MaxWorkers: concurrency},
+	}
+	if deps.Renderer != nil {
+		queues[jobargs.QueueRender] = river.QueueConfig{MaxWorkers: max(deps.RenderConcurrency, 1)}
 	}
 	if deps.OCR != nil {
 		queues[jobargs.QueueOCR] = river.QueueConfig{MaxWorkers: max(deps.OCRConcurrency, 1)}

@@ -41,6 +41,9 @@ type ParseWorker struct {
 	// OCR job is queued when the parse ends. Without it such pages stay
 	// needs_ocr and the document's OCR is "unavailable".
 	OCR bool
+	// Renderer, when set, draws every page's thumbnail after its text is
+	// extracted (the parse's rendering stage).
+	Renderer *PageRenderer
 }
 
 // flushPages bounds how many pages wait in memory before being written.
@@ -49,6 +52,9 @@ const flushPages = 64
 // Timeout gives a parse the sandbox's time plus room for S3 and Postgres
 // (River's default of one minute is far too short for a 5,000-page book).
 func (w *ParseWorker) Timeout(*river.Job[jobargs.ParseArgs]) time.Duration {
+	if w.Renderer != nil {
+		return w.Sandbox.Timeout + w.Renderer.Sandbox.Timeout + time.Minute
+	}
 	return w.Sandbox.Timeout + time.Minute
 }
 
@@ -156,6 +162,10 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	if err == nil {
 		err = flush()
 	}
+	rendered := 0
+	if err == nil && w.Renderer != nil {
+		rendered, err = w.Renderer.thumbnails(ctx, doc, gen, res.PageCount, w.ProgressInterval)
+	}
 	if err != nil && ctx.Err() != nil && w.Draining != nil && w.Draining() && len(pending) > 0 {
 		// Handed back while draining: keep the pages the child finished, so
 		// the next attempt re-parses none of them (at most the page that was
@@ -180,7 +190,7 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 			w.Metrics.observe(attemptOutcome(ctx, w.Draining), time.Since(started), 0)
 			return w.transient(ctx, job, ferr)
 		}
-		log.Info("parse: done", "pages", res.PageCount, "resumed_at", firstPage, "duration", time.Since(started).String(),
+		log.Info("parse: done", "pages", res.PageCount, "resumed_at", firstPage, "thumbnails", rendered, "duration", time.Since(started).String(),
 			"child_peak_rss_mib", stats.PeakRSS>>20, "child_cpu", stats.CPUTime.String(), "current", ok)
 		w.Metrics.observe("done", time.Since(started), res.PageCount-firstPage+1)
 		return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
@@ -76,7 +77,11 @@ func (w *SweepUploadsWorker) Work(ctx context.Context, job *river.Job[SweepUploa
 	if err != nil {
 		return err
 	}
-	return river.RecordOutput(ctx, SweepResult{Seen: len(uploads), Aborted: aborted, OrphansDeleted: orphans})
+	derived, err := w.sweepDerived(ctx, cutoff)
+	if err != nil {
+		return err
+	}
+	return river.RecordOutput(ctx, SweepResult{Seen: len(uploads), Aborted: aborted, OrphansDeleted: orphans, DerivedDeleted: derived})
 }
 
 // sweepOrphans deletes objects older than cutoff that no document has.
@@ -113,9 +118,44 @@ func (w *SweepUploadsWorker) sweepOrphans(ctx context.Context, cutoff time.Time)
 	return deleted, err
 }
 
+// sweepDerived deletes page images older than cutoff whose document is
+// gone (the API deletes them with the document; this catches a failed
+// delete, and an image a render stored while its document was deleted).
+func (w *SweepUploadsWorker) sweepDerived(ctx context.Context, cutoff time.Time) (int, error) {
+	if w.Pool == nil {
+		return 0, nil
+	}
+	deleted := 0
+	err := w.Store.EachObject(ctx, documents.DerivedRoot, func(objs []storage.ObjectInfo) error {
+		var ids []uuid.UUID
+		for _, o := range objs {
+			if id, ok := documents.DerivedDocument(o.Key); ok {
+				ids = append(ids, id)
+			}
+		}
+		exists, err := documents.ExistingDocuments(ctx, w.Pool, ids)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			id, ok := documents.DerivedDocument(o.Key)
+			if !o.LastModified.Before(cutoff) || (ok && exists[id]) {
+				continue
+			}
+			if err := w.Store.Delete(ctx, o.Key); err != nil {
+				return err
+			}
+			deleted++
+		}
+		return nil
+	})
+	return deleted, err
+}
+
 // SweepResult is recorded as the sweep job's output.
 type SweepResult struct {
 	Seen           int `json:"seen"`
 	Aborted        int `json:"aborted"`
 	OrphansDeleted int `json:"orphans_deleted"`
+	DerivedDeleted int `json:"derived_deleted"`
 }

@@ -141,6 +141,23 @@ type Config struct {
 	OCRPageTimeout time.Duration
 	OCRTimeout     time.Duration
 
+	// Render turns page images on ("on") or "off" (FOLIO_RENDER).
+	Render string
+	// RenderConcurrency is how many on-demand renders one worker runs at
+	// once (FOLIO_RENDER_CONCURRENCY).
+	RenderConcurrency int
+	// RenderPageTimeout caps drawing one page, RenderTimeout one
+	// document's thumbnails or one on-demand image
+	// (FOLIO_RENDER_PAGE_TIMEOUT, FOLIO_RENDER_TIMEOUT).
+	RenderPageTimeout time.Duration
+	RenderTimeout     time.Duration
+	// RenderCacheDir keeps the renderer's compiled WebAssembly
+	// (FOLIO_RENDER_CACHE_DIR; default: the user's cache directory).
+	RenderCacheDir string
+	// RenderWait is how long a request for a page image not rendered yet
+	// waits for it before answering 503 (FOLIO_RENDER_WAIT).
+	RenderWait time.Duration
+
 	// EventRetention is how long document events are kept for replay
 	// (FOLIO_EVENT_RETENTION).
 	EventRetention time.Duration
@@ -208,16 +225,22 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		OwnerQuotaBytes:     r.bytes("FOLIO_OWNER_QUOTA_BYTES", 10<<30, 1, 1<<60),
 		PresignTTL:          r.duration("FOLIO_PRESIGN_TTL", 5*time.Minute),
 
-		ParseMemoryLimit: r.bytes("FOLIO_PARSE_MEMORY_LIMIT", 1<<30, 64<<20, 1<<40),
-		ParseTimeout:     r.duration("FOLIO_PARSE_TIMEOUT", 5*time.Minute),
-		MaxPages:         r.integer("FOLIO_MAX_PAGES", 5000, 1, 1_000_000),
-		ProgressInterval: r.duration("FOLIO_PROGRESS_INTERVAL", 250*time.Millisecond),
-		OCR:              r.str("FOLIO_OCR", "auto"),
-		OCRLanguages:     r.str("FOLIO_OCR_LANGUAGES", "eng"),
-		OCRConcurrency:   r.integer("FOLIO_OCR_CONCURRENCY", 1, 1, 10_000),
-		OCRPageTimeout:   r.duration("FOLIO_OCR_PAGE_TIMEOUT", 2*time.Minute),
-		OCRTimeout:       r.duration("FOLIO_OCR_TIMEOUT", time.Hour),
-		EventRetention:   r.duration("FOLIO_EVENT_RETENTION", 7*24*time.Hour),
+		ParseMemoryLimit:  r.bytes("FOLIO_PARSE_MEMORY_LIMIT", 1<<30, 64<<20, 1<<40),
+		ParseTimeout:      r.duration("FOLIO_PARSE_TIMEOUT", 5*time.Minute),
+		MaxPages:          r.integer("FOLIO_MAX_PAGES", 5000, 1, 1_000_000),
+		ProgressInterval:  r.duration("FOLIO_PROGRESS_INTERVAL", 250*time.Millisecond),
+		OCR:               r.str("FOLIO_OCR", "auto"),
+		OCRLanguages:      r.str("FOLIO_OCR_LANGUAGES", "eng"),
+		OCRConcurrency:    r.integer("FOLIO_OCR_CONCURRENCY", 1, 1, 10_000),
+		OCRPageTimeout:    r.duration("FOLIO_OCR_PAGE_TIMEOUT", 2*time.Minute),
+		OCRTimeout:        r.duration("FOLIO_OCR_TIMEOUT", time.Hour),
+		Render:            r.str("FOLIO_RENDER", "on"),
+		RenderConcurrency: r.integer("FOLIO_RENDER_CONCURRENCY", 2, 1, 10_000),
+		RenderPageTimeout: r.duration("FOLIO_RENDER_PAGE_TIMEOUT", 30*time.Second),
+		RenderTimeout:     r.duration("FOLIO_RENDER_TIMEOUT", 10*time.Minute),
+		RenderCacheDir:    r.str("FOLIO_RENDER_CACHE_DIR", ""),
+		RenderWait:        r.duration("FOLIO_RENDER_WAIT", 30*time.Second),
+		EventRetention:    r.duration("FOLIO_EVENT_RETENTION", 7*24*time.Hour),
 
 		QueueMetricsInterval: r.duration("FOLIO_QUEUE_METRICS_INTERVAL", 5*time.Second),
 	}
@@ -231,6 +254,9 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 	}
 	if cfg.OCR != "auto" && cfg.OCR != "off" {
 		return nil, &Error{Var: "FOLIO_OCR", Reason: `must be "auto" or "off"`}
+	}
+	if cfg.Render != "on" && cfg.Render != "off" {
+		return nil, &Error{Var: "FOLIO_RENDER", Reason: `must be "on" or "off"`}
 	}
 	if !ocrLanguages.MatchString(cfg.OCRLanguages) {
 		return nil, &Error{Var: "FOLIO_OCR_LANGUAGES", Reason: `must be Tesseract language codes joined by "+", e.g. "eng" or "eng+deu"`}

@@ -28,7 +28,7 @@ func TestMigrateFromThreeProcesses(t *testing.T) {
 	applied := 0
 	for _, p := range procs {
 		require.Equal(t, 0, p.wait(t, time.Minute), p.stderr.String())
-		if strings.Contains(p.stdout.String(), "10 Folio migrations applied") {
+		if strings.Contains(p.stdout.String(), "11 Folio migrations applied") {
 			applied++
 		}
 	}
@@ -42,7 +42,7 @@ func TestMigrateFromThreeProcesses(t *testing.T) {
 	require.Regexp(t, `4\s+00004_events.sql\s+applied`, st.stdout.String())
 	require.Regexp(t, `5\s+00005_heartbeats.sql\s+applied`, st.stdout.String())
 	require.Regexp(t, `9\s+00009_ocr.sql\s+applied`, st.stdout.String())
-	require.Regexp(t, `10\s+00010_cjk_search.sql\s+applied`, st.stdout.String())
+	require.Regexp(t, `11\s+00011_page_images.sql\s+applied`, st.stdout.String())
 	require.Contains(t, st.stdout.String(), "river: all migrations applied")
 
 	down := start(t, env, "folio", "migrate", "down", "--to", "0")

@@ -105,7 +105,10 @@ func baseEnv() []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "FOLIO_LOG_FORMAT=json")
+	// Page images are off unless a test turns them on (FOLIO_RENDER=on
+	// after this): on two cores, every test's worker rendering every page
+	// would slow the tests that measure something else.
+	return append(env, "FOLIO_LOG_FORMAT=json", "FOLIO_RENDER=off")
 }
 
 // s3Env points a binary at the test's bucket.

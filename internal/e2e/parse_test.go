@@ -75,7 +75,7 @@ func TestParseThroughRealBinaries(t *testing.T) {
 	db, bucket := testenv.Postgres(t), testenv.S3(t)
 	apiAddr, healthAddr := freeAddr(t), freeAddr(t)
 	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_HTTP_ADDR="+apiAddr, "FOLIO_HEALTH_ADDR="+healthAddr,
-		"FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_PARSE_MEMORY_LIMIT=512MiB", "FOLIO_PARSE_TIMEOUT=60s",
+		"FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_PARSE_MEMORY_LIMIT=512MiB", "FOLIO_PARSE_TIMEOUT=60s", "FOLIO_RENDER=on",
 		"FOLIO_WORKER_CONCURRENCY=2")
 	api := start(t, env, "api")
 	worker := start(t, env, "worker")

@@ -29,17 +29,21 @@ func Main() {
 	if len(os.Args) > 1 && os.Args[1] == ocrChildArg {
 		os.Exit(ocrChildMain(os.Args[2:], os.Stdin, os.Stdout))
 	}
+	if len(os.Args) > 1 && os.Args[1] == renderChildArg {
+		os.Exit(renderChildMain(os.Args[2:], os.Stdin, os.Stdout))
+	}
 }
 
 // message is one line of the child's report.
 type message struct {
-	Type      string      `json:"type"` // started, page, ocr_page, result, error
-	PageCount int         `json:"page_count,omitempty"`
-	Page      *pdf.Page   `json:"page,omitempty"`
-	Result    *pdf.Result `json:"result,omitempty"`
-	OCR       *OCRPage    `json:"ocr,omitempty"`
-	Code      string      `json:"code,omitempty"`
-	Message   string      `json:"message,omitempty"`
+	Type      string        `json:"type"` // started, page, ocr_page, opened, rendered, result, error
+	PageCount int           `json:"page_count,omitempty"`
+	Page      *pdf.Page     `json:"page,omitempty"`
+	Result    *pdf.Result   `json:"result,omitempty"`
+	OCR       *OCRPage      `json:"ocr,omitempty"`
+	Rendered  *RenderedPage `json:"rendered,omitempty"`
+	Code      string        `json:"code,omitempty"`
+	Message   string        `json:"message,omitempty"`
 	// PeakRSS is the child's own high-water mark (VmHWM), sent with the
 	// last message. (The rusage a parent gets counts the parent's memory
 	// from before exec too, on Linux.)

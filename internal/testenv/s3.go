@@ -39,6 +39,22 @@ func S3(t testing.TB) *Bucket {
 	return &Bucket{Name: name, Store: store, Client: client, Options: b.s3}
 }
 
+// Keys lists the keys under prefix.
+func (b *Bucket) Keys(t testing.TB, prefix string) []string {
+	t.Helper()
+	var keys []string
+	err := b.Store.EachObject(context.Background(), prefix, func(objs []storage.ObjectInfo) error {
+		for _, o := range objs {
+			keys = append(keys, o.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("testenv: listing %s: %v", prefix, err)
+	}
+	return keys
+}
+
 func removeBucket(client *s3.Client, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

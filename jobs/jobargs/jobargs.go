@@ -72,3 +72,38 @@ func (OCRArgs) InsertOpts() river.InsertOpts {
 		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: ActiveParseStates},
 	}
 }
+
+// QueueRender is the queue of on-demand page renders (sizes other than the
+// thumbnail every page gets during its parse): short jobs that someone is
+// waiting for, apart from parses.
+const QueueRender = "render"
+
+// KindRender is the render job's kind.
+const KindRender = "render"
+
+// ThumbnailWidth is the width in pixels of the image every page gets
+// during its parse.
+const ThumbnailWidth = 256
+
+// RenderWidths are the widths a page image may be asked for.
+var RenderWidths = []int{ThumbnailWidth, 512, 1024, 2048}
+
+// RenderArgs are the arguments of the render job of one page image.
+type RenderArgs struct {
+	DocumentID uuid.UUID `json:"document_id" river:"unique"`
+	Page       int       `json:"page" river:"unique"`
+	Width      int       `json:"width" river:"unique"`
+}
+
+// Kind is the job kind.
+func (RenderArgs) Kind() string { return KindRender }
+
+// InsertOpts make concurrent requests for one image one job, across API
+// processes; a few attempts only: someone is waiting.
+func (RenderArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		Queue:       QueueRender,
+		MaxAttempts: 3,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: ActiveParseStates},
+	}
+}

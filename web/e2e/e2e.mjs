@@ -156,6 +156,36 @@ try {
     await a11y("the list with a document's details");
   });
 
+  await step("the thumbnail strip and the page viewer show the pages as images; arrow keys turn pages", async () => {
+    const detail = page.locator("[data-testid=detail][data-status=done]");
+    const strip = detail.locator("[data-testid=thumbnails]");
+    await strip.locator("img[data-state=loaded]").first().waitFor();
+    // Lazy: only the thumbnails near the strip's visible part load.
+    const loaded = await strip.locator("img[data-state=loaded]").count();
+    assert.ok(loaded >= 3 && loaded < 59, `thumbnails loaded: ${loaded} of 59`);
+    assert.equal(await strip.locator("img").first().evaluate((img) => img.naturalWidth), 256, "a thumbnail is the 256-pixel image");
+    assert.equal(await row("TheGoProgrammingLanguageCh1.pdf").locator(".doc-thumb img[data-state=loaded]").count(), 1, "the list shows the first page");
+    const view = detail.locator("[data-testid=page-view]");
+    const image = (n) => view.locator(`img[alt="Page ${n}"][data-state=loaded]`);
+    await image(21).waitFor();
+    // 320 CSS pixels on a 1× screen: the 512-pixel image, rendered on demand.
+    assert.equal(await image(21).evaluate((img) => img.naturalWidth), 512);
+    await shot("05b-page-viewer");
+    await view.focus();
+    await page.keyboard.press("ArrowRight");
+    await page.getByLabel("Text of page 22").waitFor();
+    await image(22).waitFor();
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("ArrowLeft");
+    await page.getByLabel("Text of page 20").waitFor();
+    await strip.getByRole("button", { name: "Page 3", exact: true }).click();
+    await page.getByLabel("Text of page 3").waitFor();
+    await image(3).waitFor();
+    assert.equal(await strip.getByRole("button", { name: "Page 3", exact: true }).getAttribute("aria-current"), "page");
+    await shot("05c-thumbnails");
+    await a11y("the thumbnail strip and page viewer");
+  });
+
   await step("search finds words in the parsed text", async () => {
     await page.getByLabel("Search your documents").fill("Walden");
     await page.getByLabel("Search your documents").press("Enter");

@@ -87,6 +87,7 @@ func (a *App) newAPI(hub *events.Hub, deps apiDeps) *api.Server {
 			ReparseRateLimit:   cfg.ReparseRateLimit,
 			TicketRateLimit:    cfg.TicketRateLimit,
 			MaxStreamsPerOwner: cfg.MaxStreamsPerOwner,
+			RenderWait:         cfg.RenderWait,
 		},
 		AllowedOrigins: cfg.AllowedOrigins,
 		Dev:            a.Dev,

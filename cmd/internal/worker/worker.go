@@ -46,8 +46,10 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 			Timeout:     cfg.OCRTimeout,
 			Logger:      a.Logger,
 		},
-		OCRConcurrency: cfg.OCRConcurrency,
-		OCRMetrics:     jobs.NewOCRMetrics(a.Metrics.Registry),
+		OCRConcurrency:    cfg.OCRConcurrency,
+		OCRMetrics:        jobs.NewOCRMetrics(a.Metrics.Registry),
+		Renderer:          renderer(ctx, a),
+		RenderConcurrency: cfg.RenderConcurrency,
 	}, cfg.WorkerConcurrency)
 	if err != nil {
 		return err
@@ -98,6 +100,38 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	}
 	a.Logger.Info("worker drained", "took", time.Since(began).Round(time.Millisecond).String())
 	return health.Stop()
+}
+
+// renderer returns the page renderer unless FOLIO_RENDER is off, with its
+// compiled module warmed into the cache directory.
+func renderer(ctx context.Context, a *app.App) *jobs.PageRenderer {
+	cfg := a.Config
+	if cfg.Render == "off" {
+		a.Logger.Info("render: off (FOLIO_RENDER=off): pages get no images")
+		return nil
+	}
+	r := &jobs.PageRenderer{
+		Pool:  a.Pool,
+		Store: a.Store,
+		Sandbox: &sandbox.Runner{
+			MemoryLimit: cfg.ParseMemoryLimit,
+			Timeout:     cfg.RenderTimeout,
+			Logger:      a.Logger,
+		},
+		Options: sandbox.RenderOptions{PageTimeout: cfg.RenderPageTimeout, CacheDir: cfg.RenderCacheDir},
+		Metrics: jobs.NewRenderMetrics(a.Metrics.Registry),
+	}
+	if r.Options.CacheDir == "" {
+		r.Options.CacheDir = sandbox.DefaultRenderCacheDir()
+	}
+	took, err := r.Sandbox.WarmRenderer(ctx, r.Options.CacheDir)
+	if err != nil {
+		// Each child compiles the module itself then: slower, not broken.
+		a.Logger.Warn("render: warming the renderer's cache failed", "cache_dir", r.Options.CacheDir, "err", err)
+	} else {
+		a.Logger.Info("render: on", "renderer", sandbox.Renderer, "cache_dir", r.Options.CacheDir, "warm_up", took.Round(time.Millisecond).String())
+	}
+	return r
 }
 
 // findOCR returns the OCR tools when FOLIO_OCR allows and they are

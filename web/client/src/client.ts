@@ -183,6 +183,28 @@ export class FolioClient {
     await this.send("DELETE", `/v1/documents/${encodeURIComponent(id)}`);
   }
 
+  /**
+   * The URL of page `n` drawn `width` pixels wide (one of pageImageWidths).
+   * Fetching it needs the bearer token: use getPageImage (or <PageImage>
+   * from @folio/client/react), not an <img src>.
+   */
+  pageImageUrl(id: string, n: number, width: PageImageWidth = 256): string {
+    return this.url(`/v1/documents/${encodeURIComponent(id)}/pages/${n}/image`, { width });
+  }
+
+  /**
+   * Page `n` as a JPEG Blob, `width` pixels wide. The first request for a
+   * width other than the thumbnail's (256) renders it, which can take a
+   * moment; afterwards it comes from the store, and the browser caches it
+   * (the image never changes). A page the renderer could not draw rejects
+   * with a FolioError whose code is page_not_rendered and reason says why.
+   */
+  async getPageImage(id: string, n: number, options: { width?: PageImageWidth; signal?: AbortSignal } = {}): Promise<Blob> {
+    const path = `/v1/documents/${encodeURIComponent(id)}/pages/${n}/image`;
+    const res = await this.send("GET", path, { width: options.width ?? 256 }, options.signal, "image/jpeg");
+    return res.blob();
+  }
+
   /** A single-use ticket for one stream (browsers cannot set headers on WebSocket or EventSource). */
   async ticket(): Promise<string> {
     return (await this.json<Ticket>("POST", "/v1/events/tickets")).ticket;
@@ -229,13 +251,13 @@ export class FolioClient {
     return typeof t === "function" ? await t() : t;
   }
 
-  private async send(method: string, path: string, query: Query = {}, signal?: AbortSignal): Promise<Response> {
+  private async send(method: string, path: string, query: Query = {}, signal?: AbortSignal, accept = "application/json"): Promise<Response> {
     const doFetch = this.opts.fetch ?? globalThis.fetch.bind(globalThis);
     let res: Response;
     try {
       res = await doFetch(this.url(path, query), {
         method,
-        headers: { Authorization: `Bearer ${await this.token()}`, Accept: "application/json" },
+        headers: { Authorization: `Bearer ${await this.token()}`, Accept: accept },
         signal: signal ?? null,
       });
     } catch (err) {
@@ -249,6 +271,19 @@ export class FolioClient {
   private async json<T>(method: string, path: string, query: Query = {}, signal?: AbortSignal): Promise<T> {
     return (await (await this.send(method, path, query, signal)).json()) as T;
   }
+}
+
+/** The widths a page image comes in, in pixels; 256 is every page's thumbnail. */
+export const pageImageWidths = [256, 512, 1024, 2048] as const;
+export type PageImageWidth = (typeof pageImageWidths)[number];
+
+/**
+ * The smallest image width that fills `cssWidth` CSS pixels on a screen of
+ * `pixelRatio` device pixels per CSS pixel (what srcset would pick).
+ */
+export function pickImageWidth(cssWidth: number, pixelRatio = 1): PageImageWidth {
+  const need = cssWidth * pixelRatio;
+  return pageImageWidths.find((w) => w >= need) ?? 2048;
 }
 
 /** A client for the API at baseUrl (default: this page's origin). */

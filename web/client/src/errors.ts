@@ -10,14 +10,17 @@ export class FolioError extends Error {
   readonly detail: string;
   /** Seconds to wait before retrying, from Retry-After (429, 503). */
   readonly retryAfter?: number;
+  /** page_not_rendered: why the page has no image (page_too_large, time_limit, memory_limit, render_failed). */
+  readonly reason?: string;
 
-  constructor(status: number, code: string, detail: string, retryAfter?: number) {
+  constructor(status: number, code: string, detail: string, retryAfter?: number, reason?: string) {
     super(detail || code);
     this.name = "FolioError";
     this.status = status;
     this.code = code;
     this.detail = detail;
     if (retryAfter !== undefined) this.retryAfter = retryAfter;
+    if (reason !== undefined) this.reason = reason;
   }
 
   /** Builds the error from a response's status, body text and Retry-After. */
@@ -26,7 +29,7 @@ export class FolioError extends Error {
     try {
       const p = JSON.parse(body) as Partial<Problem>;
       if (typeof p.code === "string") {
-        return new FolioError(status, p.code, p.detail ?? p.title ?? "", wait);
+        return new FolioError(status, p.code, p.detail ?? p.title ?? "", wait, p.reason);
       }
     } catch {
       // not a problem document (a proxy's error page): fall through

@@ -562,6 +562,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/documents/{id}/pages/{n}/image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description page number, from 1 */
+                n: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * A page drawn as a JPEG image, at one of the fixed widths
+         * @description Every page gets a 256-pixel-wide image (its thumbnail) during the parse. Other widths are rendered on demand the first time they are asked for (concurrent requests for one image share one render), then stored: the request waits for the render up to FOLIO_RENDER_WAIT and answers 503 render_pending with Retry-After if it takes longer. An image never changes for its URL: ETag, and Cache-Control private, max-age one year, immutable; If-None-Match answers 304. A page the renderer could not draw answers 422 page_not_rendered with the page's reason.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description width in pixels; the height follows the page's shape */
+                    width?: 256 | 512 | 1024 | 2048;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                    /** @description page number, from 1 */
+                    n: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the image */
+                200: {
+                    headers: {
+                        "Cache-Control"?: string;
+                        ETag?: string;
+                        "X-Image-Height"?: number;
+                        "X-Image-Width"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "image/jpeg": string;
+                    };
+                };
+                /** @description the client's copy (If-None-Match) is current */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                422: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/documents/{id}/reparse": {
         parameters: {
             query?: never;
@@ -872,13 +938,15 @@ export interface components {
             };
             page_count: number | null;
             pages_done: number;
+            /** @description pages of this parse that have their thumbnail (or its reason): the rendering stage's progress */
+            pages_rendered: number;
             sha256: string;
             size_bytes: number;
             /**
              * @description while parsing
              * @enum {string}
              */
-            stage?: "reading" | "extracting";
+            stage?: "reading" | "extracting" | "rendering";
             /** @enum {string} */
             status: "queued" | "parsing" | "done" | "failed" | "canceled";
             summary?: components["schemas"]["Summary"];
@@ -928,8 +996,11 @@ export interface components {
             data: {
                 pages_done: number;
                 pages_total: number;
-                /** @enum {string} */
-                stage: "reading" | "extracting" | "done";
+                /**
+                 * @description extracting: pages_done pages have their text; rendering (after extracting): pages_done pages have their thumbnail or its reason; done: the last progress event
+                 * @enum {string}
+                 */
+                stage: "reading" | "extracting" | "rendering" | "done";
             };
             /** @constant */
             type: "parse.progress";
@@ -1045,11 +1116,23 @@ export interface components {
              */
             source: "text" | "ocr" | "needs_ocr";
             text: string;
+            /** @description the page's 256-pixel-wide image (GET .../pages/{n}/image): its size, or failure when the renderer could not draw the page. Absent until the parse's rendering stage has reached the page (or when rendering is off). */
+            thumbnail?: {
+                failure?: {
+                    /** @enum {string} */
+                    code: "page_too_large" | "render_failed" | "time_limit" | "memory_limit" | "no_such_page";
+                    message: string;
+                };
+                height?: number;
+                width: number;
+            };
             width: number;
         };
         Problem: {
             code: string;
             detail?: string;
+            /** @description page_not_rendered only: the page's own reason (page_too_large, time_limit, memory_limit, render_failed) */
+            reason?: string;
             status: number;
             title: string;
             type: string;

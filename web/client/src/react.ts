@@ -2,7 +2,8 @@
 import { createContext, createElement, useContext, useEffect, useRef, useState } from "react";
 import type { ReactNode } from "react";
 
-import type { FolioClient } from "./client.js";
+import { pickImageWidth } from "./client.js";
+import type { FolioClient, PageImageWidth } from "./client.js";
 import { FolioError } from "./errors.js";
 import { applyEvent, byNewest, progressOf } from "./state.js";
 import type { StreamStatus } from "./stream.js";
@@ -141,6 +142,100 @@ export function useDocuments(): DocumentsView {
     error: streamError(connection),
     connection,
   };
+}
+
+export interface PageImageView {
+  /** An object URL of the image once it has arrived (revoked when the component lets go). */
+  url: string | undefined;
+  /** Why there is no image: page_not_rendered (error.reason says why), or the request's failure. */
+  error: FolioError | null;
+}
+
+/**
+ * Page `page` of a document as an image `width` pixels wide, fetched with
+ * the client's token; nothing is fetched while width is undefined (not
+ * on screen yet). A render that is still running (503 render_pending) is
+ * asked for again after its Retry-After, three times at most.
+ */
+export function usePageImage(documentId: string, page: number, width: PageImageWidth | undefined): PageImageView {
+  const client = useFolio();
+  const [view, setView] = useState<PageImageView>({ url: undefined, error: null });
+  useEffect(() => {
+    setView({ url: undefined, error: null });
+    if (width === undefined) return;
+    const abort = new AbortController();
+    let url: string | undefined;
+    const load = async (tries: number): Promise<void> => {
+      try {
+        const blob = await client.getPageImage(documentId, page, { width, signal: abort.signal });
+        url = URL.createObjectURL(blob);
+        setView({ url, error: null });
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        if (err instanceof FolioError && err.code === "render_pending" && tries < 3) {
+          await new Promise((r) => setTimeout(r, (err.retryAfter ?? 2) * 1000));
+          if (!abort.signal.aborted) return load(tries + 1);
+          return;
+        }
+        setView({ url: undefined, error: err instanceof FolioError ? err : FolioError.network() });
+      }
+    };
+    void load(0);
+    return () => {
+      abort.abort();
+      if (url) URL.revokeObjectURL(url);
+    };
+  }, [client, documentId, page, width]);
+  return view;
+}
+
+export interface PageImageProps {
+  documentId: string;
+  page: number;
+  /** The width it is shown at, in CSS pixels: the image's own width is picked from it and the screen's pixel ratio. */
+  width: number;
+  /** The page's size in points (from getPages), so that the box has the page's shape before the image arrives. */
+  pageSize?: { width: number; height: number };
+  alt: string;
+  className?: string;
+  /** Fetch only once the box comes near the viewport (default true). */
+  lazy?: boolean;
+}
+
+/**
+ * A page as an image, fetched with the client's token (an <img src> could
+ * not send it), lazily, at the width the screen needs (what srcset would
+ * choose). While it loads the box keeps the page's shape (aria-busy); a
+ * page that could not be drawn shows why (role img, labelled).
+ */
+export function PageImage(props: PageImageProps) {
+  const { documentId, page, width, pageSize, alt, className, lazy = true } = props;
+  const ref = useRef<HTMLElement | null>(null);
+  const [near, setNear] = useState(!lazy || typeof IntersectionObserver === "undefined");
+  useEffect(() => {
+    if (near || !ref.current) return;
+    const io = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        setNear(true);
+        io.disconnect();
+      }
+    }, { rootMargin: "300px" });
+    io.observe(ref.current);
+    return () => io.disconnect();
+  }, [near]);
+  const ratio = typeof window !== "undefined" ? window.devicePixelRatio || 1 : 1;
+  const img = usePageImage(documentId, page, near ? pickImageWidth(width, ratio) : undefined);
+  const style = { width: `${width}px`, aspectRatio: pageSize ? `${pageSize.width} / ${pageSize.height}` : undefined };
+  const setRef = (el: HTMLElement | null) => {
+    ref.current = el;
+  };
+  if (img.error) {
+    return createElement("div", { ref: setRef, className, style, role: "img", "aria-label": `${alt}: ${img.error.detail}`, "data-state": "failed" }, img.error.detail);
+  }
+  if (!img.url) {
+    return createElement("div", { ref: setRef, className, style, role: "img", "aria-label": alt, "aria-busy": true, "data-state": "loading" });
+  }
+  return createElement("img", { ref: setRef, className, style, src: img.url, alt, width, decoding: "async", "data-state": "loaded" });
 }
 
 export { FolioError };

@@ -16,6 +16,7 @@ export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document 
     sha256: "",
     page_count: null,
     pages_done: 0,
+    pages_rendered: 0,
     created_at: ev.created_at,
     updated_at: ev.created_at,
   };
@@ -24,6 +25,7 @@ export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document 
     case "document.queued":
       next.status = "queued";
       next.pages_done = 0;
+      next.pages_rendered = 0;
       delete next.failure;
       delete next.stage;
       delete next.ocr;
@@ -32,10 +34,17 @@ export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document 
       next.status = "parsing";
       next.stage = "reading";
       next.pages_done = Math.max(0, ev.data.resume_at_page - 1);
+      next.pages_rendered = 0;
       break;
     case "parse.progress":
       next.page_count = ev.data.pages_total;
-      next.pages_done = ev.data.pages_done;
+      // Rendering follows extracting: its pages_done counts thumbnails.
+      if (ev.data.stage === "rendering") {
+        next.pages_done = ev.data.pages_total;
+        next.pages_rendered = ev.data.pages_done;
+      } else {
+        next.pages_done = ev.data.pages_done;
+      }
       if (ev.data.stage !== "done") {
         next.status = "parsing";
         next.stage = ev.data.stage;
@@ -77,12 +86,17 @@ export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document 
   return next;
 }
 
-/** How far a document is, 0 to 1: pages extracted over pages, 1 when done. */
+/**
+ * How far the document's current stage is, 0 to 1 (1 when done): pages
+ * extracted over pages while extracting, pages with their thumbnail over
+ * pages while rendering (doc.stage says which).
+ */
 export function progressOf(doc: Document | undefined): number {
   if (!doc) return 0;
   if (doc.status === "done") return 1;
   if (!doc.page_count) return 0;
-  return Math.min(1, doc.pages_done / doc.page_count);
+  const done = doc.stage === "rendering" ? doc.pages_rendered : doc.pages_done;
+  return Math.min(1, done / doc.page_count);
 }
 
 /** Plain words for a failure code (docs/errors.md), for people. */

@@ -121,6 +121,7 @@ export const doc = (id: string, over: Record<string, unknown> = {}) => ({
   sha256: "0".repeat(64),
   page_count: null,
   pages_done: 0,
+  pages_rendered: 0,
   created_at: "2026-11-21T10:00:00Z",
   updated_at: "2026-11-21T10:00:00Z",
   ...over,

@@ -23,6 +23,19 @@ describe("applyEvent", () => {
     expect(progressOf(d)).toBe(1);
   });
 
+  it("follows the rendering stage after the text: thumbnails counted apart", () => {
+    let d = run(doc(D, { status: "parsing", stage: "extracting", pages_done: 40, page_count: 40 }) as Document, [
+      ev(6, "parse.progress", { stage: "rendering", pages_done: 0, pages_total: 40 }),
+    ]);
+    expect(d).toMatchObject({ status: "parsing", stage: "rendering", pages_done: 40, pages_rendered: 0 });
+    expect(progressOf(d)).toBe(0);
+    d = run(d, [ev(7, "parse.progress", { stage: "rendering", pages_done: 10, pages_total: 40 })]);
+    expect(d).toMatchObject({ stage: "rendering", pages_done: 40, pages_rendered: 10 });
+    expect(progressOf(d)).toBe(0.25);
+    d = run(d, [ev(8, "parse.started", { attempt: 2, resume_at_page: 41 })]);
+    expect(d).toMatchObject({ stage: "reading", pages_done: 40, pages_rendered: 0 });
+  });
+
   it("a requeued parse keeps its committed pages, and resumes after them", () => {
     const d = run(doc(D, { status: "parsing", pages_done: 55, page_count: 2000 }) as Document, [
       ev(7, "parse.requeued", { why: "draining", attempt: 1 }),

@@ -1,13 +1,13 @@
 import { FolioError, describeFailure } from "@folio/client";
 import type { Document, OutlineItem, Page } from "@folio/client";
-import { useDocument, useFolio } from "@folio/client/react";
+import { PageImage, useDocument, useFolio } from "@folio/client/react";
 import { useEffect, useRef, useState } from "react";
 
 import type { Selection } from "./Workspace";
-import { formatBytes, formatDate, stageOf } from "./format";
+import { formatBytes, formatDate, pagesWords, stageOf } from "./format";
 
 export function DocumentDetail({ selection, onClose }: { selection: Selection; onClose: () => void }) {
-  const { document: doc, status, pagesDone, pagesTotal, progress, error } = useDocument(selection.id);
+  const { document: doc, status, pagesTotal, progress, error } = useDocument(selection.id);
   const [page, setPage] = useState(selection.page ?? 1);
   const client = useFolio();
   const [actionError, setActionError] = useState<string | null>(null);
@@ -49,7 +49,7 @@ export function DocumentDetail({ selection, onClose }: { selection: Selection; o
         <span className={`badge ${doc.status}`}>{stageOf(doc)}</span>{" "}
         {status === "parsing" && pagesTotal !== null && (
           <span className="muted">
-            page {pagesDone} of {pagesTotal} ({Math.round(progress * 100)}%)
+            {pagesWords(doc)} ({Math.round(progress * 100)}%)
           </span>
         )}
       </p>
@@ -85,6 +85,7 @@ export function DocumentDetail({ selection, onClose }: { selection: Selection; o
         </p>
       )}
       <Facts doc={doc} />
+      <Thumbnails doc={doc} page={page} onPage={setPage} />
       {doc.status === "done" && (
         <>
           <Outline id={doc.id} onPage={setPage} />
@@ -176,6 +177,31 @@ function OutlineTree({ items, onPage }: { items: OutlineItem[]; onPage: (n: numb
   );
 }
 
+/**
+ * A strip of page thumbnails: the pages drawn so far while the parse runs,
+ * every page once it is done. Each loads when it scrolls into view.
+ */
+function Thumbnails({ doc, page, onPage }: { doc: Document; page: number; onPage: (n: number) => void }) {
+  const count = doc.status === "done" ? (doc.page_count ?? 0) : doc.stage === "rendering" ? doc.pages_rendered : 0;
+  if (count === 0) return null;
+  return (
+    <nav className="thumbs" aria-label="Pages" data-testid="thumbnails">
+      <ol>
+        {Array.from({ length: count }, (_, i) => i + 1).map((n) => (
+          <li key={n}>
+            <button type="button" className="thumb" aria-current={n === page ? "page" : undefined} onClick={() => onPage(n)} aria-label={`Page ${n}`} data-page={n}>
+              <PageImage documentId={doc.id} page={n} width={72} alt={`Page ${n}`} />
+              <span className="muted" aria-hidden="true">
+                {n}
+              </span>
+            </button>
+          </li>
+        ))}
+      </ol>
+    </nav>
+  );
+}
+
 /** The OCR of a document's scanned pages, in words. */
 function ocrWords(ocr: NonNullable<Document["ocr"]>): string {
   switch (ocr.status) {
@@ -250,16 +276,31 @@ function PageText({
       {err ? (
         <p className="error">{err}</p>
       ) : (
-        <>
-          {text && sourceWords(text) && (
-            <p className="muted" data-testid="page-source" data-source={text.source}>
-              {sourceWords(text)}
-            </p>
-          )}
-          <pre data-testid="page-text" aria-label={`Text of page ${page}`} tabIndex={0}>
-            {text ? text.text || "(This page has no text.)" : "Loading…"}
-          </pre>
-        </>
+        <div
+          className="page-view"
+          data-testid="page-view"
+          tabIndex={0}
+          aria-label={`Page ${page}: use the left and right arrow keys for the previous and next page`}
+          onKeyDown={(e) => {
+            const step = e.key === "ArrowRight" || e.key === "PageDown" ? 1 : e.key === "ArrowLeft" || e.key === "PageUp" ? -1 : 0;
+            if (step !== 0) {
+              e.preventDefault();
+              go(page + step);
+            }
+          }}
+        >
+          <PageImage key={page} documentId={id} page={page} width={320} alt={`Page ${page}`} lazy={false} pageSize={text ? { width: text.width, height: text.height } : undefined} />
+          <div className="page-words">
+            {text && sourceWords(text) && (
+              <p className="muted" data-testid="page-source" data-source={text.source}>
+                {sourceWords(text)}
+              </p>
+            )}
+            <pre data-testid="page-text" aria-label={`Text of page ${page}`} tabIndex={0}>
+              {text ? text.text || "(This page has no text.)" : "Loading…"}
+            </pre>
+          </div>
+        </div>
       )}
     </div>
   );

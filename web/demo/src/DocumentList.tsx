@@ -1,9 +1,9 @@
 import { describeFailure, progressOf } from "@folio/client";
 import type { Document } from "@folio/client";
-import { useDocuments } from "@folio/client/react";
+import { PageImage, useDocuments } from "@folio/client/react";
 import { useEffect } from "react";
 
-import { formatBytes, stageOf } from "./format";
+import { formatBytes, pagesWords, stageOf } from "./format";
 
 interface Props {
   selectedId: string | undefined;
@@ -61,6 +61,10 @@ function DocumentRow({ doc: d, selected, onSelect }: { doc: Document; selected: 
       data-pages-total={d.page_count ?? ""}
     >
       <button type="button" className="doc-button" onClick={() => onSelect(d.id)} aria-current={selected ? "true" : undefined}>
+        <span className="doc-thumb" aria-hidden="true">
+          {(d.status === "done" || d.pages_rendered > 0) && <PageImage documentId={d.id} page={1} width={40} alt="" />}
+        </span>
+        <span className="doc-body">
         <span className="doc-head">
           <span className="name">{d.filename || "(unnamed)"}</span>
           <span className={`badge ${d.status}`}>{stageOf(d)}</span>
@@ -68,7 +72,7 @@ function DocumentRow({ doc: d, selected, onSelect }: { doc: Document; selected: 
         {(d.status === "parsing" || d.status === "queued") && (
           <span className="doc-progress">
             <progress max={100} value={pct} aria-label={`Parsing ${d.filename}`} />
-            <span className="muted">{d.page_count ? `page ${d.pages_done} of ${d.page_count}` : "starting"}</span>
+            <span className="muted">{pagesWords(d)}</span>
           </span>
         )}
         {d.status === "done" && (
@@ -81,6 +85,7 @@ function DocumentRow({ doc: d, selected, onSelect }: { doc: Document; selected: 
             {describeFailure(d.failure.code)} <span className="muted">({d.failure.code})</span>
           </span>
         )}
+        </span>
       </button>
     </li>
   );

@@ -18,7 +18,8 @@ export function stageOf(d: Document): string {
     case "queued":
       return d.pages_done > 0 ? "Waiting to resume" : "Waiting in line";
     case "parsing":
-      return d.stage === "reading" || !d.page_count ? "Reading the file" : "Extracting text";
+      if (d.stage === "reading" || !d.page_count) return "Reading the file";
+      return d.stage === "rendering" ? "Drawing pages" : "Extracting text";
     case "done":
       return "Ready";
     case "failed":
@@ -32,4 +33,11 @@ export function formatDate(s: string | undefined): string | undefined {
   if (!s) return undefined;
   const t = Date.parse(s);
   return Number.isNaN(t) ? s : new Date(t).toLocaleString();
+}
+
+/** Where a parse stands, in words: pages extracted, then pages drawn. */
+export function pagesWords(d: Document): string {
+  if (!d.page_count) return "starting";
+  if (d.stage === "rendering") return `page ${d.pages_rendered} of ${d.page_count} drawn`;
+  return `page ${d.pages_done} of ${d.page_count}`;
 }

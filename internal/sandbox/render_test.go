@@ -1,0 +1,120 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"image/jpeg"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/foliohq/folio/internal/pdftest"
+	"github.com/foliohq/folio/internal/sandbox"
+)
+
+// opener serves data afresh at every call, counting the calls.
+func opener(data []byte, calls *atomic.Int32) func(context.Context) (io.ReadCloser, error) {
+	return func(context.Context) (io.ReadCloser, error) {
+		calls.Add(1)
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}
+}
+
+func render(t *testing.T, r *sandbox.Runner, data []byte, pages []int, opt sandbox.RenderOptions) (map[int]sandbox.RenderedPage, int) {
+	t.Helper()
+	if opt.CacheDir == "" {
+		opt.CacheDir = renderCache
+	}
+	var calls atomic.Int32
+	got := map[int]sandbox.RenderedPage{}
+	_, err := r.Render(context.Background(), opener(data, &calls), pages, opt, func(p sandbox.RenderedPage) error {
+		_, dup := got[p.Number]
+		require.False(t, dup, "page %d reported twice", p.Number)
+		got[p.Number] = p
+		return nil
+	})
+	require.NoError(t, err)
+	return got, int(calls.Load())
+}
+
+var renderCache = filepath.Join(os.TempDir(), "folio-test-wazero")
+
+func TestRenderDrawsPages(t *testing.T) {
+	t.Parallel()
+	data := pdftest.TextPages([]string{"Hello renderer"}, []string{"Page two"})
+	got, _ := render(t, runner(), data, []int{2, 1, 3}, sandbox.RenderOptions{Width: 256})
+	require.Len(t, got, 3)
+	for _, n := range []int{1, 2} {
+		p := got[n]
+		require.Empty(t, p.Code, p.Message)
+		img, err := jpeg.Decode(bytes.NewReader(p.Image))
+		require.NoError(t, err)
+		// US Letter, 612 × 792 pt, at 256 px wide: 331 px high.
+		require.Equal(t, 256, img.Bounds().Dx())
+		require.InDelta(t, 331, img.Bounds().Dy(), 1)
+		require.Equal(t, img.Bounds().Dx(), p.Width)
+		require.Equal(t, img.Bounds().Dy(), p.Height)
+	}
+	require.Equal(t, "no_such_page", got[3].Code)
+}
+
+func hostile(t *testing.T, r *sandbox.Runner, opt sandbox.RenderOptions, pathOpsMillions int) (map[string]sandbox.RenderedPage, int) {
+	t.Helper()
+	data, pages := pdftest.HostilePages(pathOpsMillions, 3)
+	nums := make([]int, len(pages))
+	for i := range pages {
+		nums[i] = i + 1
+	}
+	got, opens := render(t, r, data, nums, opt)
+	byName := map[string]sandbox.RenderedPage{}
+	for i, p := range pages {
+		byName[p.Name] = got[i+1]
+		t.Logf("%-15s %dx%d %d bytes %s %s", p.Name, got[i+1].Width, got[i+1].Height, len(got[i+1].Image), got[i+1].Code, got[i+1].Message)
+	}
+	for _, name := range []string{"ordinary first", "ordinary last"} {
+		require.Empty(t, byName[name].Code, byName[name].Message)
+		require.NotEmpty(t, byName[name].Image)
+	}
+	return byName, opens
+}
+
+// TestRenderSurvivesHostilePages: each hostile page ends with an image
+// or its own reason, and the pages after it are rendered by a fresh child.
+func TestRenderSurvivesHostilePages(t *testing.T) {
+	t.Parallel()
+	r := runner()
+	r.MemoryLimit = 512 << 20
+	got, opens := hostile(t, r, sandbox.RenderOptions{Width: 256, PageTimeout: time.Minute}, 8)
+	// Rendered to a width, not a resolution: a huge page is a small image.
+	require.Empty(t, got["huge"].Code, got["huge"].Message)
+	require.Equal(t, 256, got["huge"].Width)
+	require.Equal(t, 256, got["huge"].Height)
+	require.Equal(t, "page_too_large", got["strip"].Code)
+	require.Contains(t, got["strip"].Message, "36864 px high")
+	require.Equal(t, "memory_limit", got["path operators"].Code, got["path operators"].Message)
+	// PDFium decodes an image at the size it is drawn: 3 GiB of pixels
+	// inside 512 MiB.
+	require.Empty(t, got["image bomb"].Code, got["image bomb"].Message)
+	require.Equal(t, 2, opens, "one child until the path operators, a second after")
+}
+
+func TestRenderPageTimeout(t *testing.T) {
+	t.Parallel()
+	r := runner()
+	r.MemoryLimit = 2 << 30
+	got, opens := hostile(t, r, sandbox.RenderOptions{Width: 256, PageTimeout: 100 * time.Millisecond}, 2)
+	require.Equal(t, "time_limit", got["path operators"].Code, got["path operators"].Message)
+	// Each page that ran out of time cost its child; the next one goes on.
+	stopped := 0
+	for _, p := range got {
+		if p.Code == "time_limit" {
+			stopped++
+		}
+	}
+	require.Equal(t, 1+stopped, opens)
+}
