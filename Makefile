@@ -54,10 +54,11 @@ bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memor
 	$(TOOLS)/benchstat bench.txt
 	$(TOOLS)/benchstat -col /design -filter '/design:(clock OR sequenced)' bench.txt
 
-corpus: ## Parse real PDFs (pdfcpu's, texlive's, CJK) against poppler: F1, page counts, speed, RSS (docs/corpus-report.txt); OCR of scanned pages beside ocrmypdf (docs/ocr-report.txt)
+corpus: ## Parse real PDFs (pdfcpu's, texlive's, CJK) against poppler: F1, page counts, speed, RSS (docs/corpus-report.txt); OCR of scanned pages beside ocrmypdf (docs/ocr-report.txt); page images beside pdftoppm (docs/render-report.txt)
 	./scripts/fetch-corpus.sh .folio/corpus
 	$(GO) test -count=1 -timeout 30m -run '^TestCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -report $(CURDIR)/docs/corpus-report.txt
 	$(GO) test -count=1 -timeout 30m -run '^TestOCRCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -ocr-report $(CURDIR)/docs/ocr-report.txt
+	$(GO) test -count=1 -timeout 30m -run '^TestRenderCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -render-report $(CURDIR)/docs/render-report.txt
 
 CHAOS_DOCS ?= 200
 chaos: $(TOOLS)/versitygw ## Restart and kill APIs and workers while CHAOS_DOCS corpus PDFs are parsed (make test runs a short form)

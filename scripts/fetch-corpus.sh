@@ -18,6 +18,13 @@ if ! command -v pdftotext >/dev/null || ! command -v pdfinfo >/dev/null || [ ! -
   apt-get update -qq && apt-get install -y -qq --no-install-recommends poppler-utils poppler-data
 fi
 
+# GNU time: the peak memory of pdftoppm, which page images are compared with.
+if [ ! -x /usr/bin/time ]; then
+  echo "corpus: installing time (GNU time, for pdftoppm's peak memory)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends time
+fi
+
 # OCR: the worker's tools, and ocrmypdf to compare with.
 "$(dirname "$0")/install-ocr.sh"
 if ! command -v ocrmypdf >/dev/null; then

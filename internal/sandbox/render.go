@@ -1,16 +1,24 @@
 package sandbox
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/klippa-app/go-pdfium"
@@ -20,6 +28,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/foliohq/folio/internal/tailbuf"
 )
 
 // renderChildArg is the hidden first argument that makes a binary the
@@ -92,13 +102,18 @@ type RenderedPage struct {
 var errPageTimeout = errors.New("page render timed out")
 
 // Render draws the given pages of the PDF that open returns at opt.Width,
-// in children under the runner's memory limit and network namespace, and
-// hands each page to page as it is done (an error from page stops the
+// in a render child under the runner's memory limit and network namespace,
+// and hands each page to page as it is done (an error from page stops the
 // work and is returned). A page that runs out of time or memory, or
 // crashes the renderer, is reported with its reason, and a fresh child
 // goes on with the next page (open is called again for it). The runner's
 // Timeout bounds the whole; pages it leaves are reported time_limit.
 // Render returns a *Failure when the document cannot be opened at all.
+//
+// Render children are kept warm between calls (PDFium loads in about
+// 70 ms; a document's pages often take less): each document gets a fresh
+// WebAssembly instance in one, so no document sees another's memory, and
+// a child that failed in any way is killed, never reused.
 func (r *Runner) Render(ctx context.Context, open func(context.Context) (io.ReadCloser, error), pages []int, opt RenderOptions, page func(RenderedPage) error) (Stats, error) {
 	opt = opt.withDefaults()
 	var total Stats
@@ -112,7 +127,7 @@ func (r *Runner) Render(ctx context.Context, open func(context.Context) (io.Read
 			}
 			return total, err
 		}
-		done, out, err := r.renderChild(bctx, in, pages, opt, page)
+		done, out, err := r.renderOnce(bctx, in, pages, opt, page)
 		in.Close()
 		total.PeakRSS = max(total.PeakRSS, out.stats.PeakRSS)
 		total.CPUTime += out.stats.CPUTime
@@ -155,94 +170,287 @@ func reportAll(pages []int, page func(RenderedPage) error, code, message string)
 	return nil
 }
 
-// renderOutcome is how one render child ended.
+// renderOutcome is how one document went in a render child.
 type renderOutcome struct {
 	outcome
 	opened bool // the document opened: a death is the page's
 }
 
-// renderChild runs one child over pages and returns how many of them it
-// reported. Its error is errPageTimeout, errBudget, a *Failure for a child
-// a limit stopped or that crashed, or the handler's or input's error.
-func (r *Runner) renderChild(ctx context.Context, input io.Reader, pages []int, opt RenderOptions, page func(RenderedPage) error) (int, renderOutcome, error) {
-	nums := make([]string, len(pages))
-	for i, p := range pages {
-		nums[i] = strconv.Itoa(p)
-	}
-	args := []string{renderChildArg,
-		"-memory-limit", strconv.FormatInt(r.MemoryLimit, 10),
-		"-cpu-seconds", strconv.FormatUint(uint64(r.Timeout/time.Second)+1, 10),
-		"-width", strconv.Itoa(opt.Width), "-max-height", strconv.Itoa(opt.MaxHeight),
-		"-quality", strconv.Itoa(opt.Quality), "-cache-dir", opt.CacheDir,
-		"-pages", strings.Join(nums, ","),
+// renderRequest is the header of one document sent to a render child; the
+// PDF follows in chunks (a 4-byte big-endian length, then the bytes; a
+// zero length ends it).
+type renderRequest struct {
+	Pages     []int `json:"pages"`
+	Width     int   `json:"width"`
+	MaxHeight int   `json:"max_height"`
+	Quality   int   `json:"quality"`
+}
+
+// renderOnce renders pages of one document in a warm child (or a new one)
+// and returns how many pages it reported. Its error is errPageTimeout,
+// errBudget, a *Failure for a child a limit stopped or that crashed, the
+// caller's cancellation, or the handler's or input's error. The child goes
+// back to the pool only when the document ended cleanly.
+func (r *Runner) renderOnce(ctx context.Context, input io.Reader, pages []int, opt RenderOptions, page func(RenderedPage) error) (int, renderOutcome, error) {
+	proc, err := r.renderProc(opt.CacheDir)
+	if err != nil {
+		return 0, renderOutcome{}, err
 	}
 	pctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	stop := context.AfterFunc(pctx, proc.kill)
+	defer stop()
 	watchdog := time.AfterFunc(time.Hour, func() { cancel(errPageTimeout) })
 	watchdog.Stop()
 	defer watchdog.Stop()
 
+	req := renderRequest{Pages: pages, Width: opt.Width, MaxHeight: opt.MaxHeight, Quality: opt.Quality}
 	var (
 		res      renderOutcome
 		done     int
 		finished bool
 		failure  *Failure
+		handlerE error
+		inputErr error
 	)
-	out, err := r.exchange(pctx, args, input, func(m message) error {
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		if err := proc.send(req, input); err != nil && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, os.ErrClosed) {
+			inputErr = err
+			proc.kill()
+		}
+	}()
+	for !finished && handlerE == nil && proc.lines.Scan() {
+		var m message
+		if err := json.Unmarshal(proc.lines.Bytes(), &m); err != nil {
+			continue
+		}
 		switch m.Type {
 		case "opened":
 			res.opened = true
 			watchdog.Reset(opt.PageTimeout)
 		case "rendered":
-			if m.Rendered == nil {
-				return nil
+			if m.Rendered != nil {
+				watchdog.Reset(opt.PageTimeout)
+				done++
+				handlerE = page(*m.Rendered)
 			}
-			watchdog.Reset(opt.PageTimeout)
-			done++
-			return page(*m.Rendered)
 		case "result":
 			finished = true
-			watchdog.Stop()
+			res.stats.PeakRSS = m.PeakRSS
 		case "error":
 			failure = &Failure{Code: m.Code, Message: m.Message}
 		}
-		return nil
-	})
+	}
 	watchdog.Stop()
-	res.outcome = out
+	<-sent
 	switch {
-	case err != nil:
-		return done, res, err
-	case finished && out.waitErr == nil:
+	case finished && handlerE == nil && inputErr == nil && failure == nil && pctx.Err() == nil:
+		proc.docs++
+		r.putRenderProc(proc)
 		return done, res, nil
+	case handlerE != nil:
+		proc.kill()
+		return done, res, handlerE
+	case inputErr != nil:
+		proc.kill()
+		return done, res, fmt.Errorf("error reading the document for the renderer: %w", inputErr)
+	}
+	// The child is dead or going: it stopped after a page's own failure,
+	// or a limit, the watchdog or the caller stopped it.
+	res.outcome = proc.wait()
+	res.stats.PeakRSS = max(res.stats.PeakRSS, res.outcome.stats.PeakRSS)
+	switch {
+	case pctx.Err() != nil:
+		return done, res, context.Cause(pctx)
 	case failure != nil && !res.opened:
 		return done, res, failure
-	case failure == nil && out.waitErr == nil && done > 0:
-		return done, res, nil // stopped after reporting a page's failure
+	case failure == nil && res.outcome.waitErr == nil && done > 0:
+		return done, res, nil // it stopped after reporting a page's failure
 	}
-	if err := r.limitFailure(ctx, out, "Rendering"); err != nil {
-		if errors.Is(err, context.Cause(ctx)) {
-			return done, res, context.Cause(ctx)
-		}
+	if err := r.limitFailure(ctx, res.outcome, "Rendering"); err != nil {
 		return done, res, err
 	}
-	msg := lastLines(out.stderr, 3)
+	msg := lastLines(res.outcome.stderr, 3)
 	if failure != nil {
 		msg = failure.Message
 	}
 	return done, res, &Failure{Code: "render_failed", Message: "The renderer crashed on this page: " + msg}
 }
 
-// WarmRenderer compiles the renderer into the cache directory (a child does
-// it, under the limits), so that the first document's children only load
-// it. It returns how long that took.
+// maxRenderDocs is how many documents one render child draws before it is
+// replaced (its CPU-time limit is for its whole life).
+const maxRenderDocs = 100
+
+// renderIdle is how long a warm render child waits for work before it is
+// stopped.
+const renderIdle = time.Minute
+
+// renderProc is a render child: it loads PDFium once and draws documents
+// sent to it one at a time, each in a fresh WebAssembly instance.
+type renderProc struct {
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser
+	lines    *bufio.Scanner
+	stderr   *tailbuf.Buffer
+	cacheDir string
+	docs     int
+	idleAt   time.Time
+	waited   chan struct{}
+	waitErr  error
+}
+
+func (p *renderProc) kill() { _ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) }
+
+// wait reaps the child (killing it if need be) and says how it ended.
+func (p *renderProc) wait() outcome {
+	_ = p.stdin.Close()
+	select {
+	case <-p.waited:
+	case <-time.After(5 * time.Second):
+		p.kill()
+		<-p.waited
+	}
+	out := outcome{waitErr: p.waitErr, state: p.cmd.ProcessState, stderr: p.stderr.String()}
+	if st := p.cmd.ProcessState; st != nil {
+		out.stats = Stats{CPUTime: st.UserTime() + st.SystemTime()}
+	}
+	return out
+}
+
+// send writes one document: its header line, then its bytes in chunks.
+func (p *renderProc) send(req renderRequest, input io.Reader) error {
+	w := bufio.NewWriterSize(p.stdin, 256<<10)
+	if err := json.NewEncoder(w).Encode(req); err != nil {
+		return err
+	}
+	buf := make([]byte, 256<<10)
+	var head [4]byte
+	for {
+		n, err := input.Read(buf)
+		if n > 0 {
+			binary.BigEndian.PutUint32(head[:], uint32(n))
+			if _, werr := w.Write(head[:]); werr != nil {
+				return werr
+			}
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	binary.BigEndian.PutUint32(head[:], 0)
+	if _, err := w.Write(head[:]); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// renderPool keeps idle render children.
+type renderPool struct {
+	mu   sync.Mutex
+	idle []*renderProc
+}
+
+// renderProc returns a warm child for cacheDir, or starts one.
+func (r *Runner) renderProc(cacheDir string) (*renderProc, error) {
+	r.renders.mu.Lock()
+	var stale []*renderProc
+	var found *renderProc
+	keep := r.renders.idle[:0]
+	for _, p := range r.renders.idle {
+		switch {
+		case time.Since(p.idleAt) > renderIdle:
+			stale = append(stale, p)
+		case found == nil && p.cacheDir == cacheDir:
+			found = p
+		default:
+			keep = append(keep, p)
+		}
+	}
+	r.renders.idle = keep
+	r.renders.mu.Unlock()
+	for _, p := range stale {
+		p.kill()
+		p.wait()
+	}
+	if found != nil {
+		return found, nil
+	}
+	return r.startRenderProc(cacheDir)
+}
+
+func (r *Runner) putRenderProc(p *renderProc) {
+	if p.docs >= maxRenderDocs {
+		p.wait() // stdin closed: it exits
+		return
+	}
+	p.idleAt = time.Now()
+	r.renders.mu.Lock()
+	r.renders.idle = append(r.renders.idle, p)
+	r.renders.mu.Unlock()
+}
+
+// RenderChildrenStarted is how many render children this runner started.
+func (r *Runner) RenderChildrenStarted() int64 { return r.renderStarts.Load() }
+
+// CloseRenderers stops the idle render children.
+func (r *Runner) CloseRenderers() {
+	r.renders.mu.Lock()
+	idle := r.renders.idle
+	r.renders.idle = nil
+	r.renders.mu.Unlock()
+	for _, p := range idle {
+		p.wait()
+	}
+}
+
+func (r *Runner) startRenderProc(cacheDir string) (*renderProc, error) {
+	exe := r.Exe
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("error finding the sandbox binary: %w", err)
+		}
+	}
+	// CPU time is for the child's whole life (maxRenderDocs documents);
+	// the per-page watchdog and the runner's Timeout bound each document.
+	cpu := uint64(r.Timeout/time.Second+1) * maxRenderDocs
+	cmd, stdin, stdout, stderr, err := r.start(exe, []string{renderChildArg,
+		"-memory-limit", strconv.FormatInt(r.MemoryLimit, 10),
+		"-cpu-seconds", strconv.FormatUint(cpu, 10),
+		"-cache-dir", cacheDir,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.renderStarts.Add(1)
+	p := &renderProc{cmd: cmd, stdin: stdin, stderr: stderr, cacheDir: cacheDir, waited: make(chan struct{})}
+	p.lines = bufio.NewScanner(stdout)
+	p.lines.Buffer(make([]byte, 64<<10), maxLine)
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.waited)
+	}()
+	return p, nil
+}
+
+// WarmRenderer starts a render child, which compiles PDFium into the cache
+// directory (so that later children only load it), and keeps it warm. It
+// returns how long that took.
 func (r *Runner) WarmRenderer(ctx context.Context, cacheDir string) (time.Duration, error) {
 	opt := RenderOptions{Width: 256, CacheDir: cacheDir}.withDefaults()
 	if err := os.MkdirAll(opt.CacheDir, 0o700); err != nil {
 		return 0, fmt.Errorf("error making the renderer's cache directory: %w", err)
 	}
 	start := time.Now()
-	_, out, err := r.renderChild(ctx, strings.NewReader(""), nil, opt, func(RenderedPage) error { return nil })
+	_, out, err := r.renderOnce(ctx, bytes.NewReader(nil), nil, opt, func(RenderedPage) error { return nil })
 	if err != nil {
 		return 0, err
 	}
@@ -256,69 +464,109 @@ func renderChildMain(args []string, stdin io.Reader, stdout io.Writer) int {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	memLimit := fs.Int64("memory-limit", 1<<30, "")
 	cpuSeconds := fs.Uint64("cpu-seconds", 300, "")
-	width := fs.Int("width", 256, "")
-	maxHeight := fs.Int("max-height", 2048, "")
-	quality := fs.Int("quality", 80, "")
 	cacheDir := fs.String("cache-dir", "", "")
-	pageList := fs.String("pages", "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	limitSelf(*memLimit, *cpuSeconds)
 	send := reporter(stdout)
-	fail := func(code, msg string) int {
-		_ = send(message{Type: "error", Code: code, Message: msg, PeakRSS: statusBytes("VmHWM:")})
-		return 0
-	}
-
-	data, err := io.ReadAll(stdin)
+	in := bufio.NewReaderSize(stdin, 256<<10)
+	pool, err := startPDFium(*cacheDir, *memLimit)
 	if err != nil {
-		return fail("internal", "reading the input: "+err.Error())
-	}
-	pool, inst, err := startPDFium(*cacheDir, *memLimit)
-	if err != nil {
-		return fail("internal", "starting the renderer: "+err.Error())
+		_ = send(message{Type: "error", Code: "internal", Message: "starting the renderer: " + err.Error()})
+		return 1
 	}
 	defer pool.Close()
-	if *pageList == "" { // warming the cache
-		_ = send(message{Type: "opened"})
-		_ = send(message{Type: "result", PeakRSS: statusBytes("VmHWM:")})
-		return 0
+	for {
+		line, err := in.ReadBytes('\n')
+		if err != nil {
+			return 0 // the parent closed stdin: done
+		}
+		var req renderRequest
+		if err := json.Unmarshal(line, &req); err != nil {
+			_ = send(message{Type: "error", Code: "internal", Message: "bad request: " + err.Error()})
+			return 1
+		}
+		data, err := readChunks(in, *memLimit)
+		if err != nil {
+			_ = send(message{Type: "error", Code: "internal", Message: "reading the input: " + err.Error()})
+			return 1
+		}
+		if !renderDocument(pool, req, data, send) {
+			return 0 // a page failed in a way that may have broken PDFium: a fresh child goes on
+		}
+		// The next document starts from a small heap, and a fresh peak.
+		data = nil //nolint:ineffassign,wastedassign // let the collector have it
+		debug.FreeOSMemory()
+		_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	}
+}
+
+// readChunks reads one document sent by renderProc.send.
+func readChunks(in io.Reader, limit int64) ([]byte, error) {
+	var (
+		data []byte
+		head [4]byte
+	)
+	for {
+		if _, err := io.ReadFull(in, head[:]); err != nil {
+			return nil, err
+		}
+		n := binary.BigEndian.Uint32(head[:])
+		if n == 0 {
+			return data, nil
+		}
+		if int64(len(data))+int64(n) > limit {
+			return nil, fmt.Errorf("the document is larger than the memory limit of %d bytes", limit)
+		}
+		start := len(data)
+		data = append(data, make([]byte, n)...)
+		if _, err := io.ReadFull(in, data[start:]); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// renderDocument draws one document's pages in a fresh instance of PDFium
+// and reports them, then "result". It reports false when the child must
+// not go on (it has said why for the page).
+func renderDocument(pool pdfium.Pool, req renderRequest, data []byte, send func(message) error) bool {
+	inst, err := pool.GetInstance(time.Minute)
+	if err != nil {
+		_ = send(message{Type: "error", Code: "internal", Message: "starting the renderer: " + err.Error()})
+		return false
+	}
+	defer inst.Close()
+	if len(req.Pages) == 0 { // warming up
+		return send(message{Type: "opened"}) == nil && send(message{Type: "result", PeakRSS: statusBytes("VmHWM:")}) == nil
 	}
 	doc, err := inst.OpenDocument(&requests.OpenDocument{File: &data})
 	if err != nil {
-		return fail("render_failed", "The renderer could not open the document: "+err.Error())
+		_ = send(message{Type: "error", Code: "render_failed", Message: "The renderer could not open the document: " + err.Error()})
+		return false
 	}
+	defer func() { _, _ = inst.FPDF_CloseDocument(&requests.FPDF_CloseDocument{Document: doc.Document}) }()
 	count, err := inst.FPDF_GetPageCount(&requests.FPDF_GetPageCount{Document: doc.Document})
 	if err != nil {
-		return fail("render_failed", "The renderer could not count the document's pages: "+err.Error())
+		_ = send(message{Type: "error", Code: "render_failed", Message: "The renderer could not count the document's pages: " + err.Error()})
+		return false
 	}
-	if err := send(message{Type: "opened", PageCount: count.PageCount}); err != nil {
-		return 1
+	if send(message{Type: "opened", PageCount: count.PageCount}) != nil {
+		return false
 	}
-	r := pageRenderer{inst: inst, doc: doc.Document, pageCount: count.PageCount, width: *width, maxHeight: *maxHeight, quality: *quality}
-	for _, s := range strings.Split(*pageList, ",") {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			continue
-		}
+	r := pageRenderer{inst: inst, doc: doc.Document, pageCount: count.PageCount, width: req.Width, maxHeight: req.MaxHeight, quality: req.Quality}
+	for _, n := range req.Pages {
 		p, healthy := r.render(n)
-		if err := send(message{Type: "rendered", Rendered: &p}); err != nil {
-			return 1
-		}
-		if !healthy {
-			return 0 // the parent goes on in a fresh child
+		if send(message{Type: "rendered", Rendered: &p}) != nil || !healthy {
+			return false
 		}
 	}
-	if err := send(message{Type: "result", PeakRSS: statusBytes("VmHWM:")}); err != nil {
-		return 1
-	}
-	return 0
+	return send(message{Type: "result", PeakRSS: statusBytes("VmHWM:")}) == nil
 }
 
 // startPDFium loads PDFium, compiled through cacheDir, with no file system
 // and its memory capped.
-func startPDFium(cacheDir string, memLimit int64) (pdfium.Pool, pdfium.Pdfium, error) {
+func startPDFium(cacheDir string, memLimit int64) (pdfium.Pool, error) {
 	rc := wazero.NewRuntimeConfig().
 		WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
 		WithMemoryLimitPages(uint32(min(memLimit/2/65536, 65536)))
@@ -328,21 +576,17 @@ func startPDFium(cacheDir string, memLimit int64) (pdfium.Pool, pdfium.Pdfium, e
 		}
 	}
 	pool, err := webassembly.Init(webassembly.Config{
-		MinIdle: 1, MaxIdle: 1, MaxTotal: 1,
+		// One instance at a time, a fresh one per document.
+		MinIdle: 0, MaxIdle: 0, MaxTotal: 1,
 		RuntimeConfig: rc,
 		FSConfig:      wazero.NewFSConfig(), // the module sees no files
 		Stdout:        io.Discard,
 		Stderr:        os.Stderr,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	inst, err := pool.GetInstance(time.Minute)
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	return pool, inst, nil
+	return pool, nil
 }
 
 type pageRenderer struct {

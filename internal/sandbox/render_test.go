@@ -101,6 +101,38 @@ func TestRenderSurvivesHostilePages(t *testing.T) {
 	// inside 512 MiB.
 	require.Empty(t, got["image bomb"].Code, got["image bomb"].Message)
 	require.Equal(t, 2, opens, "one child until the path operators, a second after")
+	require.EqualValues(t, 2, r.RenderChildrenStarted(), "the child that died is not reused")
+}
+
+// TestRenderReusesWarmChildren: documents one after another are drawn by
+// one warm child, each in a fresh PDFium instance: a document draws the
+// same whatever came before it.
+func TestRenderReusesWarmChildren(t *testing.T) {
+	t.Parallel()
+	a := pdftest.TextPages([]string{"First document"}, []string{"its second page"})
+	b := pdftest.TextPages([]string{"Second document, drawn after the first"})
+	r := runner()
+	render(t, r, a, []int{1, 2}, sandbox.RenderOptions{Width: 512})
+	after, _ := render(t, r, b, []int{1}, sandbox.RenderOptions{Width: 512})
+	require.EqualValues(t, 1, r.RenderChildrenStarted())
+	fresh, _ := render(t, runner(), b, []int{1}, sandbox.RenderOptions{Width: 512})
+	require.Equal(t, fresh[1].Image, after[1].Image)
+	r.CloseRenderers()
+	render(t, r, b, []int{1}, sandbox.RenderOptions{Width: 512})
+	require.EqualValues(t, 2, r.RenderChildrenStarted(), "closed children are not reused")
+}
+
+// TestRenderRefusesWhatIsNotAPDF: a document the renderer cannot open is a
+// Failure, and its child is not reused.
+func TestRenderRefusesWhatIsNotAPDF(t *testing.T) {
+	t.Parallel()
+	r := runner()
+	var calls atomic.Int32
+	_, err := r.Render(context.Background(), opener([]byte("%PDF-1.7 but nothing else"), &calls), []int{1},
+		sandbox.RenderOptions{Width: 256, CacheDir: renderCache}, func(sandbox.RenderedPage) error { return nil })
+	requireFailure(t, err, "render_failed")
+	render(t, r, pdftest.TextPages([]string{"fine"}), []int{1}, sandbox.RenderOptions{Width: 256})
+	require.EqualValues(t, 2, r.RenderChildrenStarted())
 }
 
 func TestRenderPageTimeout(t *testing.T) {

@@ -53,6 +53,9 @@ type Runner struct {
 
 	noNetns atomic.Bool // the kernel refused a network namespace once
 	warned  sync.Once
+	renders renderPool // warm render children
+	// renderStarts counts render children started.
+	renderStarts atomic.Int64
 }
 
 // Handler receives what the child reports, as it reports it. An error from

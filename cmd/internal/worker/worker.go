@@ -25,6 +25,10 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	cfg := a.Config
 	claims := jobs.NewClaims()
 	ocr := findOCR(a)
+	render := renderer(ctx, a)
+	if render != nil {
+		defer render.Sandbox.CloseRenderers()
+	}
 	client, err := jobs.NewClient(a.Pool, jobs.Deps{
 		Store:  a.Store,
 		Logger: a.Logger,
@@ -48,7 +52,7 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 		},
 		OCRConcurrency:    cfg.OCRConcurrency,
 		OCRMetrics:        jobs.NewOCRMetrics(a.Metrics.Registry),
-		Renderer:          renderer(ctx, a),
+		Renderer:          render,
 		RenderConcurrency: cfg.RenderConcurrency,
 	}, cfg.WorkerConcurrency)
 	if err != nil {
