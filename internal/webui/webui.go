@@ -14,7 +14,7 @@ import (
 
 // csp allows the app's own scripts, styles and connections (fetch,
 // websocket, SSE) and nothing else: no inline script, no other origin.
-const csp = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; " +
+const csp = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; " +
 	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 // Handler serves the app built into dir. When dir holds no index.html

@@ -241,20 +241,32 @@ try {
 
     await page.reload();
     const seen = [];
+    let drawing = null; // the detail opened while the thumbnails were being drawn
     await waitFor("the large PDF to be done after the reload", T.parse, async () => {
       const status = await r.getAttribute("data-status").catch(() => null);
       const done = await r.getAttribute("data-pages-done").catch(() => null);
       if (status === null || done === null) return false;
       seen.push({ status, done: Number(done) });
       if (seen.length === 3) await shot("09-large-after-reload");
+      if (!drawing && status === "parsing" && (await r.getAttribute("data-stage")) === "rendering") {
+        // Thumbnails appear as the parse draws them, before it is done.
+        await r.getByRole("button").click();
+        const strip = page.locator("[data-testid=detail] [data-testid=thumbnails]");
+        await strip.locator("img[data-state=loaded]").first().waitFor();
+        drawing = { status: await r.getAttribute("data-status"), rendered: Number(await r.getAttribute("data-pages-rendered")) };
+        await shot("09b-thumbnails-while-drawing");
+      }
       return status === "done";
     }, 100);
+    assert.ok(drawing, "the rendering stage was seen");
+    assert.equal(drawing.status, "parsing", "thumbnails showed while the parse was still drawing them");
+    assert.ok(drawing.rendered > 0 && drawing.rendered < total, `pages drawn then: ${drawing.rendered} of ${total}`);
     const mid = seen.filter((s) => s.status === "parsing");
     assert.ok(mid.length > 0, `the reloaded page saw the parse in progress (seen: ${JSON.stringify(seen.slice(0, 5))}…)`);
     assert.ok(seen[0].done >= before, `after the reload, pages done ${seen[0].done} ≥ ${before} before it`);
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i].done >= seen[i - 1].done, `progress went back: ${seen[i - 1].done} → ${seen[i].done}`);
     assert.equal(seen.at(-1).done, total);
-    console.log(`    ${before}/${total} pages before the reload; ${mid.length} in-progress observations after it, first at ${mid[0].done}`);
+    console.log(`    ${before}/${total} pages before the reload; ${mid.length} in-progress observations after it, first at ${mid[0].done}; thumbnails showing at ${drawing.rendered} drawn`);
     await shot("10-large-done");
   });
 

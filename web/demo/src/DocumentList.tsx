@@ -58,6 +58,8 @@ function DocumentRow({ doc: d, selected, onSelect }: { doc: Document; selected: 
       data-filename={d.filename}
       data-status={d.status}
       data-pages-done={d.pages_done}
+      data-stage={d.stage ?? ""}
+      data-pages-rendered={d.pages_rendered}
       data-pages-total={d.page_count ?? ""}
     >
       <button type="button" className="doc-button" onClick={() => onSelect(d.id)} aria-current={selected ? "true" : undefined}>
