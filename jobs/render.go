@@ -191,6 +191,7 @@ func NewRenderMetrics(reg prometheus.Registerer) *RenderMetrics {
 		}),
 	}
 	reg.MustRegister(m.pages, m.seconds, m.peakRSS)
+	m.pages.WithLabelValues(fmt.Sprint(jobargs.ThumbnailWidth), "rendered") // exported before the first page
 	return m
 }
 

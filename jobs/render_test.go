@@ -153,3 +153,39 @@ func TestRenderWorkerDrawsOnDemand(t *testing.T) {
 	require.Equal(t, "no_such_page", img.Failure.Code)
 	require.Equal(t, river.EventKindJobCancelled, work(jobargs.RenderArgs{DocumentID: id, Page: 1, Width: 300}).EventKind)
 }
+
+// TestParseResumesRendering: an attempt handed back while drawing (its
+// pages all extracted, some thumbnails drawn) draws only the rest when it
+// runs again.
+func TestParseResumesRendering(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupParse(t)
+	b.withRenderer()
+	id := b.document(t, pdftest.TextPages([]string{"one"}, []string{"two"}, []string{"three"}, []string{"four"}))
+	job := b.job(t, id)
+	_, _, err := documents.StartParse(ctx, b.db.Pool, id, job.ID, 1)
+	require.NoError(t, err)
+	rows := make([]documents.PageRow, 4)
+	for i := range rows {
+		rows[i] = documents.PageRow{Number: i + 1, Width: 612, Height: 792, Text: "committed"}
+	}
+	require.NoError(t, documents.SavePages(ctx, b.db.Pool, id, job.ID, rows, 4, false))
+	for n := 1; n <= 2; n++ { // drawn by the attempt that was handed back
+		_, err := documents.SaveImage(ctx, b.db.Pool, documents.PageImage{DocumentID: id, Page: n, Width: 256,
+			Renderer: sandbox.Renderer, S3Key: documents.ImageKey("alice", id, sandbox.Renderer, n, 256), Height: 331, SizeBytes: 4})
+		require.NoError(t, err)
+	}
+	before := b.images(t, id, 256)
+
+	require.Equal(t, river.EventKindJobCompleted, b.work(t, job).EventKind)
+	after := b.images(t, id, 256)
+	require.Len(t, after, 4)
+	for n := 1; n <= 2; n++ {
+		require.Equal(t, before[n], after[n], "page %d is not drawn again", n)
+	}
+	require.Equal(t, 256, b.imageWidth(t, id, 3, 256))
+	d := b.get(t, id)
+	require.Equal(t, documents.StatusDone, d.Status)
+	require.Equal(t, 4, d.PagesRendered)
+}

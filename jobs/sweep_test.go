@@ -155,11 +155,22 @@ func TestSweepDeletesOrphanObjectsOnly(t *testing.T) {
 		return err == nil
 	}
 
+	// Page images: a live document's stay; a deleted one's go.
+	liveImage := documents.ImageKey("alice", kept, "r1", 1, 256)
+	goneImage := documents.ImageKey("alice", uuid.Must(uuid.NewV7()), "r1", 1, 256)
+	for _, k := range []string{liveImage, goneImage} {
+		_, err = b.bucket.Store.Put(ctx, k, bytes.NewReader([]byte("jpeg")), storage.PutOptions{})
+		require.NoError(t, err)
+	}
+
 	run(time.Now())
 	require.True(t, exists("originals/alice/orphan"), "a fresh object may be an upload about to commit")
+	require.True(t, exists(goneImage), "a fresh image may be a render finishing")
 	run(time.Now().Add(2 * time.Hour))
 	require.False(t, exists("originals/alice/orphan"), "an old object nobody references goes")
 	require.True(t, exists(documents.OriginalKey("alice", kept)), "a document's original stays")
+	require.False(t, exists(goneImage), "the image of a deleted document goes")
+	require.True(t, exists(liveImage), "a document's images stay")
 }
 
 // TestSweepKeepsOriginalsOfDotOwners: before OwnerSegment, the owner "."

@@ -267,7 +267,7 @@ func TestDashboardsAlertsAndScalingUseWhatIsExported(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st := startStack(t, "FOLIO_QUEUE_METRICS_INTERVAL=200ms")
+	st := startStack(t, "FOLIO_QUEUE_METRICS_INTERVAL=200ms", "FOLIO_RENDER=on") // its metrics are on the dashboard
 	apiAddr, health := st.apiAddr, st.health
 	tok, err := auth.Sign([]byte(testSecret), "ops", time.Hour)
 	require.NoError(t, err)

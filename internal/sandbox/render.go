@@ -259,20 +259,21 @@ func (r *Runner) renderOnce(ctx context.Context, input io.Reader, pages []int, o
 	}
 	// The child is dead or going: it stopped after a page's own failure,
 	// or a limit, the watchdog or the caller stopped it.
+	peak := res.stats.PeakRSS
 	res.outcome = proc.wait()
-	res.stats.PeakRSS = max(res.stats.PeakRSS, res.outcome.stats.PeakRSS)
+	res.stats.PeakRSS = max(peak, res.stats.PeakRSS)
 	switch {
 	case pctx.Err() != nil:
 		return done, res, context.Cause(pctx)
 	case failure != nil && !res.opened:
 		return done, res, failure
-	case failure == nil && res.outcome.waitErr == nil && done > 0:
+	case failure == nil && res.waitErr == nil && done > 0:
 		return done, res, nil // it stopped after reporting a page's failure
 	}
 	if err := r.limitFailure(ctx, res.outcome, "Rendering"); err != nil {
 		return done, res, err
 	}
-	msg := lastLines(res.outcome.stderr, 3)
+	msg := lastLines(res.stderr, 3)
 	if failure != nil {
 		msg = failure.Message
 	}
