@@ -8,8 +8,10 @@ import (
 	"image/jpeg"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -203,3 +205,67 @@ func indexOfPrefix(list []string, prefix string) int {
 	}
 	return -1
 }
+
+// TestWorkerDrainDuringRendering: SIGTERM to a worker while the parse draws
+// thumbnails. The job is handed back (the text all stored); the next
+// worker draws only the pages without a thumbnail; every page ends with
+// exactly one, and the drained attempt did not count.
+func TestWorkerDrainDuringRendering(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	lp := startLongParse(ctx, t, "FOLIO_DRAIN_TIMEOUT=200ms", "FOLIO_RENDER=on", "FOLIO_RENDER_CACHE_DIR="+t.TempDir())
+	db, env, c, doc, w1, h1, h2 := lp.db, lp.env, lp.client, lp.doc, lp.worker, lp.workerHealth, freeAddr(t)
+
+	var drainedAt int
+	var stages []string
+	requeuedAt := -1
+	err := c.WatchDocument(ctx, doc.ID, func(m client.Message) error {
+		switch m.Type {
+		case "parse.progress":
+			var p client.Progress
+			require.NoError(t, json.Unmarshal(m.Data, &p))
+			stages = append(stages, fmt.Sprintf("%s:%d", p.Stage, p.PagesDone))
+			if p.Stage == "rendering" && drainedAt == 0 && p.PagesDone > 0 && p.PagesDone < longPages {
+				drainedAt = p.PagesDone
+				w1.signal(t, syscall.SIGTERM)
+				waitStatus(t, w1, "http://"+h1+"/readyz", http.StatusServiceUnavailable, 10*time.Second)
+			}
+		case "parse.requeued":
+			requeuedAt = len(stages)
+			require.Equal(t, 0, w1.wait(t, 30*time.Second), w1.stderr.String())
+			start(t, append(env, "FOLIO_HEALTH_ADDR="+h2), "worker")
+		}
+		if m.Terminal() {
+			require.Equal(t, "document.done", m.Type, string(m.Data))
+			return client.ErrStop
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Positive(t, drainedAt, "the worker was stopped while drawing: %v", stages)
+
+	var images, distinct, failed int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT page_number), count(*) FILTER (WHERE s3_key IS NULL)
+		FROM page_images WHERE document_id = $1 AND width = 256`, doc.ID).Scan(&images, &distinct, &failed))
+	require.Equal(t, longPages, images)
+	require.Equal(t, longPages, distinct)
+	require.Zero(t, failed)
+	var attempt, rendered int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT attempt FROM river_job WHERE kind = 'parse'`).Scan(&attempt))
+	require.Equal(t, 1, attempt, "a drained attempt does not count against the job")
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT pages_rendered FROM documents WHERE id = $1`, doc.ID).Scan(&rendered))
+	require.Equal(t, longPages, rendered)
+	// The second attempt's rendering starts where the first one stopped.
+	require.GreaterOrEqual(t, requeuedAt, 0, "the job was handed back")
+	resumed := -1
+	for _, st := range stages[requeuedAt:] {
+		if n, ok := strings.CutPrefix(st, "rendering:"); ok {
+			resumed, _ = strconv.Atoi(n)
+			break
+		}
+	}
+	require.GreaterOrEqual(t, resumed, drainedAt, "progress: %v", stages)
+	t.Logf("drained at %d thumbnails drawn; the next attempt resumed at %d", drainedAt, resumed)
+}
+
