@@ -268,4 +268,3 @@ func TestWorkerDrainDuringRendering(t *testing.T) {
 	require.GreaterOrEqual(t, resumed, drainedAt, "progress: %v", stages)
 	t.Logf("drained at %d thumbnails drawn; the next attempt resumed at %d", drainedAt, resumed)
 }
-
