@@ -70,8 +70,10 @@ func RenderedPages(ctx context.Context, db pg.DBTX, id uuid.UUID, width int, ren
 }
 
 // SaveImage records a page image (or why there is none); a row by another
-// renderer is replaced. It reports false when the document is gone.
-func SaveImage(ctx context.Context, db pg.DBTX, img PageImage) (bool, error) {
+// renderer is replaced, and replaced is its object's key (the caller
+// deletes it). A document deleted meanwhile is not an error: nothing is
+// recorded.
+func SaveImage(ctx context.Context, pool *pgxpool.Pool, img PageImage) (replaced string, err error) {
 	var key, code, msg *string
 	var height, size *int
 	if img.Failure != nil {
@@ -79,20 +81,32 @@ func SaveImage(ctx context.Context, db pg.DBTX, img PageImage) (bool, error) {
 	} else {
 		key, height, size = &img.S3Key, &img.Height, &img.SizeBytes
 	}
-	tag, err := db.Exec(ctx, `INSERT INTO page_images (document_id, page_number, width, renderer, s3_key, height, size_bytes, failure_code, failure_message)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM documents WHERE id = $1)
-		ON CONFLICT (document_id, page_number, width) DO UPDATE
-		SET renderer = EXCLUDED.renderer, s3_key = EXCLUDED.s3_key, height = EXCLUDED.height, size_bytes = EXCLUDED.size_bytes,
-			failure_code = EXCLUDED.failure_code, failure_message = EXCLUDED.failure_message, created_at = now()`,
-		img.DocumentID, img.Page, img.Width, img.Renderer, key, height, size, code, msg)
-	if err != nil {
-		var fk interface{ SQLState() string }
-		if errors.As(err, &fk) && fk.SQLState() == "23503" { // deleted meanwhile
-			return false, nil
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var old *string
+		err := tx.QueryRow(ctx, `SELECT s3_key FROM page_images WHERE document_id = $1 AND page_number = $2 AND width = $3
+			FOR UPDATE`, img.DocumentID, img.Page, img.Width).Scan(&old)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
 		}
-		return false, fmt.Errorf("error saving page image: %w", err)
+		tag, err := tx.Exec(ctx, `INSERT INTO page_images (document_id, page_number, width, renderer, s3_key, height, size_bytes, failure_code, failure_message)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM documents WHERE id = $1)
+			ON CONFLICT (document_id, page_number, width) DO UPDATE
+			SET renderer = EXCLUDED.renderer, s3_key = EXCLUDED.s3_key, height = EXCLUDED.height, size_bytes = EXCLUDED.size_bytes,
+				failure_code = EXCLUDED.failure_code, failure_message = EXCLUDED.failure_message, created_at = now()`,
+			img.DocumentID, img.Page, img.Width, img.Renderer, key, height, size, code, msg)
+		if err == nil && tag.RowsAffected() == 1 && old != nil && *old != img.S3Key {
+			replaced = *old
+		}
+		return err
+	})
+	var pgErr interface{ SQLState() string }
+	switch {
+	case errors.As(err, &pgErr) && pgErr.SQLState() == "23503":
+		return "", nil // the document is gone
+	case err != nil:
+		return "", fmt.Errorf("error saving page image: %w", err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return replaced, nil
 }
 
 // SetPagesRendered records how many pages of generation gen have their

@@ -56,8 +56,14 @@ func (r *PageRenderer) render(ctx context.Context, doc *documents.Document, page
 				return err
 			}
 		}
-		if _, err := documents.SaveImage(ctx, r.Pool, img); err != nil {
+		replaced, err := documents.SaveImage(ctx, r.Pool, img)
+		if err != nil {
 			return err
+		}
+		if replaced != "" { // another renderer's image of the page
+			if err := r.Store.Delete(ctx, replaced); err != nil {
+				return err
+			}
 		}
 		done[p.Number] = true
 		r.Metrics.observe(img)

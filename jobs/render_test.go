@@ -22,6 +22,7 @@ import (
 	"github.com/foliohq/folio/internal/sandbox"
 	"github.com/foliohq/folio/jobs"
 	"github.com/foliohq/folio/jobs/jobargs"
+	"github.com/foliohq/folio/storage"
 )
 
 var renderCache = filepath.Join(os.TempDir(), "folio-test-wazero")
@@ -144,6 +145,18 @@ func TestRenderWorkerDrawsOnDemand(t *testing.T) {
 	require.Len(t, before, 1)
 	require.Equal(t, river.EventKindJobCompleted, work(jobargs.RenderArgs{DocumentID: id, Page: 2, Width: 1024}).EventKind)
 	require.Equal(t, before, b.images(t, id, 1024), "drawn once")
+
+	// Another renderer's image is replaced, and its object deleted.
+	oldKey := documents.ImageKey("alice", id, "old-renderer", 1, 512)
+	_, err := b.bucket.Store.Put(ctx, oldKey, bytes.NewReader([]byte("old jpeg")), storage.PutOptions{})
+	require.NoError(t, err)
+	_, err = documents.SaveImage(ctx, b.db.Pool, documents.PageImage{DocumentID: id, Page: 1, Width: 512,
+		Renderer: "old-renderer", S3Key: oldKey, Height: 662, SizeBytes: 8})
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCompleted, work(jobargs.RenderArgs{DocumentID: id, Page: 1, Width: 512}).EventKind)
+	require.Equal(t, 512, b.imageWidth(t, id, 1, 512))
+	_, err = b.bucket.Store.Get(ctx, oldKey)
+	require.ErrorIs(t, err, storage.ErrNotFound, "the old renderer's image is gone")
 
 	// A page past the end is recorded as such; a width not offered is refused.
 	require.Equal(t, river.EventKindJobCompleted, work(jobargs.RenderArgs{DocumentID: id, Page: 3, Width: 512}).EventKind)
