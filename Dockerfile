@@ -1,9 +1,9 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: static binaries in a distroless, non-root image (the
 # default target: api, folio). The worker's image (--target worker) adds
-# what OCR runs: poppler's pdftoppm and Tesseract with English; add
-# tesseract-ocr-<lang> packages for more FOLIO_OCR_LANGUAGES. (Page images
-# need nothing installed: PDFium is WebAssembly inside the binary.)
+# what OCR runs: Tesseract with English; add tesseract-ocr-<lang> packages
+# for more FOLIO_OCR_LANGUAGES. (Page images, and OCR's rendering, need
+# nothing installed: PDFium is WebAssembly inside the binary.)
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -14,7 +14,7 @@ RUN go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/api ./cmd/worker ./cmd/fo
 
 FROM debian:bookworm-slim AS worker
 RUN apt-get update \
- && apt-get install -y --no-install-recommends poppler-utils tesseract-ocr tesseract-ocr-eng \
+ && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /usr/local/bin/
 # The page renderer's compiled WebAssembly (written at start-up): a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -21,8 +22,9 @@ import (
 )
 
 // OCRWorker reads the pages of one parse generation that only images fill:
-// it streams the original from S3 into a sandboxed OCR child (each page
-// rendered at 300 dpi by pdftoppm, read by Tesseract) and stores each
+// it streams the original from S3 into a render child (each page drawn at
+// 300 dpi in grey by PDFium), reads each page with Tesseract in a child of
+// its own, and stores each
 // page's text as it comes, so that a retried or handed-back job goes on
 // from the first page not read.
 type OCRWorker struct {
@@ -63,13 +65,9 @@ func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (
 	}
 	started := time.Now()
 	if len(pages) > 0 {
-		obj, err := w.Store.Get(ctx, key)
-		if err != nil {
-			return w.retry(ctx, job, err)
-		}
-		defer obj.Close()
+		open := func(ctx context.Context) (io.ReadCloser, error) { return w.Store.Get(ctx, key) }
 		lastEvent, lastPage := time.Time{}, time.Now()
-		stats, err := w.Sandbox.OCR(ctx, obj, pages, w.Tools, func(p sandbox.OCRPage) error {
+		stats, err := w.Sandbox.OCR(ctx, open, pages, w.Tools, func(p sandbox.OCRPage) error {
 			w.Metrics.observe(p.Code != "", time.Since(lastPage))
 			lastPage = time.Now()
 			r := documents.OCRResult{Number: p.Number, Text: p.Text, Confidence: p.Confidence, Failure: p.Code}

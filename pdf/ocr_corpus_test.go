@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -94,7 +95,7 @@ func prose(text string) bool {
 }
 
 // TestOCRCorpus reads scanned pages of real documents through Folio's OCR
-// (the sandboxed child: pdftoppm at 300 dpi, Tesseract) and through
+// (PDFium at 300 dpi in a render child, Tesseract in a sandboxed child) and through
 // ocrmypdf --sidecar (Debian's, with its own rendering) in the same run,
 // one page at a time, each tool on one thread, and compares both with the
 // original's text: mean word F1 and seconds per page. It fails if Folio's
@@ -124,7 +125,9 @@ func TestOCRCorpus(t *testing.T) {
 		var text string
 		var conf float64
 		start := time.Now()
-		_, err := box.OCR(context.Background(), bytes.NewReader(s.scan), []int{1}, tools, func(p sandbox.OCRPage) error {
+		_, err := box.OCR(context.Background(), func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(s.scan)), nil
+		}, []int{1}, tools, func(p sandbox.OCRPage) error {
 			if p.Code != "" {
 				return fmt.Errorf("%s: %s", p.Code, p.Message)
 			}
@@ -165,7 +168,7 @@ func TestOCRCorpus(t *testing.T) {
 		cpuModel(), runtime.NumCPU(), runtime.Version(), firstLine(toolVersion(tools.Tesseract, "--version")),
 		"ocrmypdf "+strings.TrimSpace(toolVersion(ocrmypdf, "--version")))
 	fmt.Fprintf(&b, "OCR of %d scanned pages of real documents (texlive docs, 300 dpi grey JPEG scans), against the originals' text (pdftotext):\n", len(samples))
-	fmt.Fprintf(&b, "  Folio (sandboxed pdftoppm + Tesseract): mean word F1 %.4f, %.2f s/page, mean confidence %.1f\n",
+	fmt.Fprintf(&b, "  Folio (PDFium render child + sandboxed Tesseract): mean word F1 %.4f, %.2f s/page, mean confidence %.1f\n",
 		sumOurs/n, timeOurs.Seconds()/n, confs/n)
 	fmt.Fprintf(&b, "  ocrmypdf --sidecar (same pages, same run): mean word F1 %.4f, %.2f s/page\n", sumTheirs/n, timeThem.Seconds()/n)
 	fmt.Fprintf(&b, "  Folio's time is %.2fx ocrmypdf's\n", timeOurs.Seconds()/math.Max(timeThem.Seconds(), 1e-9))

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the worker's OCR runs, when missing: poppler's pdftoppm and
-# Tesseract with English (Debian: poppler-utils, tesseract-ocr,
-# tesseract-ocr-eng). Used by .ci/run and `make run`; without root or apt
-# it says what to install and goes on (the worker then marks scanned pages
-# needs_ocr).
+# Installs what the worker's OCR runs, when missing: Tesseract with English
+# (Debian: tesseract-ocr, tesseract-ocr-eng); and poppler-utils, which the
+# worker does not use but the tests do (pdftoppm makes their scans, pdfinfo
+# and pdftotext are what Folio is compared with). Used by .ci/run and `make
+# run`; without root or apt it says what to install and goes on (the
+# worker then marks scanned pages needs_ocr).
 set -euo pipefail
 need=()
 command -v pdftoppm >/dev/null || need+=(poppler-utils)

@@ -126,8 +126,8 @@ type Config struct {
 	// (FOLIO_PROGRESS_INTERVAL).
 	ProgressInterval time.Duration
 
-	// OCR turns the reading of scanned pages on ("auto": when pdftoppm and
-	// Tesseract with OCRLanguages are installed) or "off" (FOLIO_OCR).
+	// OCR turns the reading of scanned pages on ("auto": when Tesseract
+	// with OCRLanguages is installed) or "off" (FOLIO_OCR).
 	OCR string
 	// OCRLanguages are Tesseract's languages, joined by "+"
 	// (FOLIO_OCR_LANGUAGES).

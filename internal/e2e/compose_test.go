@@ -91,9 +91,12 @@ func TestDockerCompose(t *testing.T) {
 	dockerfile, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	require.NoError(t, err)
 	for _, want := range []string{"CGO_ENABLED=0", "./cmd/api ./cmd/worker ./cmd/folio", "USER nonroot", "distroless",
-		"AS worker", "tesseract-ocr tesseract-ocr-eng", "poppler-utils"} {
+		"AS worker", "tesseract-ocr tesseract-ocr-eng", "FOLIO_RENDER_CACHE_DIR="} {
 		require.Contains(t, string(dockerfile), want)
 	}
+	// The worker renders with PDFium (WebAssembly, in the binary): poppler
+	// never reads users' files.
+	require.NotContains(t, string(dockerfile), "poppler-utils")
 	require.Equal(t, map[string]any{"context": ".", "target": "worker"}, c.Services["worker"].Build, "the worker's image has OCR")
 }
 

@@ -26,8 +26,8 @@ func Main() {
 	if len(os.Args) > 1 && os.Args[1] == childArg {
 		os.Exit(childMain(os.Args[2:], os.Stdin, os.Stdout))
 	}
-	if len(os.Args) > 1 && os.Args[1] == ocrChildArg {
-		os.Exit(ocrChildMain(os.Args[2:], os.Stdin, os.Stdout))
+	if len(os.Args) > 1 && os.Args[1] == toolChildArg {
+		os.Exit(toolChildMain(os.Args[2:]))
 	}
 	if len(os.Args) > 1 && os.Args[1] == renderChildArg {
 		os.Exit(renderChildMain(os.Args[2:], os.Stdin, os.Stdout))

@@ -16,29 +16,27 @@ import (
 	"time"
 )
 
-// ocrChildArg is the hidden first argument that makes a binary the OCR
-// child.
-const ocrChildArg = "__folio_ocr_child"
+// toolChildArg is the hidden first argument that makes a binary set the
+// sandbox's limits on itself and then become another program (Tesseract).
+const toolChildArg = "__folio_tool_child"
 
-// OCRTools are the programs OCR runs: a renderer (poppler's pdftoppm) and
-// Tesseract, with the languages it reads.
+// OCRTools are what OCR runs: Folio's renderer (PDFium in a render child,
+// as for page images) and Tesseract, with the languages it reads.
 type OCRTools struct {
-	Pdftoppm  string // path
 	Tesseract string // path
 	Languages string // Tesseract's -l: "eng", "eng+deu"
 	DPI       int    // rendering resolution; 300 when 0
 	// PageTimeout bounds the rendering and the reading of one page.
 	PageTimeout time.Duration
+	// CacheDir keeps the renderer's compiled WebAssembly (RenderOptions).
+	CacheDir string
 }
 
-// FindOCRTools looks for pdftoppm and tesseract on PATH and checks that
-// Tesseract has every language asked for. The error says what is missing.
+// FindOCRTools looks for tesseract on PATH and checks that it has every
+// language asked for. The error says what is missing.
 func FindOCRTools(languages string) (OCRTools, error) {
 	t := OCRTools{Languages: languages, DPI: 300, PageTimeout: 2 * time.Minute}
 	var err error
-	if t.Pdftoppm, err = exec.LookPath("pdftoppm"); err != nil {
-		return t, errors.New("pdftoppm (Debian: poppler-utils) is not installed")
-	}
 	if t.Tesseract, err = exec.LookPath("tesseract"); err != nil {
 		return t, errors.New("tesseract (Debian: tesseract-ocr) is not installed")
 	}
@@ -70,130 +68,99 @@ type OCRPage struct {
 	Message string `json:"message,omitempty"`
 }
 
-// OCR renders the given pages of the PDF read from input and reads them
-// with Tesseract, in a child under the runner's limits (each page's
-// renderer and Tesseract inherit them, and the network namespace). page
-// receives each page as it is done; an error from it stops the child. A
-// page that fails is reported to page with its reason, and the others go
-// on; OCR returns an error only when the child as a whole failed.
-func (r *Runner) OCR(ctx context.Context, input io.Reader, pages []int, tools OCRTools, page func(OCRPage) error) (Stats, error) {
+// OCR draws the given pages of the PDF that open returns in grey at
+// tools.DPI (a render child, as for page images: open is called again
+// when a page costs its child) and reads each with Tesseract (a child of
+// its own per page, with the runner's memory limit and network
+// namespace). page receives each page as it is done; an error from it
+// stops the work. A page that fails is reported to page with its reason,
+// and the others go on; OCR returns an error only when the work as a
+// whole failed. The runner's Timeout bounds it all.
+func (r *Runner) OCR(ctx context.Context, open func(context.Context) (io.ReadCloser, error), pages []int, tools OCRTools, page func(OCRPage) error) (Stats, error) {
 	work, err := os.MkdirTemp("", "folio-ocr-")
 	if err != nil {
-		return Stats{}, fmt.Errorf("error making the OCR child's scratch directory: %w", err)
+		return Stats{}, fmt.Errorf("error making OCR's scratch directory: %w", err)
 	}
-	defer os.RemoveAll(work) // whatever way the child ended
+	defer os.RemoveAll(work)
 	if err := os.Chmod(work, 0o700); err != nil {
 		return Stats{}, err
 	}
-	nums := make([]string, len(pages))
-	for i, p := range pages {
-		nums[i] = strconv.Itoa(p)
-	}
-	cpu := uint64(tools.PageTimeout/time.Second) + 1
-	args := []string{ocrChildArg,
-		"-memory-limit", strconv.FormatInt(r.MemoryLimit, 10),
-		"-cpu-seconds", strconv.FormatUint(cpu, 10),
-		"-page-timeout", tools.PageTimeout.String(),
-		"-pdftoppm", tools.Pdftoppm, "-tesseract", tools.Tesseract,
-		"-languages", tools.Languages, "-dpi", strconv.Itoa(max(tools.DPI, 72)),
-		"-work", work, "-pages", strings.Join(nums, ","),
-	}
-	finished := false
-	var failure *Failure
-	out, err := r.exchange(ctx, args, input, func(m message) error {
-		switch m.Type {
-		case "ocr_page":
-			if m.OCR != nil {
-				return page(*m.OCR)
-			}
-		case "result":
-			finished = true
-		case "error":
-			failure = &Failure{Code: m.Code, Message: m.Message}
+	opt := RenderOptions{DPI: max(tools.DPI, 72), PageTimeout: tools.PageTimeout, CacheDir: tools.CacheDir}
+	img := filepath.Join(work, "page.png")
+	return r.Render(ctx, open, pages, opt, func(rp RenderedPage) error {
+		p := OCRPage{Number: rp.Number, Code: rp.Code, Message: rp.Message}
+		switch {
+		case rp.Code == "page_too_large" || rp.Code == "no_such_page":
+			p.Code = "render_failed"
+		case rp.Code != "":
+		default:
+			p.Text, p.Confidence, p.Code, p.Message = r.tesseract(ctx, img, rp.Image, tools)
 		}
-		return nil
+		return page(p)
 	})
-	if err != nil {
-		return out.stats, err
-	}
-	if finished && out.waitErr == nil {
-		return out.stats, nil
-	}
-	if err := r.limitFailure(ctx, out, "OCR"); err != nil {
-		return out.stats, err
-	}
-	if failure != nil {
-		return out.stats, fmt.Errorf("%w: %s", ErrCrashed, failure.Message)
-	}
-	return out.stats, fmt.Errorf("%w (%w): %s", ErrCrashed, out.waitErr, lastLines(out.stderr, 5))
 }
 
-func ocrChildMain(args []string, stdin io.Reader, stdout io.Writer) int {
-	fs := flag.NewFlagSet("ocr", flag.ContinueOnError)
+// tesseract reads one page image (written to path first) in a child with
+// the runner's limits and network namespace, within tools.PageTimeout.
+func (r *Runner) tesseract(ctx context.Context, path string, image []byte, tools OCRTools) (text string, confidence float64, code, message string) {
+	if err := os.WriteFile(path, image, 0o600); err != nil {
+		return "", 0, "ocr_failed", "Writing the page image failed: " + err.Error()
+	}
+	defer os.Remove(path)
+	tsv, err := r.tool(ctx, tools.PageTimeout, tools.Tesseract, path, "stdout", "-l", tools.Languages, "--psm", "3", "tsv")
+	if err != nil {
+		code, message = failureOf(err, "ocr_failed", "Reading the page failed")
+		return "", 0, code, message
+	}
+	text, confidence = parseTSV(tsv)
+	return text, confidence, "", ""
+}
+
+// tool runs a program under the sandbox's limits (this binary sets them on
+// itself, then execs it) with a wall-clock limit, and returns its standard
+// output.
+func (r *Runner) tool(ctx context.Context, timeout time.Duration, name string, args ...string) ([]byte, error) {
+	exe := r.Exe
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("error finding the sandbox binary: %w", err)
+		}
+	}
+	cpu := uint64(timeout/time.Second) + 1
+	cmd, stdin, stdout, stderr, err := r.start(exe, append([]string{toolChildArg,
+		"-memory-limit", strconv.FormatInt(r.MemoryLimit, 10), "-cpu-seconds", strconv.FormatUint(cpu, 10), "--", name}, args...))
+	if err != nil {
+		return nil, err
+	}
+	_ = stdin.Close()
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stop := context.AfterFunc(tctx, func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	defer stop()
+	var out bytes.Buffer
+	_, _ = io.Copy(&limitedWriter{w: &out, n: maxLine}, stdout)
+	if err := cmd.Wait(); err != nil {
+		return nil, &toolError{err: err, stderr: stderr.String(), timedOut: errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil}
+	}
+	return out.Bytes(), nil
+}
+
+// toolChildMain sets the limits on this process and becomes the program
+// after "--": it inherits them, and the network namespace.
+func toolChildMain(args []string) int {
+	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
 	memLimit := fs.Int64("memory-limit", 1<<30, "")
 	cpuSeconds := fs.Uint64("cpu-seconds", 120, "")
-	pageTimeout := fs.Duration("page-timeout", 2*time.Minute, "")
-	pdftoppm := fs.String("pdftoppm", "", "")
-	tesseract := fs.String("tesseract", "", "")
-	languages := fs.String("languages", "eng", "")
-	dpi := fs.Int("dpi", 300, "")
-	work := fs.String("work", "", "")
-	pageList := fs.String("pages", "", "")
-	if err := fs.Parse(args); err != nil || *work == "" {
+	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
 		return 2
 	}
-	// Every page's renderer and Tesseract inherit these limits, each
-	// process on its own: the CPU limit is per page.
 	limitSelf(*memLimit, *cpuSeconds)
-
-	send := reporter(stdout)
-	in := filepath.Join(*work, "in.pdf")
-	f, err := os.OpenFile(in, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		_, err = io.Copy(f, stdin)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		_ = send(message{Type: "error", Code: "internal", Message: "writing the input: " + err.Error()})
-		return 1
-	}
-	for _, s := range strings.Split(*pageList, ",") {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			continue
-		}
-		p := ocrPage(n, in, *work, *pdftoppm, *tesseract, *languages, *dpi, *pageTimeout)
-		if err := send(message{Type: "ocr_page", OCR: &p}); err != nil {
-			return 1
-		}
-	}
-	if err := send(message{Type: "result", PeakRSS: statusBytes("VmHWM:")}); err != nil {
-		return 1
-	}
-	return 0
-}
-
-// ocrPage renders page n to a grey PNG and reads it with Tesseract.
-func ocrPage(n int, in, work, pdftoppm, tesseract, languages string, dpi int, timeout time.Duration) OCRPage {
-	p := OCRPage{Number: n}
-	base := filepath.Join(work, "page")
-	png := base + ".png"
-	defer os.Remove(png)
-	page := strconv.Itoa(n)
-	if _, err := tool(timeout, pdftoppm, "-r", strconv.Itoa(dpi), "-gray", "-png", "-singlefile",
-		"-f", page, "-l", page, in, base); err != nil {
-		p.Code, p.Message = failureOf(err, "render_failed", "Rendering the page failed")
-		return p
-	}
-	tsv, err := tool(timeout, tesseract, png, "stdout", "-l", languages, "--psm", "3", "tsv")
-	if err != nil {
-		p.Code, p.Message = failureOf(err, "ocr_failed", "Reading the page failed")
-		return p
-	}
-	p.Text, p.Confidence = parseTSV(tsv)
-	return p
+	prog := fs.Args()
+	// One thread: the worker runs as many OCR jobs as it has CPUs for.
+	err := syscall.Exec(prog[0], prog, []string{"OMP_THREAD_LIMIT=1"})
+	fmt.Fprintln(os.Stderr, "exec:", err)
+	return 127
 }
 
 // toolError is a tool that failed, with what it said.
@@ -204,22 +171,6 @@ type toolError struct {
 }
 
 func (e *toolError) Error() string { return e.err.Error() }
-
-// tool runs one program of the OCR pipeline with a wall-clock limit, and
-// returns its standard output.
-func tool(timeout time.Duration, name string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	// One thread: the worker runs as many OCR jobs as it has CPUs for.
-	cmd.Env = []string{"OMP_THREAD_LIMIT=1"}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &limitedWriter{w: &stderr, n: 4 << 10}
-	if err := cmd.Run(); err != nil {
-		return nil, &toolError{err: err, stderr: stderr.String(), timedOut: ctx.Err() != nil}
-	}
-	return stdout.Bytes(), nil
-}
 
 // failureOf turns a tool's failure into a page's reason code and words.
 func failureOf(err error, code, what string) (string, string) {

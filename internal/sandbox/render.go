@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image/png"
 	"io"
 	"math"
 	"os"
@@ -47,6 +48,9 @@ const Renderer = "pdfium-wasm-1.21.4.r1"
 // RenderOptions tune a Render.
 type RenderOptions struct {
 	Width int // pixels
+	// DPI, when set, draws pages at this resolution instead of Width, in
+	// grey, as PNG (lossless: for OCR); no side may exceed MaxSide.
+	DPI int
 	// MaxHeight refuses pages that would be taller than this at Width
 	// (page_too_large); 8 × Width when 0.
 	MaxHeight int
@@ -59,6 +63,10 @@ type RenderOptions struct {
 	// directory under the user's cache or temp directory.
 	CacheDir string
 }
+
+// MaxSide bounds either side of a page drawn at a DPI, in pixels (a
+// US Letter page at 300 dpi is 2550 × 3300).
+const MaxSide = 10_000
 
 func (o RenderOptions) withDefaults() RenderOptions {
 	if o.MaxHeight == 0 {
@@ -182,6 +190,7 @@ type renderOutcome struct {
 type renderRequest struct {
 	Pages     []int `json:"pages"`
 	Width     int   `json:"width"`
+	DPI       int   `json:"dpi,omitempty"`
 	MaxHeight int   `json:"max_height"`
 	Quality   int   `json:"quality"`
 }
@@ -204,7 +213,7 @@ func (r *Runner) renderOnce(ctx context.Context, input io.Reader, pages []int, o
 	watchdog.Stop()
 	defer watchdog.Stop()
 
-	req := renderRequest{Pages: pages, Width: opt.Width, MaxHeight: opt.MaxHeight, Quality: opt.Quality}
+	req := renderRequest{Pages: pages, Width: opt.Width, DPI: opt.DPI, MaxHeight: opt.MaxHeight, Quality: opt.Quality}
 	var (
 		res      renderOutcome
 		done     int
@@ -232,9 +241,12 @@ func (r *Runner) renderOnce(ctx context.Context, input io.Reader, pages []int, o
 			watchdog.Reset(opt.PageTimeout)
 		case "rendered":
 			if m.Rendered != nil {
-				watchdog.Reset(opt.PageTimeout)
+				// What the caller does with a page (S3, Tesseract) is not
+				// the next page's drawing time.
+				watchdog.Stop()
 				done++
 				handlerE = page(*m.Rendered)
+				watchdog.Reset(opt.PageTimeout)
 			}
 		case "result":
 			finished = true
@@ -555,7 +567,7 @@ func renderDocument(pool pdfium.Pool, req renderRequest, data []byte, send func(
 	if send(message{Type: "opened", PageCount: count.PageCount}) != nil {
 		return false
 	}
-	r := pageRenderer{inst: inst, doc: doc.Document, pageCount: count.PageCount, width: req.Width, maxHeight: req.MaxHeight, quality: req.Quality}
+	r := pageRenderer{inst: inst, doc: doc.Document, pageCount: count.PageCount, width: req.Width, dpi: req.DPI, maxHeight: req.MaxHeight, quality: req.Quality}
 	for _, n := range req.Pages {
 		p, healthy := r.render(n)
 		if send(message{Type: "rendered", Rendered: &p}) != nil || !healthy {
@@ -591,10 +603,10 @@ func startPDFium(cacheDir string, memLimit int64) (pdfium.Pool, error) {
 }
 
 type pageRenderer struct {
-	inst                      pdfium.Pdfium
-	doc                       references.FPDF_DOCUMENT
-	pageCount                 int
-	width, maxHeight, quality int
+	inst                           pdfium.Pdfium
+	doc                            references.FPDF_DOCUMENT
+	pageCount                      int
+	width, dpi, maxHeight, quality int
 }
 
 // render draws page n. healthy is false when the renderer failed in a way
@@ -615,18 +627,29 @@ func (r pageRenderer) render(n int) (p RenderedPage, healthy bool) {
 		p.Code, p.Message = "render_failed", fmt.Sprintf("The page has no area (%g × %g pt).", size.Width, size.Height)
 		return p, true
 	}
-	if h := math.Ceil(float64(r.width) * size.Height / size.Width); h > float64(r.maxHeight) {
-		p.Code = "page_too_large"
-		p.Message = fmt.Sprintf("The page is %.0f × %.0f pt: %d px wide it would be %.0f px high, over the limit of %d.",
-			size.Width, size.Height, r.width, h, r.maxHeight)
-		return p, true
+	req := &requests.RenderToFile{OutputTarget: requests.RenderToFileOutputTargetBytes}
+	if r.dpi > 0 {
+		w, h := math.Ceil(size.Width*float64(r.dpi)/72), math.Ceil(size.Height*float64(r.dpi)/72)
+		if w > MaxSide || h > MaxSide {
+			p.Code = "page_too_large"
+			p.Message = fmt.Sprintf("The page is %.0f × %.0f pt: at %d dpi it would be %.0f × %.0f px, over the limit of %d px a side.",
+				size.Width, size.Height, r.dpi, w, h, MaxSide)
+			return p, true
+		}
+		req.RenderPageInDPI = &requests.RenderPageInDPI{Page: ref, DPI: r.dpi, RenderForm: true, Document: &r.doc,
+			ImageFormat: requests.RenderImageFormatGrayscale}
+		req.OutputFormat, req.PNGCompressionLevel = requests.RenderToFileOutputFormatPNG, png.BestSpeed
+	} else {
+		if h := math.Ceil(float64(r.width) * size.Height / size.Width); h > float64(r.maxHeight) {
+			p.Code = "page_too_large"
+			p.Message = fmt.Sprintf("The page is %.0f × %.0f pt: %d px wide it would be %.0f px high, over the limit of %d.",
+				size.Width, size.Height, r.width, h, r.maxHeight)
+			return p, true
+		}
+		req.RenderPageInPixels = &requests.RenderPageInPixels{Page: ref, Width: r.width, RenderForm: true, Document: &r.doc}
+		req.OutputFormat, req.OutputQuality = requests.RenderToFileOutputFormatJPG, r.quality
 	}
-	out, err := r.inst.RenderToFile(&requests.RenderToFile{
-		RenderPageInPixels: &requests.RenderPageInPixels{Page: ref, Width: r.width, RenderForm: true, Document: &r.doc},
-		OutputFormat:       requests.RenderToFileOutputFormatJPG,
-		OutputTarget:       requests.RenderToFileOutputTargetBytes,
-		OutputQuality:      r.quality,
-	})
+	out, err := r.inst.RenderToFile(req)
 	if err != nil {
 		p.Code, p.Message = "render_failed", "The renderer failed on the page: "+err.Error()
 		if strings.Contains(err.Error(), "memory") || strings.Contains(err.Error(), "alloc") {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,6 +186,11 @@ func TestContextCancelKillsChild(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 }
 
+func withCache(tools sandbox.OCRTools) sandbox.OCRTools {
+	tools.CacheDir = renderCache
+	return tools
+}
+
 func ocrTools(t *testing.T) sandbox.OCRTools {
 	t.Helper()
 	tools, err := sandbox.FindOCRTools("eng")
@@ -195,7 +201,8 @@ func ocrTools(t *testing.T) sandbox.OCRTools {
 }
 
 // TestOCRReadsAScan renders a text page to a 300-dpi grey JPEG, wraps it
-// as an image-only PDF, and reads it back through the OCR child.
+// as an image-only PDF, and reads it back through OCR (the render child,
+// then Tesseract in a child of its own).
 func TestOCRReadsAScan(t *testing.T) {
 	t.Parallel()
 	tools := ocrTools(t)
@@ -209,7 +216,8 @@ func TestOCRReadsAScan(t *testing.T) {
 	require.True(t, pages[0].NeedsOCR(), "image coverage %.2f", pages[0].ImageCoverage)
 
 	var got []sandbox.OCRPage
-	_, err = runner().OCR(context.Background(), bytes.NewReader(scan), []int{1, 2}, tools, func(p sandbox.OCRPage) error {
+	var calls atomic.Int32
+	_, err = runner().OCR(context.Background(), opener(scan, &calls), []int{1, 2}, withCache(tools), func(p sandbox.OCRPage) error {
 		got = append(got, p)
 		return nil
 	})
@@ -230,7 +238,8 @@ func TestOCRPageFailureIsThePagesOwn(t *testing.T) {
 	scan, err := pdftest.ScanWithPoppler(context.Background(), pdftest.TextPages([]string{"Readable"}), 200)
 	require.NoError(t, err)
 	var got []sandbox.OCRPage
-	_, err = runner().OCR(context.Background(), bytes.NewReader(scan), []int{1, 7}, tools, func(p sandbox.OCRPage) error {
+	var calls atomic.Int32
+	_, err = runner().OCR(context.Background(), opener(scan, &calls), []int{1, 7}, withCache(tools), func(p sandbox.OCRPage) error {
 		got = append(got, p)
 		return nil
 	})

@@ -152,7 +152,8 @@ func findOCR(a *app.App) *sandbox.OCRTools {
 		return nil
 	}
 	tools.PageTimeout = a.Config.OCRPageTimeout
-	a.Logger.Info("ocr: on", "tesseract", tools.Tesseract, "renderer", tools.Pdftoppm, "languages", tools.Languages,
+	tools.CacheDir = a.Config.RenderCacheDir
+	a.Logger.Info("ocr: on", "tesseract", tools.Tesseract, "renderer", sandbox.Renderer, "languages", tools.Languages,
 		"concurrency", a.Config.OCRConcurrency)
 	return &tools
 }
