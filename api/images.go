@@ -135,8 +135,9 @@ func (s *Server) awaitRender(ctx context.Context, owner string, id uuid.UUID, pa
 		}
 		s.Logger.Info("page image: rendering on demand", "document_id", id, "page", page, "width", width,
 			"job_id", res.Job.ID, "joined", res.UniqueSkippedAsDuplicate)
+		// The caller checked the owner: poll the image's row only.
 		for delay := 20 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
-			_, img, err := documents.Image(wctx, s.Pool, owner, id, page, width)
+			img, err := documents.ImageOf(wctx, s.Pool, id, page, width)
 			if err != nil || img != nil {
 				return img, err
 			}
@@ -145,7 +146,8 @@ func (s *Server) awaitRender(ctx context.Context, owner string, id uuid.UUID, pa
 				return nil, err
 			}
 			if job.FinalizedAt != nil {
-				// Finished: the row is there now, or never will be.
+				// Finished: the row is there now, or never will be (the
+				// document may have been deleted meanwhile: 404).
 				if _, img, err = documents.Image(wctx, s.Pool, owner, id, page, width); err != nil || img != nil {
 					return img, err
 				}

@@ -73,7 +73,7 @@ func RenderedPages(ctx context.Context, db pg.DBTX, id uuid.UUID, width int, ren
 // renderer is replaced, and replaced is its object's key (the caller
 // deletes it). A document deleted meanwhile is not an error: nothing is
 // recorded.
-func SaveImage(ctx context.Context, pool *pgxpool.Pool, img PageImage) (replaced string, err error) {
+func SaveImage(ctx context.Context, db pg.DBTX, img PageImage) (replaced string, err error) {
 	var key, code, msg *string
 	var height, size *int
 	if img.Failure != nil {
@@ -81,24 +81,26 @@ func SaveImage(ctx context.Context, pool *pgxpool.Pool, img PageImage) (replaced
 	} else {
 		key, height, size = &img.S3Key, &img.Height, &img.SizeBytes
 	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var old *string
-		err := tx.QueryRow(ctx, `SELECT s3_key FROM page_images WHERE document_id = $1 AND page_number = $2 AND width = $3
-			FOR UPDATE`, img.DocumentID, img.Page, img.Width).Scan(&old)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO page_images (document_id, page_number, width, renderer, s3_key, height, size_bytes, failure_code, failure_message)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM documents WHERE id = $1)
-			ON CONFLICT (document_id, page_number, width) DO UPDATE
-			SET renderer = EXCLUDED.renderer, s3_key = EXCLUDED.s3_key, height = EXCLUDED.height, size_bytes = EXCLUDED.size_bytes,
-				failure_code = EXCLUDED.failure_code, failure_message = EXCLUDED.failure_message, created_at = now()`,
-			img.DocumentID, img.Page, img.Width, img.Renderer, key, height, size, code, msg)
-		if err == nil && tag.RowsAffected() == 1 && old != nil && *old != img.S3Key {
-			replaced = *old
-		}
-		return err
-	})
+	// One round trip (a parse saves a row per page): old is read from the
+	// statement's snapshot, before its own update. Two writers replacing
+	// one row at once could both see no old row; only a renderer upgrade
+	// replaces rows at all.
+	var old *string
+	err = db.QueryRow(ctx, `WITH old AS (SELECT s3_key FROM page_images
+			WHERE document_id = $1 AND page_number = $2 AND width = $3)
+		INSERT INTO page_images (document_id, page_number, width, renderer, s3_key, height, size_bytes, failure_code, failure_message)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM documents WHERE id = $1)
+		ON CONFLICT (document_id, page_number, width) DO UPDATE
+		SET renderer = EXCLUDED.renderer, s3_key = EXCLUDED.s3_key, height = EXCLUDED.height, size_bytes = EXCLUDED.size_bytes,
+			failure_code = EXCLUDED.failure_code, failure_message = EXCLUDED.failure_message, created_at = now()
+		RETURNING (SELECT s3_key FROM old)`,
+		img.DocumentID, img.Page, img.Width, img.Renderer, key, height, size, code, msg).Scan(&old)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil // the document is gone
+	}
+	if err == nil && old != nil && *old != img.S3Key {
+		replaced = *old
+	}
 	var pgErr interface{ SQLState() string }
 	switch {
 	case errors.As(err, &pgErr) && pgErr.SQLState() == "23503":
@@ -135,6 +137,16 @@ func Image(ctx context.Context, db pg.DBTX, owner string, id uuid.UUID, page, wi
 	if doc, err = Get(ctx, db, owner, id); err != nil {
 		return nil, nil, err
 	}
+	img, err = ImageOf(ctx, db, id, page, width)
+	if err != nil {
+		return nil, nil, err
+	}
+	return doc, img, nil
+}
+
+// ImageOf is the image of page at width of a document whose owner the
+// caller has checked already; nil when there is none (yet).
+func ImageOf(ctx context.Context, db pg.DBTX, id uuid.UUID, page, width int) (*PageImage, error) {
 	var (
 		i         PageImage
 		key, code *string
@@ -142,14 +154,14 @@ func Image(ctx context.Context, db pg.DBTX, owner string, id uuid.UUID, page, wi
 		height    *int
 		size      *int
 	)
-	err = db.QueryRow(ctx, `SELECT renderer, s3_key, height, size_bytes, failure_code, failure_message, created_at
+	err := db.QueryRow(ctx, `SELECT renderer, s3_key, height, size_bytes, failure_code, failure_message, created_at
 		FROM page_images WHERE document_id = $1 AND page_number = $2 AND width = $3`, id, page, width).
 		Scan(&i.Renderer, &key, &height, &size, &code, &msg, &i.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return doc, nil, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("error getting page image: %w", err)
+		return nil, fmt.Errorf("error getting page image: %w", err)
 	}
 	i.DocumentID, i.Page, i.Width = id, page, width
 	if code != nil {
@@ -157,7 +169,7 @@ func Image(ctx context.Context, db pg.DBTX, owner string, id uuid.UUID, page, wi
 	} else {
 		i.S3Key, i.Height, i.SizeBytes = deref(key), deref(height), deref(size)
 	}
-	return doc, &i, nil
+	return &i, nil
 }
 
 // Original returns any owner's document by id, for workers.
