@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/rs/cors"
+	"github.com/tus/tusd/v2/pkg/handler"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/foliohq/folio/auth"
@@ -20,6 +22,7 @@ import (
 	"github.com/foliohq/folio/internal/health"
 	"github.com/foliohq/folio/internal/telemetry"
 	"github.com/foliohq/folio/storage"
+	"github.com/foliohq/folio/uploads"
 )
 
 // Limits are the API's settings for uploads, downloads and streams (see
@@ -41,6 +44,9 @@ type Limits struct {
 	// MaxStreamsPerOwner caps one owner's open streams on this process;
 	// zero: unlimited.
 	MaxStreamsPerOwner int
+	// ResumableExpiry is how long a resumable upload may go without a
+	// byte before it is swept (24 h when zero).
+	ResumableExpiry time.Duration
 	// RenderWait is how long a request for a page image that is not
 	// rendered yet waits for it (30 s when zero).
 	RenderWait time.Duration
@@ -48,10 +54,13 @@ type Limits struct {
 
 // Deps are the Server's collaborators.
 type Deps struct {
-	Logger         *slog.Logger
-	Health         *health.Checker
-	Metrics        *telemetry.Metrics
-	Pool           *pgxpool.Pool
+	Logger  *slog.Logger
+	Health  *health.Checker
+	Metrics *telemetry.Metrics
+	Pool    *pgxpool.Pool
+	// LockPool holds resumable uploads' locks: one connection per
+	// request on an upload (Pool when nil).
+	LockPool       *pgxpool.Pool
 	Store          *storage.Store
 	River          *river.Client[pgx.Tx] // inserts jobs; works none
 	Verifier       *auth.Verifier
@@ -85,6 +94,11 @@ type Server struct {
 	cutoffFunc context.CancelFunc
 
 	renders singleflight.Group // on-demand renders this process waits for
+
+	tusd            *handler.UnroutedHandler // resumable uploads
+	locker          *uploads.Locker
+	stopUploads     chan struct{} // closed: resumable uploads stop at a part boundary
+	stopUploadsOnce sync.Once
 }
 
 // route is one endpoint. Routes are a table so that tests (the OpenAPI
@@ -97,7 +111,15 @@ type route struct {
 
 // New returns a Server with every route mounted.
 func New(deps Deps) *Server {
-	s := &Server{Deps: deps, shutdown: make(chan struct{}), streamsByOwner: map[string]int{}}
+	s := &Server{Deps: deps, shutdown: make(chan struct{}), streamsByOwner: map[string]int{}, stopUploads: make(chan struct{})}
+	if s.Limits.ResumableExpiry <= 0 {
+		s.Limits.ResumableExpiry = 24 * time.Hour
+	}
+	tusd, err := s.resumable()
+	if err != nil {
+		panic(fmt.Sprintf("api: resumable uploads: %v", err)) // the configuration is Folio's own
+	}
+	s.tusd = tusd
 	s.cutoff, s.cutoffFunc = context.WithCancel(context.Background())
 	s.uploads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "folio_uploads_total",
@@ -140,7 +162,12 @@ func New(deps Deps) *Server {
 		{"POST /v1/events/tickets", false, s.ticket},
 		{"GET /v1/documents/{id}/events", true, s.documentEvents}, // authenticates itself: tickets too
 		{"GET /v1/events", true, s.allEvents},
-		{"POST /v1/dev/token", true, s.devToken}, // 404 unless Dev is set
+		{"POST /v1/dev/token", true, s.devToken},               // 404 unless Dev is set
+		{"OPTIONS " + uploadsPath, true, s.tus(tusd.PostFile)}, // tusd answers OPTIONS itself
+		{"POST " + uploadsPath, false, s.tus(tusd.PostFile)},
+		{"HEAD " + uploadsPath + "/{id}", false, s.tus(tusd.HeadFile)},
+		{"PATCH " + uploadsPath + "/{id}", false, s.tus(tusd.PatchFile)},
+		{"DELETE " + uploadsPath + "/{id}", false, s.tus(tusd.DelFile)},
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes {
@@ -152,10 +179,16 @@ func New(deps Deps) *Server {
 	}
 	mux.Handle("/", s.fallback(notFound(mux)))
 	c := cors.New(cors.Options{
-		AllowedOrigins:   deps.AllowedOrigins,
-		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodDelete},
-		AllowedHeaders:   []string{"Authorization", "Content-Type", "Content-Disposition", "Last-Event-ID"},
-		ExposedHeaders:   []string{"Location", "Retry-After"},
+		AllowedOrigins: deps.AllowedOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodHead, http.MethodPatch},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Content-Disposition", "Last-Event-ID",
+			// tus 1.0 and the IETF resumable upload drafts
+			"Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length", "Upload-Concat",
+			"Upload-Checksum", "Upload-Incomplete", "Upload-Complete", "Upload-Draft-Interop-Version", "X-HTTP-Method-Override", "X-Requested-With"},
+		ExposedHeaders: []string{"Location", "Retry-After", "Folio-Document-Id",
+			"Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size", "Tus-Checksum-Algorithm", "Upload-Offset", "Upload-Length",
+			"Upload-Metadata", "Upload-Defer-Length", "Upload-Concat", "Upload-Expires", "Upload-Incomplete", "Upload-Complete",
+			"Upload-Draft-Interop-Version", "Upload-Limit"},
 		AllowCredentials: false,
 		MaxAge:           600,
 	})
@@ -174,6 +207,9 @@ func New(deps Deps) *Server {
 func secured(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if r.URL.Path == uploadsPath+"/" { // tus clients' usual endpoint
+			r.URL.Path = uploadsPath
+		}
 		if len(r.TransferEncoding) > 0 {
 			w.Header().Set("Connection", "close")
 		}

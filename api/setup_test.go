@@ -46,6 +46,8 @@ type setupOpts struct {
 	store  *storage.Store // instead of the test bucket's
 	dev    *api.DevMode
 	web    http.Handler
+	// on: another API process on this bundle's database and bucket
+	on *testBundle
 }
 
 func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
@@ -57,7 +59,13 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 	for _, f := range opts {
 		f(&o)
 	}
-	db, bucket := testenv.Postgres(t), testenv.S3(t)
+	var db *testenv.DB
+	var bucket *testenv.Bucket
+	if o.on != nil {
+		db, bucket = o.on.db, o.on.bucket
+	} else {
+		db, bucket = testenv.Postgres(t), testenv.S3(t)
+	}
 	if o.store == nil {
 		// Parts above S3's 5 MiB minimum, as production may configure.
 		o.store = storage.New(bucket.Client, bucket.Name, storage.Options{PartSize: 6 << 20, PartsInFlight: 2})

@@ -61,34 +61,38 @@ func appendEvent(ctx context.Context, tx pg.DBTX, id uuid.UUID, data events.Payl
 func Create(ctx context.Context, pool *pgxpool.Pool, q Queue, doc *Document, quotaBytes int64) (err error) {
 	ctx, span := tracing.Start(ctx, "documents.Create", attribute.String("folio.document.id", doc.ID.String()))
 	defer tracing.End(span, &err)
-	doc.Status = StatusQueued
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if err := lockOwner(ctx, tx, doc.Owner); err != nil {
-			return err
-		}
-		usage, err := UsageBytes(ctx, tx, doc.Owner)
-		if err != nil {
-			return err
-		}
-		if usage+doc.SizeBytes > quotaBytes {
-			return ErrQuotaExceeded
-		}
-		if doc.DuplicateOf, err = FirstWithSHA256(ctx, tx, doc.Owner, doc.SHA256, doc.ID); err != nil {
-			return err
-		}
-		if err := insert(ctx, tx, doc); err != nil {
-			return err
-		}
-		// The parse carries this trace on: its job's metadata holds it.
-		if _, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: doc.ID}, &river.InsertOpts{Metadata: tracing.Inject(ctx)}); err != nil {
-			return fmt.Errorf("error enqueueing parse: %w", err)
-		}
-		return appendEvent(ctx, tx, doc.ID, events.DocumentQueuedData{Filename: doc.Filename, SizeBytes: doc.SizeBytes})
-	})
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return CreateTx(ctx, tx, q, doc, quotaBytes) })
 	if err != nil && !errors.Is(err, ErrQuotaExceeded) {
 		return fmt.Errorf("error creating document: %w", err)
 	}
 	return err
+}
+
+// CreateTx is Create inside the caller's transaction (a resumable upload
+// marks itself complete in the same one). ErrQuotaExceeded as Create.
+func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, quotaBytes int64) error {
+	doc.Status = StatusQueued
+	if err := lockOwner(ctx, tx, doc.Owner); err != nil {
+		return err
+	}
+	usage, err := UsageBytes(ctx, tx, doc.Owner)
+	if err != nil {
+		return err
+	}
+	if usage+doc.SizeBytes > quotaBytes {
+		return ErrQuotaExceeded
+	}
+	if doc.DuplicateOf, err = FirstWithSHA256(ctx, tx, doc.Owner, doc.SHA256, doc.ID); err != nil {
+		return err
+	}
+	if err := insert(ctx, tx, doc); err != nil {
+		return err
+	}
+	// The parse carries this trace on: its job's metadata holds it.
+	if _, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: doc.ID}, &river.InsertOpts{Metadata: tracing.Inject(ctx)}); err != nil {
+		return fmt.Errorf("error enqueueing parse: %w", err)
+	}
+	return appendEvent(ctx, tx, doc.ID, events.DocumentQueuedData{Filename: doc.Filename, SizeBytes: doc.SizeBytes})
 }
 
 // Reparse enqueues the owner's document for another parse, clearing the

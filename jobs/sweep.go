@@ -11,6 +11,7 @@ import (
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/storage"
+	folioUploads "github.com/foliohq/folio/uploads"
 )
 
 // OriginalsPrefix is where uploaded originals live in the bucket.
@@ -55,10 +56,21 @@ func (w *SweepUploadsWorker) Work(ctx context.Context, job *river.Job[SweepUploa
 		now = w.Now
 	}
 	cutoff := now().Add(-w.MaxAge)
+	live := map[string]bool{}
+	if w.Pool != nil {
+		// Resumable uploads live as long as they are used, however old.
+		ids := make([]string, len(uploads))
+		for i, u := range uploads {
+			ids[i] = u.UploadID
+		}
+		if live, err = folioUploads.LiveMultipart(ctx, w.Pool, ids, now()); err != nil {
+			return err
+		}
+	}
 	var aborted, failed int
 	var firstErr error
 	for _, u := range uploads {
-		if !u.Initiated.Before(cutoff) {
+		if !u.Initiated.Before(cutoff) || live[u.UploadID] {
 			continue
 		}
 		if err := w.Store.AbortUpload(ctx, u); err != nil {
@@ -81,7 +93,14 @@ func (w *SweepUploadsWorker) Work(ctx context.Context, job *river.Job[SweepUploa
 	if err != nil {
 		return err
 	}
-	return river.RecordOutput(ctx, SweepResult{Seen: len(uploads), Aborted: aborted, OrphansDeleted: orphans, DerivedDeleted: derived})
+	var resumable folioUploads.SweepResult
+	if w.Pool != nil {
+		if resumable, err = folioUploads.Sweep(ctx, w.Pool, w.Store, now()); err != nil {
+			return err
+		}
+	}
+	return river.RecordOutput(ctx, SweepResult{Seen: len(uploads), Aborted: aborted, OrphansDeleted: orphans, DerivedDeleted: derived,
+		ResumableExpired: resumable.Expired, ResumableDone: resumable.Done})
 }
 
 // sweepOrphans deletes objects older than cutoff that no document has.
@@ -158,4 +177,8 @@ type SweepResult struct {
 	Aborted        int `json:"aborted"`
 	OrphansDeleted int `json:"orphans_deleted"`
 	DerivedDeleted int `json:"derived_deleted"`
+	// ResumableExpired: unfinished resumable uploads past their expiry,
+	// bytes and rows deleted; ResumableDone: finished ones' rows.
+	ResumableExpired int `json:"resumable_expired"`
+	ResumableDone    int `json:"resumable_done"`
 }

@@ -30,6 +30,7 @@ type S3API interface {
 	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
 	ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, opts ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 }
 
 var _ S3API = (*s3.Client)(nil)
@@ -389,3 +390,102 @@ func nonEmpty(s string) *string {
 func sortParts(parts []types.CompletedPart) {
 	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(aws.ToInt32(a.PartNumber) - aws.ToInt32(b.PartNumber)) })
 }
+
+// Part is one stored part of a multipart upload.
+type Part struct {
+	Number int32  `json:"n"`
+	ETag   string `json:"etag"`
+	Size   int64  `json:"size"`
+}
+
+// CreateMultipart starts a multipart upload of key and returns its id.
+func (s *Store) CreateMultipart(ctx context.Context, key string, opts PutOptions) (string, error) {
+	out, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:             &s.bucket,
+		Key:                &key,
+		ContentType:        nonEmpty(opts.ContentType),
+		ContentDisposition: nonEmpty(opts.ContentDisposition),
+		Metadata:           opts.Metadata,
+	})
+	if err != nil {
+		return "", fmt.Errorf("error starting multipart upload of %s: %w", key, err)
+	}
+	return aws.ToString(out.UploadId), nil
+}
+
+// UploadPart stores body as part num of a multipart upload and returns the
+// part's ETag.
+func (s *Store) UploadPart(ctx context.Context, key, uploadID string, num int32, body []byte) (string, error) {
+	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket:        &s.bucket,
+		Key:           &key,
+		UploadId:      &uploadID,
+		PartNumber:    aws.Int32(num),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+	})
+	if err != nil {
+		return "", fmt.Errorf("error uploading part %d of %s: %w", num, key, err)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+// CompleteMultipart joins parts (in part-number order) into the object.
+// ErrUploadGone: S3 no longer knows the upload (completed or aborted
+// earlier).
+func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) error {
+	done := make([]types.CompletedPart, len(parts))
+	for i, p := range parts {
+		done[i] = types.CompletedPart{PartNumber: aws.Int32(p.Number), ETag: aws.String(p.ETag)}
+	}
+	sortParts(done)
+	_, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &s.bucket, Key: &key, UploadId: &uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+	})
+	if err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("error completing multipart upload of %s: %w", key, ErrUploadGone)
+		}
+		return fmt.Errorf("error completing multipart upload of %s: %w", key, err)
+	}
+	return nil
+}
+
+// ErrUploadGone is returned for a multipart upload S3 does not know.
+var ErrUploadGone = errors.New("storage: no such multipart upload")
+
+// PutBytes stores body at key in one request.
+func (s *Store) PutBytes(ctx context.Context, key string, body []byte, opts PutOptions) error {
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:             &s.bucket,
+		Key:                &key,
+		Body:               bytes.NewReader(body),
+		ContentLength:      aws.Int64(int64(len(body))),
+		ContentType:        nonEmpty(opts.ContentType),
+		ContentDisposition: nonEmpty(opts.ContentDisposition),
+		Metadata:           opts.Metadata,
+	})
+	if err != nil {
+		return fmt.Errorf("error putting object %s: %w", key, err)
+	}
+	return nil
+}
+
+// Head returns the size of key (ErrNotFound when there is none).
+func (s *Store) Head(ctx context.Context, key string) (int64, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		if isNotFound(err) {
+			return 0, fmt.Errorf("error reading %s: %w", key, ErrNotFound)
+		}
+		return 0, fmt.Errorf("error reading %s: %w", key, err)
+	}
+	return aws.ToInt64(out.ContentLength), nil
+}
+
+// PartSize is the part size Put uses.
+func (s *Store) PartSize() int { return s.partSize }
+
+// PartsInFlight is how many parts of one Put upload at once.
+func (s *Store) PartsInFlight() int { return s.inFlight }

@@ -168,6 +168,15 @@ type Config struct {
 	// UploadMaxAge is how old an unfinished multipart upload under Folio's
 	// prefix may grow before the sweeper aborts it (FOLIO_UPLOAD_MAX_AGE).
 	UploadMaxAge time.Duration
+
+	// ResumableExpiry is how long a resumable upload may go without a
+	// byte before the sweeper deletes it (FOLIO_RESUMABLE_EXPIRY).
+	ResumableExpiry time.Duration
+	// ResumableMaxActive caps the requests on resumable uploads one API
+	// process serves at once: each holds a Postgres connection (the
+	// upload's lock) and up to (FOLIO_UPLOAD_PARTS_IN_FLIGHT + 1) parts
+	// of memory (FOLIO_RESUMABLE_MAX_ACTIVE).
+	ResumableMaxActive int
 }
 
 // Error is a configuration error. It names the variable at fault.
@@ -189,22 +198,24 @@ func Load() (*Config, error) { return LoadFrom(os.LookupEnv) }
 func LoadFrom(lookup Lookup) (*Config, error) {
 	r := reader{lookup: lookup}
 	cfg := &Config{
-		DatabaseURL:       r.secret("DATABASE_URL", ""),
-		S3Bucket:          r.str("FOLIO_S3_BUCKET", "folio"),
-		S3PathStyle:       r.boolean("FOLIO_S3_PATH_STYLE", false),
-		HTTPAddr:          r.addr("FOLIO_HTTP_ADDR", ":8080"),
-		HealthAddr:        r.addr("FOLIO_HEALTH_ADDR", ":8081"),
-		AdminAddr:         r.optionalAddr("FOLIO_ADMIN_ADDR"),
-		AdminToken:        r.secret("FOLIO_ADMIN_TOKEN", ""),
-		AdminClaim:        r.str("FOLIO_ADMIN_CLAIM", "roles"),
-		AdminClaimValue:   r.str("FOLIO_ADMIN_CLAIM_VALUE", ""),
-		LogLevel:          r.oneOf("FOLIO_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		LogFormat:         r.oneOf("FOLIO_LOG_FORMAT", "auto", "auto", "json", "text"),
-		ShutdownTimeout:   r.duration("FOLIO_SHUTDOWN_TIMEOUT", 30*time.Second),
-		DrainTimeout:      r.duration("FOLIO_DRAIN_TIMEOUT", 25*time.Second),
-		ShutdownDelay:     r.durationOrZero("FOLIO_SHUTDOWN_DELAY", 5*time.Second),
-		WorkerConcurrency: r.integer("FOLIO_WORKER_CONCURRENCY", defaultConcurrency(), 1, 10_000),
-		UploadMaxAge:      r.duration("FOLIO_UPLOAD_MAX_AGE", 24*time.Hour),
+		DatabaseURL:        r.secret("DATABASE_URL", ""),
+		S3Bucket:           r.str("FOLIO_S3_BUCKET", "folio"),
+		S3PathStyle:        r.boolean("FOLIO_S3_PATH_STYLE", false),
+		HTTPAddr:           r.addr("FOLIO_HTTP_ADDR", ":8080"),
+		HealthAddr:         r.addr("FOLIO_HEALTH_ADDR", ":8081"),
+		AdminAddr:          r.optionalAddr("FOLIO_ADMIN_ADDR"),
+		AdminToken:         r.secret("FOLIO_ADMIN_TOKEN", ""),
+		AdminClaim:         r.str("FOLIO_ADMIN_CLAIM", "roles"),
+		AdminClaimValue:    r.str("FOLIO_ADMIN_CLAIM_VALUE", ""),
+		LogLevel:           r.oneOf("FOLIO_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		LogFormat:          r.oneOf("FOLIO_LOG_FORMAT", "auto", "auto", "json", "text"),
+		ShutdownTimeout:    r.duration("FOLIO_SHUTDOWN_TIMEOUT", 30*time.Second),
+		DrainTimeout:       r.duration("FOLIO_DRAIN_TIMEOUT", 25*time.Second),
+		ShutdownDelay:      r.durationOrZero("FOLIO_SHUTDOWN_DELAY", 5*time.Second),
+		WorkerConcurrency:  r.integer("FOLIO_WORKER_CONCURRENCY", defaultConcurrency(), 1, 10_000),
+		UploadMaxAge:       r.duration("FOLIO_UPLOAD_MAX_AGE", 24*time.Hour),
+		ResumableExpiry:    r.duration("FOLIO_RESUMABLE_EXPIRY", 24*time.Hour),
+		ResumableMaxActive: r.integer("FOLIO_RESUMABLE_MAX_ACTIVE", 32, 1, 10_000),
 
 		AuthJWTSecret:  r.secret("FOLIO_AUTH_JWT_SECRET", ""),
 		AuthJWKSURL:    r.url("FOLIO_AUTH_JWKS_URL"),

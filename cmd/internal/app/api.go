@@ -73,6 +73,7 @@ func (a *App) newAPI(hub *events.Hub, deps apiDeps) *api.Server {
 		Health:   a.Health,
 		Metrics:  a.Metrics,
 		Pool:     a.Pool,
+		LockPool: a.LockPool,
 		Store:    a.Store,
 		River:    inserter,
 		Verifier: verifier,
@@ -88,6 +89,7 @@ func (a *App) newAPI(hub *events.Hub, deps apiDeps) *api.Server {
 			TicketRateLimit:    cfg.TicketRateLimit,
 			MaxStreamsPerOwner: cfg.MaxStreamsPerOwner,
 			RenderWait:         cfg.RenderWait,
+			ResumableExpiry:    cfg.ResumableExpiry,
 		},
 		AllowedOrigins: cfg.AllowedOrigins,
 		Dev:            a.Dev,
@@ -112,6 +114,8 @@ func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	handler := a.newAPI(hub, deps)
+	locks := startstop.Start(context.WithoutCancel(ctx), "upload locks", handler.RunUploads)
+	defer func() { _ = locks.Stop() }()
 	if a.Config.AdminAddr != "" {
 		adminSvc, err := a.startAdmin(ctx, deps)
 		if err != nil {
@@ -144,6 +148,9 @@ func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
 		case <-svcCtx.Done():
 		}
 		handler.CloseStreams()
+		// Resumable uploads stop at their next part boundary and tell
+		// their clients the offset: they resume on another process.
+		handler.StopUploads()
 		stopServing()
 		return nil
 	})

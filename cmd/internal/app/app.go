@@ -23,12 +23,15 @@ import (
 
 // App holds one process's open connections.
 type App struct {
-	Config  *config.Config
-	Logger  *slog.Logger
-	Pool    *pgxpool.Pool
-	Store   *storage.Store
-	Metrics *telemetry.Metrics
-	Health  *health.Checker
+	Config *config.Config
+	Logger *slog.Logger
+	Pool   *pgxpool.Pool
+	// LockPool holds the locks of resumable uploads being written (a
+	// connection each, FOLIO_RESUMABLE_MAX_ACTIVE at most).
+	LockPool *pgxpool.Pool
+	Store    *storage.Store
+	Metrics  *telemetry.Metrics
+	Health   *health.Checker
 
 	// Dev and Web are for `folio dev` only: dev tokens from the API, and
 	// the demo app at /. The api binary leaves them nil.
@@ -57,18 +60,28 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, s3opts s
 	if err != nil {
 		return nil, fmt.Errorf("error creating Postgres pool: %w", err)
 	}
+	lockCfg := poolCfg.Copy()
+	lockCfg.MaxConns = int32(min(cfg.ResumableMaxActive+1, 10_000)) //nolint:gosec // bounded above
+	lockCfg.MinConns = 0
+	lockPool, err := pgxpool.NewWithConfig(ctx, lockCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("error creating Postgres pool: %w", err)
+	}
 	s3opts.PathStyle = s3opts.PathStyle || cfg.S3PathStyle
 	client, err := storage.NewClient(ctx, s3opts)
 	if err != nil {
 		pool.Close()
+		lockPool.Close()
 		return nil, err
 	}
 	a := &App{
-		Config:  cfg,
-		Logger:  logger,
-		Pool:    pool,
-		Store:   storage.New(client, cfg.S3Bucket, storage.Options{PartSize: int(cfg.UploadPartSize), PartsInFlight: cfg.UploadPartsInFlight}),
-		Metrics: telemetry.NewMetrics(),
+		Config:   cfg,
+		Logger:   logger,
+		Pool:     pool,
+		LockPool: lockPool,
+		Store:    storage.New(client, cfg.S3Bucket, storage.Options{PartSize: int(cfg.UploadPartSize), PartsInFlight: cfg.UploadPartsInFlight}),
+		Metrics:  telemetry.NewMetrics(),
 	}
 	a.Health = health.NewChecker(3*time.Second, map[string]health.Check{
 		"postgres": func(ctx context.Context) error { return pool.Ping(ctx) },
@@ -78,7 +91,10 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, s3opts s
 }
 
 // Close closes the pool.
-func (a *App) Close() { a.Pool.Close() }
+func (a *App) Close() {
+	a.Pool.Close()
+	a.LockPool.Close()
+}
 
 // Serve runs srv on ln until ctx ends, then shuts it down gracefully within
 // timeout. When that runs out, cutoff (if set) is called to make the

@@ -1,0 +1,249 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tus/tusd/v2/pkg/handler"
+	expslog "golang.org/x/exp/slog"
+
+	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/internal/ratelimit"
+	"github.com/foliohq/folio/storage"
+	"github.com/foliohq/folio/uploads"
+)
+
+const (
+	// uploadsPath is where resumable uploads are created (tus 1.0 and
+	// the IETF resumable upload drafts 03 and 05, via tusd's handler).
+	uploadsPath = "/v1/uploads"
+	// maxMetadataBytes bounds Upload-Metadata.
+	maxMetadataBytes = 4 << 10
+	// lockWait is how long a request waits for an upload another
+	// request holds (which it asks to let go) before 423.
+	lockWait = 10 * time.Second
+	// tusExtensions is what the server supports: tusd's own list plus the
+	// two extensions Folio adds around it.
+	tusExtensions = "creation,creation-with-upload,termination,concatenation,creation-defer-length,checksum,expiration"
+)
+
+// resumable builds the tus handler on Folio's store and locker.
+func (s *Server) resumable() (*handler.UnroutedHandler, error) {
+	store := uploads.NewStore(uploads.Config{
+		Pool: s.Pool, Store: s.Store, Queue: s.River, Logger: s.Logger,
+		MaxSize: s.Limits.MaxUploadBytes, Quota: s.Limits.OwnerQuotaBytes, Expiry: s.Limits.ResumableExpiry,
+		PutOptions: func(filename string) storage.PutOptions {
+			return storage.PutOptions{ContentType: "application/pdf", ContentDisposition: contentDisposition(filename)}
+		},
+	})
+	lockPool := s.LockPool
+	if lockPool == nil {
+		lockPool = s.Pool
+	}
+	s.locker = &uploads.Locker{Pool: lockPool, Logger: s.Logger}
+	composer := handler.NewStoreComposer()
+	store.Compose(composer, s.locker)
+	grace := s.Limits.UploadGrace
+	if grace <= 0 {
+		grace = 30 * time.Second
+	}
+	return handler.NewUnroutedHandler(handler.Config{
+		StoreComposer:              composer,
+		MaxSize:                    s.Limits.MaxUploadBytes,
+		BasePath:                   uploadsPath + "/",
+		EnableExperimentalProtocol: true, // the IETF drafts tus-js-client speaks
+		DisableDownload:            true,
+		Cors:                       &handler.CorsConfig{Disable: true}, // the API's CORS covers it
+		Logger:                     expslog.New(expslog.NewJSONHandler(os.Stderr, &expslog.HandlerOptions{Level: expslog.LevelWarn})),
+		PreUploadCreateCallback:    s.admitResumable,
+		AcquireLockTimeout:         lockWait,
+		NetworkTimeout:             grace,
+	})
+}
+
+// RunUploads listens for other API processes asking this one to let go of
+// an upload's lock, until ctx ends.
+func (s *Server) RunUploads(ctx context.Context) error { return s.locker.Run(ctx) }
+
+// StopUploads ends every resumable upload request where its body is:
+// every byte received is kept (whole parts in S3, the rest in Postgres)
+// and the client is told the offset, to resume on another process (the
+// drain).
+func (s *Server) StopUploads() { s.stopUploadsOnce.Do(func() { close(s.stopUploads) }) }
+
+// admitResumable checks a new upload like a one-request upload: rate
+// limit, declared length against the quota, and the file name (kept
+// sanitised, with the file type, as the upload's only metadata).
+func (s *Server) admitResumable(hook handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
+	ctx := hook.Context
+	owner := ownerOf(ctx)
+	if p := s.limit(ctx, owner, ratelimit.Upload, s.Limits.UploadRateLimit, s.Limits.UploadRateWindow, "uploads"); p != nil {
+		return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(p)
+	}
+	if !hook.Upload.SizeIsDeferred && !hook.Upload.IsPartial {
+		usage, err := documents.UsageBytes(ctx, s.Pool, owner)
+		if err != nil {
+			return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(errDatabase)
+		}
+		if usage+hook.Upload.Size > s.Limits.OwnerQuotaBytes {
+			return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(overQuota(s.Limits.OwnerQuotaBytes))
+		}
+	}
+	meta := hook.Upload.MetaData
+	name := meta["filename"]
+	if name == "" {
+		name = meta["name"] // Uppy's
+	}
+	kept := handler.MetaData{"filename": sanitizeFilename(name)}
+	if t := meta["filetype"]; t != "" && len(t) < 200 {
+		kept["filetype"] = t
+	}
+	return handler.HTTPResponse{}, handler.FileInfoChanges{MetaData: kept}, nil
+}
+
+// problemError carries a problem through tusd (which sends its status);
+// the response writer turns it back into the problem.
+func problemError(p *Problem) error {
+	err := handler.NewError(p.Code, p.Detail, p.Status)
+	if p.retryAfter > 0 {
+		err.HTTPResponse.Header["Retry-After"] = strconv.Itoa(int(p.retryAfter / time.Second))
+	}
+	return err
+}
+
+// tus serves one tus request: it checks what tusd does not (the metadata's
+// size, Upload-Checksum), puts the owner and the drain signal where the
+// store finds them, and answers errors as problems.
+func (s *Server) tus(h http.HandlerFunc) http.HandlerFunc {
+	mw := s.tusd.Middleware(h)
+	return func(w http.ResponseWriter, r *http.Request) {
+		req := &uploads.Request{Stop: s.stopUploads, Locked: r.Method != http.MethodPost}
+		if r.Context().Value(identityKey{}) != nil { // OPTIONS needs no token
+			req.Owner = ownerOf(r.Context())
+		}
+		tw := &tusWriter{ResponseWriter: w, req: req, method: r.Method}
+		defer tw.finish()
+		// At the shutdown cutoff a body still arriving is cut where it
+		// is: what arrived is kept, and the client resumes elsewhere.
+		rc := http.NewResponseController(w)
+		defer context.AfterFunc(s.cutoff, func() { _ = rc.SetReadDeadline(time.Now()) })()
+		if len(r.Header.Get("Upload-Metadata")) > maxMetadataBytes {
+			writeProblem(tw, problem(http.StatusBadRequest, "bad_metadata", fmt.Sprintf("Upload-Metadata is limited to %d bytes.", maxMetadataBytes)))
+			return
+		}
+		if v := r.Header.Get("Upload-Checksum"); v != "" {
+			c, p := parseChecksum(v)
+			if p != nil {
+				writeProblem(tw, p)
+				return
+			}
+			req.Checksum = c
+		}
+		r = r.WithContext(uploads.WithRequest(r.Context(), req))
+		if id := r.PathValue("id"); id != "" {
+			r.URL.Path = id // tusd reads the id from a path without its base
+		}
+		mw.ServeHTTP(tw, r)
+	}
+}
+
+func parseChecksum(v string) (*uploads.Checksum, *Problem) {
+	alg, enc, ok := strings.Cut(strings.TrimSpace(v), " ")
+	alg = strings.ToLower(alg)
+	if !ok || (alg != "sha1" && alg != "sha256") {
+		return nil, problem(http.StatusBadRequest, "bad_checksum",
+			"Upload-Checksum must be \"<algorithm> <base64 digest>\" with sha1 or sha256.")
+	}
+	sum, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+	if err != nil || (alg == "sha1" && len(sum) != 20) || (alg == "sha256" && len(sum) != 32) {
+		return nil, problem(http.StatusBadRequest, "bad_checksum", "Upload-Checksum's digest is not a base64 "+alg+" digest.")
+	}
+	return &uploads.Checksum{Algorithm: alg, Sum: sum}, nil
+}
+
+// tusWriter adds Folio's headers to tusd's answers (the document id, the
+// expiry, the extensions tusd does not know it has), makes Location
+// relative (right behind any proxy), and turns tusd's text/plain errors
+// into problems.
+type tusWriter struct {
+	http.ResponseWriter
+	req     *uploads.Request
+	method  string
+	status  int
+	errBody *bytes.Buffer // an error being turned into a problem
+	wrote   bool
+}
+
+func (w *tusWriter) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	h := w.Header()
+	if w.req.DocumentID != "" {
+		h.Set("Folio-Document-Id", w.req.DocumentID)
+	}
+	if code < 300 && !w.req.Expires.IsZero() && w.req.DocumentID == "" {
+		h.Set("Upload-Expires", w.req.Expires.UTC().Format(http.TimeFormat))
+	}
+	if h.Get("Tus-Extension") != "" {
+		h.Set("Tus-Extension", tusExtensions)
+		h.Set("Tus-Checksum-Algorithm", uploads.ChecksumAlgorithms)
+	}
+	if loc := h.Get("Location"); loc != "" {
+		if i := strings.Index(loc, uploadsPath+"/"); i > 0 {
+			h.Set("Location", loc[i:])
+		}
+	}
+	if code >= 400 && strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
+		w.status, w.errBody = code, &bytes.Buffer{}
+		return
+	}
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *tusWriter) Write(b []byte) (int, error) {
+	if w.errBody != nil {
+		return w.errBody.Write(b)
+	}
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// finish sends the problem an error became.
+func (w *tusWriter) finish() {
+	if w.errBody == nil {
+		return
+	}
+	code, detail, _ := strings.Cut(strings.TrimSpace(w.errBody.String()), ": ")
+	if code == "" {
+		code, detail = "upload_error", http.StatusText(w.status)
+	}
+	code = strings.ToLower(strings.TrimPrefix(code, "ERR_"))
+	p := &Problem{Type: "urn:folio:problem:" + code, Title: http.StatusText(w.status), Status: w.status, Detail: detail, Code: code}
+	if w.status == 460 {
+		p.Title = "Checksum Mismatch"
+	}
+	w.wrote = true
+	w.errBody = nil
+	w.Header().Del("Content-Length") // tusd's, for its own body
+	if w.method == http.MethodHead {
+		w.Header().Del("Content-Type")
+		w.ResponseWriter.WriteHeader(p.Status)
+		return
+	}
+	writeProblem(w.ResponseWriter, p)
+}
+
+// Unwrap lets http.ResponseController reach the connection (tusd sets
+// read deadlines through it).
+func (w *tusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

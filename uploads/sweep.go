@@ -1,0 +1,92 @@
+package uploads
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/foliohq/folio/storage"
+)
+
+// SweepResult counts what Sweep removed.
+type SweepResult struct {
+	Expired int // unfinished uploads whose bytes and rows were deleted
+	Done    int // rows of finished uploads past their expiry
+}
+
+// Sweep deletes the uploads past their expiry: an unfinished one's
+// multipart upload is aborted and its object (a partial upload's)
+// deleted, then its row; a finished one's row (its document stays).
+func Sweep(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, now time.Time) (SweepResult, error) {
+	var res SweepResult
+	tag, err := pool.Exec(ctx, `DELETE FROM uploads WHERE expires_at < $1 AND document_id IS NOT NULL`, now)
+	if err != nil {
+		return res, fmt.Errorf("error sweeping finished uploads: %w", err)
+	}
+	res.Done = int(tag.RowsAffected())
+	rows, err := pool.Query(ctx, `SELECT id, key, coalesce(s3_upload_id, '') FROM uploads
+		WHERE expires_at < $1 AND document_id IS NULL ORDER BY expires_at LIMIT 1000`, now)
+	if err != nil {
+		return res, fmt.Errorf("error listing expired uploads: %w", err)
+	}
+	type expired struct {
+		id            uuid.UUID
+		key, uploadID string
+	}
+	var list []expired
+	for rows.Next() {
+		var e expired
+		if err := rows.Scan(&e.id, &e.key, &e.uploadID); err != nil {
+			rows.Close()
+			return res, fmt.Errorf("error listing expired uploads: %w", err)
+		}
+		list = append(list, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("error listing expired uploads: %w", err)
+	}
+	for _, e := range list {
+		if e.uploadID != "" {
+			if err := store.AbortUpload(ctx, storage.Upload{Key: e.key, UploadID: e.uploadID}); err != nil {
+				return res, err
+			}
+		}
+		if err := store.Delete(ctx, e.key); err != nil {
+			return res, err
+		}
+		// Only if it is still expired: a request may have renewed it.
+		tag, err := pool.Exec(ctx, `DELETE FROM uploads WHERE id = $1 AND expires_at < $2 AND document_id IS NULL`, e.id, now)
+		if err != nil {
+			return res, fmt.Errorf("error deleting an expired upload: %w", err)
+		}
+		res.Expired += int(tag.RowsAffected())
+	}
+	return res, nil
+}
+
+// LiveMultipart returns which of these S3 multipart upload ids belong to
+// uploads that are not expired (the sweeper leaves those alone, however
+// old).
+func LiveMultipart(ctx context.Context, pool *pgxpool.Pool, ids []string, now time.Time) (map[string]bool, error) {
+	live := map[string]bool{}
+	if len(ids) == 0 {
+		return live, nil
+	}
+	rows, err := pool.Query(ctx, `SELECT s3_upload_id FROM uploads WHERE s3_upload_id = ANY($1) AND expires_at >= $2`, ids, now)
+	if err != nil {
+		return nil, fmt.Errorf("error reading live uploads: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		live[id] = true
+	}
+	return live, rows.Err()
+}
