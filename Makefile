@@ -23,7 +23,7 @@ run: ## Run the whole stack on this machine (Postgres, S3, API, worker, the demo
 
 test: test-go web-test ## Run every test: Go (real Postgres and S3, -race), then the web client's
 
-test-go: $(TOOLS)/versitygw ## Run the Go tests against real Postgres and S3, with the race detector
+test-go: $(TOOLS)/versitygw $(WEB_DEPS) ## Run the Go tests against real Postgres and S3, with the race detector
 	$(GO) test -race -count=1 ./...
 
 $(WEB_DEPS): web/package-lock.json web/package.json web/client/package.json web/demo/package.json
