@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -99,57 +98,24 @@ func problemOf(resp *http.Response) error {
 }
 
 // Upload sends a PDF and returns the created document. progress, when set,
-// is called with the bytes sent so far (from 0 again when it is sent again).
+// is called with the bytes sent so far.
 //
-// When body is an io.ReaderAt (a file, a bytes.Reader) the upload is sent
-// again, to the next address, when the API kept nothing and asked for it:
-// a 503 server_restarting (an API draining in a rolling deploy),
-// database_unavailable or storage_unavailable, or a connection refused.
-// Nothing else is retried: after any other failure the document may have
-// been recorded.
+// When body is an io.ReaderAt (a file, a bytes.Reader) the upload is
+// resumable (UploadResumable, the tus protocol): an interruption — a
+// dropped connection, an API draining in a rolling deploy or killed —
+// costs what was in flight, and the rest goes to whichever API process
+// answers. Any other reader is sent in one request (POST /v1/documents),
+// which cannot resume.
 func (c *Client) Upload(ctx context.Context, filename string, body io.Reader, size int64, progress func(sent int64)) (*Document, error) {
-	ra, again := body.(io.ReaderAt)
-	backoff := backoffMin
-	for attempt := 0; ; attempt++ {
-		r := body
-		if again {
-			r = io.NewSectionReader(ra, 0, size) // each attempt reads from the start, on its own
-		}
-		doc, err := c.uploadOnce(ctx, filename, r, size, progress)
-		if err == nil || !again || attempt >= uploadRetries || !keptNothing(err) {
-			return doc, err
-		}
-		c.rotate()
-		// Equal jitter: half the backoff plus a random half, so that the
-		// clients an outage stopped do not all come back at once.
-		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-		var p *Problem
-		if errors.As(err, &p) && p.retryAfter > wait {
-			wait = p.retryAfter
-		}
-		if err := sleep(ctx, wait); err != nil {
-			return nil, err
-		}
-		backoff = min(backoff*2, backoffMax)
+	if ra, ok := body.(io.ReaderAt); ok {
+		return c.UploadResumable(ctx, filename, ra, size, UploadOptions{Progress: progress})
 	}
+	return c.uploadOneRequest(ctx, filename, body, size, progress)
 }
 
-// uploadRetries bounds how many times one upload is sent again.
-const uploadRetries = 5
-
-// keptNothing reports whether an upload failed in a way that left nothing
-// behind and may be sent again.
-func keptNothing(err error) bool {
-	var p *Problem
-	if errors.As(err, &p) {
-		switch p.Code {
-		case "server_restarting", "database_unavailable", "storage_unavailable":
-			return true
-		}
-		return false
-	}
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial" // never connected: nothing sent
+// uploadOneRequest sends body in one request (POST /v1/documents).
+func (c *Client) uploadOneRequest(ctx context.Context, filename string, body io.Reader, size int64, progress func(sent int64)) (*Document, error) {
+	return c.uploadOnce(ctx, filename, body, size, progress)
 }
 
 func (c *Client) uploadOnce(ctx context.Context, filename string, body io.Reader, size int64, progress func(sent int64)) (*Document, error) {

@@ -317,9 +317,10 @@ func (f *heldBack) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // TestClientUploadMovesOnWhenAnAPIRestarts: the Go client (so `folio
-// upload`) sends an upload again, to the next API, when the one it was
-// talking to cut it off while draining (503 server_restarting, nothing
-// kept); the document is recorded once, with the right bytes.
+// upload`) uploads resumably: when the API it was talking to drains with
+// the body stalled part-way (the cutoff ends the request; what arrived is
+// kept), the rest goes to the next API; the document is recorded once,
+// with the right bytes, and no multipart upload is left.
 func TestClientUploadMovesOnWhenAnAPIRestarts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -363,5 +364,5 @@ func TestClientUploadMovesOnWhenAnAPIRestarts(t *testing.T) {
 	require.Equal(t, 1, n, "recorded once")
 	uploads, err := bucket.Store.ListUploads(ctx, "originals/")
 	require.NoError(t, err)
-	require.Empty(t, uploads, "A's multipart upload was aborted")
+	require.Empty(t, uploads, "the multipart upload was completed on B")
 }
