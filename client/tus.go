@@ -42,6 +42,10 @@ type UploadStats struct {
 	// BytesSent is every byte of the file read into a request body,
 	// including those sent again after an interruption.
 	BytesSent atomic.Int64
+	// Resent is the bytes sent more than once: sent in a request, then
+	// not kept by the server (it told a smaller offset, or the request
+	// failed and the server held less than was sent).
+	Resent atomic.Int64
 	// Resumes counts the times the upload asked the server where it was
 	// (HEAD) after an interruption.
 	Resumes atomic.Int64
@@ -72,6 +76,9 @@ func (c *Client) UploadResumable(ctx context.Context, filename string, file io.R
 	}
 	failures := 0
 	backoff := backoffMin
+	// A failed PATCH: where it started and what it sent, until a HEAD
+	// tells what the server kept.
+	var failedFrom, failedSent int64 = -1, 0
 	fail := func(err error) error {
 		failures++
 		if failures > retries {
@@ -108,14 +115,21 @@ func (c *Client) UploadResumable(ctx context.Context, filename string, file io.R
 			if id != uuid.Nil {
 				return c.Get(ctx, id)
 			}
+			if failedFrom >= 0 {
+				stats.Resent.Add(max(0, failedSent-(off-failedFrom)))
+				failedFrom = -1
+			}
 			offset = off
 		}
 		n := size - offset
 		if opts.ChunkSize > 0 {
 			n = min(n, opts.ChunkSize)
 		}
+		before := stats.BytesSent.Load()
 		next, id, err := c.patch(ctx, loc, file, offset, n, stats, opts.Progress)
+		sent := stats.BytesSent.Load() - before
 		if err != nil {
+			failedFrom, failedSent = offset, sent
 			if !retryable(err) {
 				return nil, err
 			}
@@ -128,6 +142,7 @@ func (c *Client) UploadResumable(ctx context.Context, filename string, file io.R
 		if id != uuid.Nil {
 			return c.Get(ctx, id)
 		}
+		stats.Resent.Add(max(0, sent-(next-offset)))
 		offset = next
 	}
 }

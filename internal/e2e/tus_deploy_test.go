@@ -1,0 +1,209 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/client"
+	"github.com/foliohq/folio/internal/testenv"
+)
+
+// patternFile is size bytes of a PDF-looking file computed from the
+// offset: a large upload without holding it in memory.
+type patternFile struct{ size int64 }
+
+func (f patternFile) ReadAt(p []byte, off int64) (int, error) {
+	if off >= f.size {
+		return 0, io.EOF
+	}
+	n := len(p)
+	if rest := f.size - off; int64(n) > rest {
+		n = int(rest)
+	}
+	var word [8]byte
+	for i := 0; i < n; {
+		pos := off + int64(i)
+		w := uint64(pos/8)*0x9E3779B97F4A7C15 ^ 0xD1B54A32D192ED03
+		w ^= w >> 29
+		binary.LittleEndian.PutUint64(word[:], w)
+		c := copy(p[i:n], word[pos%8:])
+		i += c
+	}
+	const head = "%PDF-1.7\n"
+	if off < int64(len(head)) {
+		copy(p, head[off:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (f patternFile) sha256(t *testing.T) string {
+	t.Helper()
+	h := sha256.New()
+	_, err := io.Copy(h, io.NewSectionReader(f, 0, f.size))
+	require.NoError(t, err)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// balancer is a load balancer in front of API processes: every request
+// goes to the first process whose /readyz says ready (so a draining one
+// gets no new requests), as a proxy with health checks does.
+type balancer struct {
+	backends []*url.URL
+	ready    []atomic.Bool
+}
+
+func newBalancer(t *testing.T, addrs ...string) *httptest.Server {
+	t.Helper()
+	b := &balancer{ready: make([]atomic.Bool, len(addrs))}
+	for _, a := range addrs {
+		u, err := url.Parse("http://" + a)
+		require.NoError(t, err)
+		b.backends = append(b.backends, u)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		for ctx.Err() == nil {
+			for i, u := range b.backends {
+				b.ready[i].Store(status(u.String()+"/readyz") == http.StatusOK)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			target := b.backends[len(b.backends)-1]
+			for i, u := range b.backends {
+				if b.ready[i].Load() {
+					target = u
+					break
+				}
+			}
+			pr.SetURL(target)
+		},
+		ErrorLog: nil,
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestResumableUploadRollingDeploy: a 1 GiB upload through tus (the Go
+// client) behind a load balancer, to three API processes. The one
+// receiving it is SIGTERM'd (it drains: the upload stops where it is,
+// every byte received is kept, the client is told the offset and goes on
+// elsewhere); then the next one is killed with SIGKILL mid-upload (the
+// client resumes from the last part recorded). The upload completes on
+// the third, byte-identical, one document, without starting over: what
+// was sent twice is at most the parts in flight and the tail.
+func TestResumableUploadRollingDeploy(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	db, bucket := testenv.Postgres(t), testenv.S3(t)
+	const partSize, inFlight = 8 << 20, 2
+	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret,
+		"FOLIO_SHUTDOWN_DELAY=1s", "FOLIO_SHUTDOWN_TIMEOUT=10s", "FOLIO_MAX_UPLOAD_BYTES=2GiB",
+		"FOLIO_UPLOAD_PART_SIZE=8MiB", "FOLIO_UPLOAD_PARTS_IN_FLIGHT=2")
+	var addrs []string
+	var apis []*proc
+	for range 3 {
+		addr := freeAddr(t)
+		p := start(t, append(env, "FOLIO_HTTP_ADDR="+addr, "FOLIO_HEALTH_ADDR="+freeAddr(t)), "api", "--migrate")
+		waitStatus(t, p, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
+		addrs, apis = append(addrs, addr), append(apis, p)
+	}
+	lb := newBalancer(t, addrs...)
+	tok, err := auth.Sign([]byte(testSecret), "deployer", time.Hour)
+	require.NoError(t, err)
+
+	file := patternFile{size: 1 << 30}
+	want := file.sha256(t)
+	var stats client.UploadStats
+	type result struct {
+		doc *client.Document
+		err error
+	}
+	done := make(chan result, 1)
+	began := time.Now()
+	go func() {
+		doc, err := client.New(tok, lb.URL).UploadResumable(ctx, "release.pdf", file, file.size, client.UploadOptions{Stats: &stats})
+		done <- result{doc, err}
+	}()
+	offset := func() int64 {
+		var off int64
+		_ = db.Pool.QueryRow(ctx, `SELECT coalesce(max("offset"), 0) FROM uploads`).Scan(&off)
+		return off
+	}
+	require.Eventually(t, func() bool { return offset() >= 256<<20 }, 2*time.Minute, 5*time.Millisecond, "256 MiB arrived at A")
+	apis[0].signal(t, syscall.SIGTERM)
+	require.Equal(t, 0, apis[0].wait(t, time.Minute), apis[0].stderr.String())
+	atDrain := offset()
+	resentAtDrain := stats.Resent.Load()
+
+	require.Eventually(t, func() bool { return offset() >= atDrain+256<<20 }, 2*time.Minute, 5*time.Millisecond, "256 MiB more arrived, at B")
+	apis[1].signal(t, syscall.SIGKILL)
+	atKill := offset()
+	apis[1].wait(t, time.Minute)
+
+	got := <-done
+	elapsed := time.Since(began)
+	require.NoError(t, got.err)
+	require.Equal(t, want, got.doc.SHA256, "byte-identical")
+	require.Equal(t, file.size, got.doc.SizeBytes)
+	var docs, leftovers int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM documents`).Scan(&docs))
+	require.Equal(t, 1, docs, "one document")
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM uploads WHERE document_id IS NULL`).Scan(&leftovers))
+	require.Zero(t, leftovers)
+	list, err := bucket.Store.ListUploads(ctx, "")
+	require.NoError(t, err)
+	require.Empty(t, list, "no multipart upload left")
+
+	resent := stats.BytesSent.Load() - file.size
+	require.Equal(t, resent, stats.Resent.Load(), "the client's count of bytes sent twice adds up")
+	resentAtKill := resent - resentAtDrain
+	t.Logf("1 GiB through a drain (at %d MiB) and a SIGKILL (at %d MiB recorded): %s, %d resumes; sent twice: %.1f MiB at the drain, %.1f MiB at the kill",
+		atDrain>>20, atKill>>20, elapsed.Round(100*time.Millisecond), stats.Resumes.Load(), float64(resentAtDrain)/(1<<20), float64(resentAtKill)/(1<<20))
+	// The drain keeps every byte the API read: sent twice is only what
+	// sat in socket and proxy buffers (two connections, client → proxy →
+	// API, each with a send and a receive buffer that Linux may grow to
+	// tcp_wmem's and tcp_rmem's maximum). The kill loses the parts in
+	// flight and the tail ((PartsInFlight + 1) parts) and those buffers.
+	buffers := 2 * (tcpBufferMax(t, "tcp_rmem") + tcpBufferMax(t, "tcp_wmem"))
+	require.LessOrEqual(t, resentAtDrain, buffers, "the drain loses nothing the API read")
+	require.LessOrEqual(t, resentAtKill, int64((inFlight+1)*partSize)+buffers, "the kill costs the parts in flight, no start over")
+}
+
+// tcpBufferMax reads the largest a TCP socket buffer may grow to
+// (net.ipv4.tcp_rmem or tcp_wmem, third field).
+func tcpBufferMax(t *testing.T, name string) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/net/ipv4/" + name)
+	require.NoError(t, err)
+	f := strings.Fields(string(b))
+	require.Len(t, f, 3)
+	n, err := strconv.ParseInt(f[2], 10, 64)
+	require.NoError(t, err)
+	return n
+}
