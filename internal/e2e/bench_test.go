@@ -23,58 +23,107 @@ import (
 )
 
 // BenchmarkUploadMemory streams generated PDFs through a real api process
-// into a real S3 server and reports the process's peak RSS (VmHWM) for the
-// scenario: one 2 GiB upload, and eight concurrent 256 MiB uploads. A fresh
-// api process serves each scenario, so the peak is that scenario's own.
+// into a real S3 server and reports the process's peak RSS (VmHWM) and
+// what it wrote to disk, for the scenario: one 2 GiB upload, and eight
+// concurrent 256 MiB uploads; method=post is the one-request upload
+// (POST /v1/documents), method=tus the resumable one (the Go client,
+// PATCHes of the whole rest). A fresh api process serves each scenario,
+// so the peak is that scenario's own; it runs in an empty directory with
+// an empty TMPDIR, and the benchmark fails if anything appears in either.
 //
 //	go test -run '^$' -bench UploadMemory -benchtime 1x ./internal/e2e
 func BenchmarkUploadMemory(b *testing.B) {
-	for _, sc := range []struct {
-		name    string
-		uploads int
-		size    int64
-	}{
-		{"1x2GiB", 1, 2 << 30},
-		{"8x256MiB", 8, 256 << 20},
-	} {
-		b.Run(sc.name, func(b *testing.B) {
-			db, bucket := testenv.Postgres(b), testenv.S3(b)
-			addr := freeAddr(b)
-			api := start(b, append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_HTTP_ADDR="+addr,
-				"FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_MAX_UPLOAD_BYTES=4GiB", "FOLIO_OWNER_QUOTA_BYTES=1TiB",
-				"FOLIO_UPLOAD_RATE_LIMIT=100000", "FOLIO_LOG_LEVEL=warn"), "api")
-			waitStatus(b, api, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
-			tok, err := auth.Sign([]byte(testSecret), "bench", time.Hour)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rssBefore := vmHWM(b, api.cmd.Process.Pid)
+	for _, method := range []string{"post", "tus"} {
+		for _, sc := range []struct {
+			name    string
+			uploads int
+			size    int64
+		}{
+			{"1x2GiB", 1, 2 << 30},
+			{"8x256MiB", 8, 256 << 20},
+		} {
+			b.Run("method="+method+"/"+sc.name, func(b *testing.B) {
+				db, bucket := testenv.Postgres(b), testenv.S3(b)
+				api := startUploadBenchAPI(b, db, bucket)
+				rssBefore := vmHWM(b, api.proc.cmd.Process.Pid)
+				writesBefore := procIO(b, api.proc.cmd.Process.Pid, "write_bytes:")
 
-			b.SetBytes(int64(sc.uploads) * sc.size)
-			b.ResetTimer()
-			for range b.N {
-				var wg sync.WaitGroup
-				errs := make(chan error, sc.uploads)
-				for range sc.uploads {
-					wg.Go(func() { errs <- uploadGenerated(addr, tok, sc.size) })
-				}
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					if err != nil {
-						b.Fatal(err)
+				b.SetBytes(int64(sc.uploads) * sc.size)
+				b.ResetTimer()
+				for range b.N {
+					var wg sync.WaitGroup
+					errs := make(chan error, sc.uploads)
+					for range sc.uploads {
+						wg.Go(func() { errs <- benchUpload(method, api.addr, api.token, sc.size) })
 					}
+					wg.Wait()
+					close(errs)
+					for err := range errs {
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.StopTimer()
+					emptyBucket(b, db, bucket) // keep the disk from filling over iterations
+					b.StartTimer()
 				}
 				b.StopTimer()
-				emptyBucket(b, db, bucket) // keep the disk from filling over iterations
-				b.StartTimer()
-			}
-			b.StopTimer()
-			peak := vmHWM(b, api.cmd.Process.Pid)
-			b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
-			b.ReportMetric(float64(rssBefore)/(1<<20), "idle-RSS-MiB")
-		})
+				peak := vmHWM(b, api.proc.cmd.Process.Pid)
+				b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
+				b.ReportMetric(float64(rssBefore)/(1<<20), "idle-RSS-MiB")
+				b.ReportMetric(float64(procIO(b, api.proc.cmd.Process.Pid, "write_bytes:")-writesBefore)/(1<<20), "disk-write-MiB")
+				api.requireNoFiles(b)
+			})
+		}
 	}
+}
+
+// uploadBenchAPI is an api process started for a benchmark in directories of
+// its own.
+type uploadBenchAPI struct {
+	proc        *proc
+	addr, token string
+	dirs        []string
+}
+
+func startUploadBenchAPI(b *testing.B, db *testenv.DB, bucket *testenv.Bucket) *uploadBenchAPI {
+	b.Helper()
+	addr := freeAddr(b)
+	work, tmp := b.TempDir(), b.TempDir()
+	p := startIn(b, work, append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_HTTP_ADDR="+addr, "TMPDIR="+tmp,
+		"FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_MAX_UPLOAD_BYTES=4GiB", "FOLIO_OWNER_QUOTA_BYTES=1TiB",
+		"FOLIO_UPLOAD_RATE_LIMIT=100000", "FOLIO_LOG_LEVEL=warn"), "api")
+	waitStatus(b, p, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
+	tok, err := auth.Sign([]byte(testSecret), "bench", time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &uploadBenchAPI{proc: p, addr: addr, token: tok, dirs: []string{work, tmp}}
+}
+
+// requireNoFiles fails if the api created anything in its working or
+// temporary directory.
+func (a *uploadBenchAPI) requireNoFiles(b *testing.B) {
+	b.Helper()
+	for _, d := range a.dirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(entries) > 0 {
+			b.Fatalf("the api wrote %d files under %s (first: %s)", len(entries), d, entries[0].Name())
+		}
+	}
+}
+
+// benchUpload uploads size generated bytes: method post (one request,
+// chunked) or tus (the Go client's resumable upload).
+func benchUpload(method, addr, token string, size int64) error {
+	if method == "tus" {
+		_, err := client.New(token, "http://"+addr).UploadResumable(context.Background(), "bench.pdf", patternFile{size: size}, size, client.UploadOptions{})
+		return err
+	}
+	return uploadGenerated(addr, token, size)
 }
 
 // uploadGenerated streams a size-byte body that starts with a PDF header,
@@ -134,6 +183,26 @@ func (g *generated) Read(p []byte) (int, error) {
 	}
 	g.left -= int64(n)
 	return n, nil
+}
+
+// procIO reads a field of /proc/<pid>/io (bytes).
+func procIO(b *testing.B, pid int, field string) int64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+	}
+	b.Fatalf("no %s in /proc io", field)
+	return 0
 }
 
 // vmHWM is a process's peak resident set size in bytes.

@@ -59,7 +59,14 @@ type proc struct {
 
 func start(t testing.TB, env []string, name string, args ...string) *proc {
 	t.Helper()
+	return startIn(t, "", env, name, args...)
+}
+
+// startIn starts a binary in directory dir ("": this one).
+func startIn(t testing.TB, dir string, env []string, name string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd.Dir = dir
 	cmd.Env = append(baseEnv(), env...)
 	p := &proc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
