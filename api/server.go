@@ -44,6 +44,9 @@ type Limits struct {
 	// MaxStreamsPerOwner caps one owner's open streams on this process;
 	// zero: unlimited.
 	MaxStreamsPerOwner int
+	// DirectMaxPending caps an owner's direct uploads not finalized (20
+	// when zero).
+	DirectMaxPending int
 	// ResumableExpiry is how long a resumable upload may go without a
 	// byte before it is swept (24 h when zero).
 	ResumableExpiry time.Duration
@@ -95,6 +98,7 @@ type Server struct {
 
 	renders singleflight.Group // on-demand renders this process waits for
 
+	direct          *uploads.Direct          // direct-to-S3 uploads
 	tusd            *handler.UnroutedHandler // resumable uploads
 	locker          *uploads.Locker
 	stopUploads     chan struct{} // closed: resumable uploads stop at a part boundary
@@ -115,6 +119,16 @@ func New(deps Deps) *Server {
 	if s.Limits.ResumableExpiry <= 0 {
 		s.Limits.ResumableExpiry = 24 * time.Hour
 	}
+	if s.Limits.DirectMaxPending <= 0 {
+		s.Limits.DirectMaxPending = 20
+	}
+	signTTL := s.Limits.PresignTTL
+	if signTTL <= 0 {
+		signTTL = 15 * time.Minute
+	}
+	s.direct = &uploads.Direct{Pool: s.Pool, Store: s.Store, Queue: s.River, Logger: s.Logger,
+		MaxSize: s.Limits.MaxUploadBytes, Quota: s.Limits.OwnerQuotaBytes, MaxPending: s.Limits.DirectMaxPending,
+		Expiry: s.Limits.ResumableExpiry, SignTTL: signTTL}
 	tusd, err := s.resumable()
 	if err != nil {
 		panic(fmt.Sprintf("api: resumable uploads: %v", err)) // the configuration is Folio's own
@@ -168,6 +182,9 @@ func New(deps Deps) *Server {
 		{"HEAD " + uploadsPath + "/{id}", false, s.tus(tusd.HeadFile)},
 		{"PATCH " + uploadsPath + "/{id}", false, s.tus(tusd.PatchFile)},
 		{"DELETE " + uploadsPath + "/{id}", false, s.tus(tusd.DelFile)},
+		{"POST /v1/direct-uploads", false, s.directCreate},
+		{"POST /v1/direct-uploads/sign", false, s.directSign},
+		{"POST /v1/direct-uploads/{id}/finalize", false, s.directFinalize},
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes {

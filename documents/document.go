@@ -43,11 +43,13 @@ type Document struct {
 	Filename  string    `json:"filename"`
 	Status    Status    `json:"status"`
 	SizeBytes int64     `json:"size_bytes"`
-	SHA256    string    `json:"sha256"`
-	S3Key     string    `json:"-"`
-	PageCount *int      `json:"page_count"`
-	PagesDone int       `json:"pages_done"`
-	Stage     string    `json:"stage,omitempty"` // while parsing: reading, extracting, rendering
+	// SHA256 is the hex SHA-256 of the original; "" until the worker has
+	// read a direct upload's bytes (its parse computes it).
+	SHA256    string `json:"sha256"`
+	S3Key     string `json:"-"`
+	PageCount *int   `json:"page_count"`
+	PagesDone int    `json:"pages_done"`
+	Stage     string `json:"stage,omitempty"` // while parsing: reading, extracting, rendering
 	// PagesRendered is how many pages have their thumbnail (or the reason
 	// they have none) from this parse.
 	PagesRendered int             `json:"pages_rendered"`

@@ -18,7 +18,7 @@ import (
 	"github.com/foliohq/folio/internal/pg"
 )
 
-const columns = `id, owner, filename, status, size_bytes, sha256, s3_key, page_count, pages_done, summary,
+const columns = `id, owner, filename, status, size_bytes, coalesce(sha256, ''), s3_key, page_count, pages_done, summary,
 	failure_code, failure_message, created_at, updated_at, coalesce(parse_stage, ''), event_seq,
 	ocr_status, coalesce(ocr_pages, 0), ocr_pages_done, pages_rendered`
 
@@ -63,7 +63,7 @@ func deref[T any](p *T) T {
 // insert stores a new document, setting its timestamps.
 func insert(ctx context.Context, db pg.DBTX, d *Document) error {
 	row := db.QueryRow(ctx, `INSERT INTO documents (id, owner, filename, status, size_bytes, sha256, s3_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at, updated_at`,
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7) RETURNING created_at, updated_at`,
 		d.ID, d.Owner, d.Filename, d.Status, d.SizeBytes, d.SHA256, d.S3Key)
 	if err := row.Scan(&d.CreatedAt, &d.UpdatedAt); err != nil {
 		return fmt.Errorf("error inserting document: %w", err)
@@ -162,6 +162,9 @@ func List(ctx context.Context, db pg.DBTX, owner string, after *Cursor, limit in
 // FirstWithSHA256 returns the id of the owner's oldest document with these
 // bytes, other than except, or nil.
 func FirstWithSHA256(ctx context.Context, db pg.DBTX, owner, sha256 string, except uuid.UUID) (*uuid.UUID, error) {
+	if sha256 == "" {
+		return nil, nil // not known yet (a direct upload's, before its parse)
+	}
 	var id uuid.UUID
 	err := db.QueryRow(ctx, `SELECT id FROM documents WHERE owner = $1 AND sha256 = $2 AND id <> $3
 		ORDER BY created_at, id LIMIT 1`, owner, sha256, except).Scan(&id)
@@ -265,4 +268,14 @@ func Failed(ctx context.Context, db pg.DBTX, since time.Time, code string, limit
 		return nil, fmt.Errorf("error listing failed documents: %w", err)
 	}
 	return refs, nil
+}
+
+// SetSHA256 records the SHA-256 of a document whose bytes Folio had not
+// seen before its parse (a direct upload's), if it has none yet.
+func SetSHA256(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, sum string) error {
+	_, err := pool.Exec(ctx, `UPDATE documents SET sha256 = $2 WHERE id = $1 AND sha256 IS NULL`, id, sum)
+	if err != nil {
+		return fmt.Errorf("error recording a document's SHA-256: %w", err)
+	}
+	return nil
 }

@@ -2,8 +2,12 @@ package jobs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -111,6 +115,13 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 		return w.transient(ctx, job, err)
 	}
 	defer obj.Close()
+	// A direct upload's bytes reach Folio first here: hash them on the way.
+	var src io.Reader = obj
+	var digest *hashingReader
+	if doc.SHA256 == "" {
+		digest = &hashingReader{r: obj, h: sha256.New()}
+		src = digest
+	}
 
 	var (
 		pending   []documents.PageRow
@@ -135,7 +146,7 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	started := time.Now()
 	var stats sandbox.Stats
 	sctx, sspan := tracing.Start(ctx, "sandbox.run", attribute.Int("folio.first_page", firstPage))
-	res, err := w.Sandbox.Run(sctx, obj, firstPage, sandbox.Handler{
+	res, err := w.Sandbox.Run(sctx, src, firstPage, sandbox.Handler{
 		Finished: func(s sandbox.Stats) { stats = s },
 		Started: func(n int) error {
 			lastEvent = time.Now()
@@ -159,6 +170,11 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 		},
 	})
 	tracing.End(sspan, &err)
+	if digest != nil && digest.n == doc.SizeBytes {
+		if serr := documents.SetSHA256(ctx, w.Pool, id, hex.EncodeToString(digest.h.Sum(nil))); serr != nil {
+			log.Warn("parse: recording the SHA-256", "err", serr)
+		}
+	}
 	if err == nil {
 		err = flush()
 	}
@@ -262,4 +278,18 @@ func crashedBefore(job *river.Job[jobargs.ParseArgs]) bool {
 		}
 	}
 	return false
+}
+
+// hashingReader hashes what is read through it.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
 }

@@ -94,13 +94,17 @@ func (w *SweepUploadsWorker) Work(ctx context.Context, job *river.Job[SweepUploa
 		return err
 	}
 	var resumable folioUploads.SweepResult
+	var direct int
 	if w.Pool != nil {
 		if resumable, err = folioUploads.Sweep(ctx, w.Pool, w.Store, now()); err != nil {
 			return err
 		}
+		if direct, err = folioUploads.SweepDirect(ctx, w.Pool, w.Store, now()); err != nil {
+			return err
+		}
 	}
 	return river.RecordOutput(ctx, SweepResult{Seen: len(uploads), Aborted: aborted, OrphansDeleted: orphans, DerivedDeleted: derived,
-		ResumableExpired: resumable.Expired, ResumableDone: resumable.Done})
+		ResumableExpired: resumable.Expired, ResumableDone: resumable.Done, DirectExpired: direct})
 }
 
 // sweepOrphans deletes objects older than cutoff that no document has.
@@ -181,4 +185,7 @@ type SweepResult struct {
 	// bytes and rows deleted; ResumableDone: finished ones' rows.
 	ResumableExpired int `json:"resumable_expired"`
 	ResumableDone    int `json:"resumable_done"`
+	// DirectExpired: direct uploads never finalized, objects and rows
+	// deleted.
+	DirectExpired int `json:"direct_expired"`
 }

@@ -33,5 +33,31 @@ CREATE TABLE uploads (
 );
 CREATE INDEX uploads_expires_idx ON uploads (expires_at);
 
+-- Direct uploads (Uppy's @uppy/aws-s3 and the like): the browser sends the
+-- bytes straight to an S3 multipart upload at key, a key Folio chose under
+-- the owner's prefix; Folio presigns only the multipart requests for that
+-- key and for the one multipart upload made on it (s3_upload_id, recorded
+-- when first seen). The object becomes a document only at finalize, after
+-- its size, its first bytes and the quota are checked. Rows past
+-- expires_at are swept with their objects.
+CREATE TABLE direct_uploads (
+    id            uuid        PRIMARY KEY,
+    owner         text        NOT NULL,
+    key           text        NOT NULL UNIQUE,
+    s3_upload_id  text,
+    size          bigint      NOT NULL CHECK (size > 0),
+    filename      text        NOT NULL DEFAULT '',
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    expires_at    timestamptz NOT NULL
+);
+CREATE INDEX direct_uploads_owner_idx ON direct_uploads (owner);
+CREATE INDEX direct_uploads_expires_idx ON direct_uploads (expires_at);
+
+-- A direct upload's bytes never pass through Folio before its parse: the
+-- worker computes the SHA-256 while it reads the file for parsing.
+ALTER TABLE documents ALTER COLUMN sha256 DROP NOT NULL;
+
 -- +goose Down
+ALTER TABLE documents ALTER COLUMN sha256 SET NOT NULL;
+DROP TABLE direct_uploads;
 DROP TABLE uploads;

@@ -31,6 +31,7 @@ type S3API interface {
 	ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, opts ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	PutBucketCors(ctx context.Context, in *s3.PutBucketCorsInput, opts ...func(*s3.Options)) (*s3.PutBucketCorsOutput, error)
 }
 
 var _ S3API = (*s3.Client)(nil)
@@ -58,12 +59,15 @@ type Options struct {
 
 // Store keeps objects in one bucket.
 type Store struct {
-	client   S3API
-	presign  *s3.PresignClient
-	bucket   string
-	partSize int
-	inFlight int
-	buffers  sync.Pool
+	client  S3API
+	presign *s3.PresignClient
+	// clientOptions are the client's (credentials, region), for what the
+	// SDK does not presign.
+	clientOptions s3.Options
+	bucket        string
+	partSize      int
+	inFlight      int
+	buffers       sync.Pool
 }
 
 // New returns a Store on bucket. Zero options get defaults (5 MiB parts,
@@ -78,6 +82,7 @@ func New(client S3API, bucket string, opts Options) *Store {
 	s := &Store{client: client, bucket: bucket, partSize: opts.PartSize, inFlight: opts.PartsInFlight}
 	if c, ok := client.(*s3.Client); ok {
 		s.presign = s3.NewPresignClient(c)
+		s.clientOptions = c.Options()
 	}
 	s.buffers.New = func() any { b := make([]byte, s.partSize); return &b }
 	return s
@@ -489,3 +494,11 @@ func (s *Store) PartSize() int { return s.partSize }
 
 // PartsInFlight is how many parts of one Put upload at once.
 func (s *Store) PartsInFlight() int { return s.inFlight }
+
+func readFull(r io.Reader, buf []byte) (int, error) {
+	n, err := io.ReadFull(r, buf)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return n, nil
+	}
+	return n, err
+}

@@ -177,6 +177,9 @@ type Config struct {
 	// upload's lock) and up to (FOLIO_UPLOAD_PARTS_IN_FLIGHT + 1) parts
 	// of memory (FOLIO_RESUMABLE_MAX_ACTIVE).
 	ResumableMaxActive int
+	// DirectMaxPending caps one owner's direct-to-S3 uploads waiting to be
+	// finalized (FOLIO_DIRECT_MAX_PENDING).
+	DirectMaxPending int
 }
 
 // Error is a configuration error. It names the variable at fault.
@@ -216,6 +219,7 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		UploadMaxAge:       r.duration("FOLIO_UPLOAD_MAX_AGE", 24*time.Hour),
 		ResumableExpiry:    r.duration("FOLIO_RESUMABLE_EXPIRY", 24*time.Hour),
 		ResumableMaxActive: r.integer("FOLIO_RESUMABLE_MAX_ACTIVE", 32, 1, 10_000),
+		DirectMaxPending:   r.integer("FOLIO_DIRECT_MAX_PENDING", 20, 1, 100_000),
 
 		AuthJWTSecret:  r.secret("FOLIO_AUTH_JWT_SECRET", ""),
 		AuthJWKSURL:    r.url("FOLIO_AUTH_JWKS_URL"),

@@ -90,6 +90,7 @@ func (a *App) newAPI(hub *events.Hub, deps apiDeps) *api.Server {
 			MaxStreamsPerOwner: cfg.MaxStreamsPerOwner,
 			RenderWait:         cfg.RenderWait,
 			ResumableExpiry:    cfg.ResumableExpiry,
+			DirectMaxPending:   cfg.DirectMaxPending,
 		},
 		AllowedOrigins: cfg.AllowedOrigins,
 		Dev:            a.Dev,

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/foliohq/folio/internal/ratelimit"
+	"github.com/foliohq/folio/uploads"
+)
+
+// maxSignBody bounds the JSON of the direct-upload endpoints.
+const maxSignBody = 16 << 10
+
+// directCreate handles POST /v1/direct-uploads: a direct-to-S3 upload of
+// {filename, size}. The answer has the key Folio chose and a presigned
+// URL for its CreateMultipartUpload.
+func (s *Server) directCreate(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Filename string `json:"filename"`
+		Size     int64  `json:"size"`
+	}
+	if p := decodeBody(w, r, &in); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	owner := ownerOf(r.Context())
+	if p := s.limit(r.Context(), owner, ratelimit.Upload, s.Limits.UploadRateLimit, s.Limits.UploadRateWindow, "uploads"); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	up, err := s.direct.Create(r.Context(), owner, sanitizeFilename(in.Filename), in.Size)
+	if err != nil {
+		s.writeDirectError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, up)
+}
+
+// directSign handles POST /v1/direct-uploads/sign: Uppy's signRequest
+// ({method, key, uploadId, partNumber}) for a key of the caller's; the
+// answer is {url}.
+func (s *Server) directSign(w http.ResponseWriter, r *http.Request) {
+	var in uploads.SignRequest
+	if p := decodeBody(w, r, &in); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	u, err := s.direct.Sign(r.Context(), ownerOf(r.Context()), in)
+	if err != nil {
+		s.writeDirectError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"url": u})
+}
+
+// directFinalize handles POST /v1/direct-uploads/{id}/finalize: the
+// checks, then the document and its parse job.
+func (s *Server) directFinalize(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		writeProblem(w, problem(http.StatusNotFound, "no_such_upload", "No such direct upload."))
+		return
+	}
+	doc, err := s.direct.Finalize(r.Context(), ownerOf(r.Context()), id)
+	if err != nil {
+		s.writeDirectError(w, err)
+		return
+	}
+	s.uploads.WithLabelValues("created").Inc()
+	s.bytes.Add(float64(doc.SizeBytes))
+	w.Header().Set("Location", "/v1/documents/"+doc.ID.String())
+	writeJSON(w, http.StatusCreated, doc)
+}
+
+func (s *Server) writeDirectError(w http.ResponseWriter, err error) {
+	var p *Problem
+	switch {
+	case errors.Is(err, uploads.ErrDirectTooLarge):
+		p = tooLarge(s.Limits.MaxUploadBytes)
+	case errors.Is(err, uploads.ErrDirectEmpty):
+		p = problem(http.StatusBadRequest, "empty_file", "The file is empty (size must be at least 1 byte).")
+	case errors.Is(err, uploads.ErrDirectTooMany):
+		p = problem(http.StatusTooManyRequests, "too_many_pending",
+			fmt.Sprintf("At most %d direct uploads may wait to be finalized; finalize or let some expire.", s.Limits.DirectMaxPending))
+	case errors.Is(err, uploads.ErrDirectQuota):
+		p = overQuota(s.Limits.OwnerQuotaBytes)
+	case errors.Is(err, uploads.ErrDirectNotFound):
+		p = problem(http.StatusNotFound, "no_such_upload", "No such direct upload (or it expired).")
+	case errors.Is(err, uploads.ErrDirectForbidden):
+		p = problem(http.StatusForbidden, "request_not_signed",
+			"Only the multipart requests of a direct upload are signed: list parts (GET), a part (PUT, 1-10000), complete (POST), abort (DELETE), each with its uploadId.")
+	case errors.Is(err, uploads.ErrDirectUploadID):
+		p = problem(http.StatusForbidden, "bad_upload_id", "That uploadId is not the multipart upload made on this key.")
+	case errors.Is(err, uploads.ErrDirectIncomplete):
+		p = problem(http.StatusConflict, "upload_incomplete", "The object is not complete yet: complete the multipart upload first.")
+	case errors.Is(err, uploads.ErrDirectNotPDF):
+		p = problem(http.StatusUnsupportedMediaType, "not_pdf", "The file is not a PDF: no %PDF- signature in its first 1024 bytes. It was deleted.")
+	case errors.Is(err, uploads.ErrDirectSizeMismatch):
+		p = problem(http.StatusRequestEntityTooLarge, "larger_than_declared", "The object is larger than the size declared (or the upload limit). It was deleted.")
+	default:
+		s.Logger.Error("direct upload", "err", err)
+		p = errStorage
+	}
+	writeProblem(w, p)
+}
+
+// decodeBody reads a small JSON body into v.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) *Problem {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSignBody))
+	if err := dec.Decode(v); err != nil {
+		return problem(http.StatusBadRequest, "bad_json", "The body must be a JSON object: "+err.Error())
+	}
+	return nil
+}

@@ -1,0 +1,299 @@
+package uploads
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/storage"
+)
+
+// Direct uploads: the client (Uppy's @uppy/aws-s3 with signRequest) sends
+// the bytes straight to S3; Folio picks the key, presigns only the
+// multipart requests for that key and the one multipart upload made on it,
+// and makes the object a document at Finalize, after checking it.
+type Direct struct {
+	Pool   *pgxpool.Pool
+	Store  *storage.Store
+	Queue  documents.Queue
+	Logger *slog.Logger
+	// MaxSize and Quota as for every upload.
+	MaxSize, Quota int64
+	// MaxPending caps an owner's direct uploads not yet finalized.
+	MaxPending int
+	// Expiry is how long a direct upload may stay unfinalized.
+	Expiry time.Duration
+	// SignTTL is how long a presigned URL works.
+	SignTTL time.Duration
+}
+
+// DirectUpload is a direct upload just made.
+type DirectUpload struct {
+	ID        uuid.UUID `json:"id"`
+	Key       string    `json:"key"`
+	URL       string    `json:"url"` // presigned CreateMultipartUpload
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Errors of direct uploads (the API maps them to problems).
+var (
+	ErrDirectTooLarge     = errors.New("uploads: larger than the upload limit")
+	ErrDirectEmpty        = errors.New("uploads: an empty file")
+	ErrDirectTooMany      = errors.New("uploads: too many direct uploads not finalized")
+	ErrDirectQuota        = errors.New("uploads: over the owner's quota")
+	ErrDirectNotFound     = errors.New("uploads: no such direct upload")
+	ErrDirectForbidden    = errors.New("uploads: not a request Folio signs")
+	ErrDirectUploadID     = errors.New("uploads: not this key's multipart upload")
+	ErrDirectIncomplete   = errors.New("uploads: the object is not complete")
+	ErrDirectNotPDF       = errors.New("uploads: not a PDF")
+	ErrDirectSizeMismatch = errors.New("uploads: the object is larger than declared")
+)
+
+// Create records a direct upload of size bytes for owner and presigns its
+// CreateMultipartUpload. The declared size is checked against the limit
+// and the quota here (and the object against it at Finalize).
+func (d *Direct) Create(ctx context.Context, owner, filename string, size int64) (*DirectUpload, error) {
+	switch {
+	case size <= 0:
+		return nil, ErrDirectEmpty
+	case size > d.MaxSize:
+		return nil, ErrDirectTooLarge
+	}
+	id := uuid.Must(uuid.NewV7())
+	up := &DirectUpload{ID: id, Key: documents.OriginalKey(owner, id), ExpiresAt: time.Now().Add(d.Expiry)}
+	err := pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
+		// One owner's creations one at a time: the count and the quota
+		// hold under concurrent requests.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('folio-direct:' || $1, 0))`, owner); err != nil {
+			return err
+		}
+		var pending, pendingBytes int64
+		if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(size), 0) FROM direct_uploads WHERE owner = $1 AND expires_at > now()`,
+			owner).Scan(&pending, &pendingBytes); err != nil {
+			return err
+		}
+		if pending >= int64(d.MaxPending) {
+			return ErrDirectTooMany
+		}
+		usage, err := documents.UsageBytes(ctx, tx, owner)
+		if err != nil {
+			return err
+		}
+		if usage+pendingBytes+size > d.Quota {
+			return ErrDirectQuota
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO direct_uploads (id, owner, key, size, filename, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			id, owner, up.Key, size, filename, up.ExpiresAt)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrDirectTooMany) || errors.Is(err, ErrDirectQuota) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("error recording a direct upload: %w", err)
+	}
+	if up.URL, err = d.Store.PresignMultipart(ctx, storage.OpCreate, up.Key, "", 0, d.SignTTL); err != nil {
+		return nil, err
+	}
+	return up, nil
+}
+
+// SignRequest is what Uppy's signRequest is called with.
+type SignRequest struct {
+	Method     string `json:"method"`
+	Key        string `json:"key"`
+	UploadID   string `json:"uploadId"`
+	PartNumber int32  `json:"partNumber"`
+}
+
+// Sign presigns one request of the owner's direct upload at req.Key: list
+// parts (GET), upload a part (PUT, 1–10,000), complete (POST) or abort
+// (DELETE), each with the multipart upload made on that key. Anything
+// else — another key, another owner's, a simple PUT, a DELETE of the
+// object, another upload id — is refused.
+func (d *Direct) Sign(ctx context.Context, owner string, req SignRequest) (string, error) {
+	var id uuid.UUID
+	var recorded *string
+	err := d.Pool.QueryRow(ctx, `SELECT id, s3_upload_id FROM direct_uploads WHERE key = $1 AND owner = $2 AND expires_at > now()`,
+		req.Key, owner).Scan(&id, &recorded)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrDirectNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("error reading a direct upload: %w", err)
+	}
+	if req.UploadID == "" {
+		return "", ErrDirectForbidden // only the multipart requests of one upload
+	}
+	var op string
+	switch {
+	case req.Method == "GET":
+		op = storage.OpList
+	case req.Method == "PUT" && req.PartNumber >= 1 && req.PartNumber <= maxParts:
+		op = storage.OpPart
+	case req.Method == "POST":
+		op = storage.OpComplete
+	case req.Method == "DELETE":
+		op = storage.OpAbort
+	default:
+		return "", ErrDirectForbidden
+	}
+	if recorded == nil {
+		// The first request after the client made the multipart upload:
+		// it must be on this key (made with the URL Create signed).
+		ok, err := d.Store.HasMultipart(ctx, req.Key, req.UploadID)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", ErrDirectUploadID
+		}
+		tag, err := d.Pool.Exec(ctx, `UPDATE direct_uploads SET s3_upload_id = $2 WHERE id = $1 AND s3_upload_id IS NULL`, id, req.UploadID)
+		if err != nil {
+			return "", fmt.Errorf("error recording a direct upload's multipart upload: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return d.Sign(ctx, owner, req) // recorded meanwhile: check against it
+		}
+	} else if *recorded != req.UploadID {
+		return "", ErrDirectUploadID
+	}
+	return d.Store.PresignMultipart(ctx, op, req.Key, req.UploadID, req.PartNumber, d.SignTTL)
+}
+
+// IDOfKey returns the id in a direct upload's key (its last segment).
+func IDOfKey(key string) (uuid.UUID, bool) {
+	id, err := uuid.Parse(key[strings.LastIndex(key, "/")+1:])
+	return id, err == nil
+}
+
+// Finalize makes the owner's completed direct upload a document: the
+// object must exist, be no larger than declared (nor the limit), start
+// with %PDF- and fit the quota; then the document and its parse job are
+// committed in one transaction (its SHA-256 comes from the parse). Any
+// failed check deletes the object and the upload.
+func (d *Direct) Finalize(ctx context.Context, owner string, id uuid.UUID) (*documents.Document, error) {
+	var key, filename string
+	var declared int64
+	err := d.Pool.QueryRow(ctx, `SELECT key, size, filename FROM direct_uploads WHERE id = $1 AND owner = $2 AND expires_at > now()`,
+		id, owner).Scan(&key, &declared, &filename)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrDirectNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error reading a direct upload: %w", err)
+	}
+	size, err := d.Store.Head(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrDirectIncomplete // not completed yet: the client may still complete it
+	}
+	if err != nil {
+		return nil, err
+	}
+	fail := func(reason error) (*documents.Document, error) {
+		d.discard(ctx, id, key)
+		return nil, reason
+	}
+	if size > declared || size > d.MaxSize {
+		return fail(ErrDirectSizeMismatch)
+	}
+	if size == 0 {
+		return fail(ErrDirectEmpty)
+	}
+	head, err := d.Store.ReadHead(ctx, key, sniffLen)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Contains(head, signaturePDF) {
+		return fail(ErrDirectNotPDF)
+	}
+	doc := &documents.Document{ID: id, Owner: owner, Filename: filename, SizeBytes: size, S3Key: key}
+	err = pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM direct_uploads WHERE id = $1 AND owner = $2`, id, owner)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return ErrDirectNotFound // finalized by a concurrent request
+		}
+		return documents.CreateTx(ctx, tx, d.Queue, doc, d.Quota)
+	})
+	switch {
+	case errors.Is(err, documents.ErrQuotaExceeded):
+		return fail(ErrDirectQuota)
+	case errors.Is(err, ErrDirectNotFound):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("error committing a direct upload: %w", err)
+	}
+	d.Logger.Info("upload: created", "document_id", id, "size_bytes", size, "direct", true)
+	return doc, nil
+}
+
+// discard deletes a refused direct upload's object, multipart upload and
+// row.
+func (d *Direct) discard(ctx context.Context, id uuid.UUID, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	var uploadID *string
+	_ = d.Pool.QueryRow(ctx, `DELETE FROM direct_uploads WHERE id = $1 RETURNING s3_upload_id`, id).Scan(&uploadID)
+	if uploadID != nil {
+		_ = d.Store.AbortUpload(ctx, storage.Upload{Key: key, UploadID: *uploadID})
+	}
+	if err := d.Store.Delete(ctx, key); err != nil {
+		d.Logger.Error("direct upload: deleting a refused object", "key", key, "err", err)
+	}
+}
+
+// SweepDirect deletes direct uploads past their expiry: their multipart
+// uploads, their objects (never documents) and rows.
+func SweepDirect(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, now time.Time) (int, error) {
+	rows, err := pool.Query(ctx, `SELECT id, key, coalesce(s3_upload_id, '') FROM direct_uploads WHERE expires_at < $1 LIMIT 1000`, now)
+	if err != nil {
+		return 0, fmt.Errorf("error listing expired direct uploads: %w", err)
+	}
+	type expired struct {
+		id            uuid.UUID
+		key, uploadID string
+	}
+	var list []expired
+	for rows.Next() {
+		var e expired
+		if err := rows.Scan(&e.id, &e.key, &e.uploadID); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		list = append(list, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range list {
+		if e.uploadID != "" {
+			if err := store.AbortUpload(ctx, storage.Upload{Key: e.key, UploadID: e.uploadID}); err != nil {
+				return n, err
+			}
+		}
+		// The key is a document's only if Finalize deleted the row in
+		// the same transaction: a row still here has no document.
+		if err := store.Delete(ctx, e.key); err != nil {
+			return n, err
+		}
+		if _, err := pool.Exec(ctx, `DELETE FROM direct_uploads WHERE id = $1`, e.id); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
