@@ -144,7 +144,9 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 		opts.web = filepath.Join(root, "web", "demo", "dist")
 	}
 	if opts.web != "" {
-		a.Web = webui.Handler(opts.web)
+		// The demo's Uppy page sends files straight to S3: its origin
+		// must be one the page may connect to.
+		a.Web = webui.Handler(opts.web, originOf(endpointOf(s3opts)))
 	}
 	if err := a.Store.EnsureBucket(ctx); err != nil {
 		return err
@@ -161,6 +163,11 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 	if err != nil {
 		apiLn.Close()
 		return err
+	}
+	// Direct uploads from the demo (and FOLIO_ALLOWED_ORIGINS): the
+	// bucket's CORS rules let those pages send multipart uploads to it.
+	if err := a.Store.AllowBrowserUploads(ctx, append(localOrigins(apiLn.Addr().String()), cfg.AllowedOrigins...)); err != nil {
+		logger.Warn("direct uploads from the browser will fail: the bucket's CORS rules could not be set", "err", err)
 	}
 	fmt.Fprint(stdout, "\nFolio is running.\n")
 	if a.Web != nil {
@@ -232,4 +239,23 @@ func redact(dbURL string) string {
 		return "(unprintable)"
 	}
 	return u.Redacted()
+}
+
+// localOrigins are the origins a browser on this machine uses for the
+// server at addr.
+func localOrigins(addr string) []string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil
+	}
+	return []string{"http://localhost:" + port, "http://127.0.0.1:" + port, "http://[::1]:" + port}
+}
+
+// originOf is the scheme://host[:port] of a URL ("" if it has none).
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }

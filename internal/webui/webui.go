@@ -13,20 +13,32 @@ import (
 )
 
 // csp allows the app's own scripts, styles and connections (fetch,
-// websocket, SSE) and nothing else: no inline script, no other origin.
-const csp = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; " +
-	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+// websocket, SSE), connections to the origins given (S3, for direct
+// uploads), and nothing else: no inline script.
+func csp(connect []string) string {
+	return "default-src 'self'; connect-src " + strings.Join(append([]string{"'self'"}, connect...), " ") +
+		"; img-src 'self' data: blob:; style-src 'self'; " +
+		"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+}
 
 // Handler serves the app built into dir. When dir holds no index.html
-// (the app was not built), every page says how to build it.
-func Handler(dir string) http.Handler {
+// (the app was not built), every page says how to build it. connect lists
+// other origins the app may connect to.
+func Handler(dir string, connect ...string) http.Handler {
+	var origins []string
+	for _, o := range connect {
+		if o != "" {
+			origins = append(origins, o)
+		}
+	}
+	policy := csp(origins)
 	root := os.DirFS(dir)
 	files := http.FileServerFS(root)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", csp)
+		h.Set("Content-Security-Policy", policy)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

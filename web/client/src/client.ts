@@ -1,3 +1,5 @@
+import * as tus from "tus-js-client";
+
 import { FolioError } from "./errors.js";
 import { ResumingStream } from "./stream.js";
 import type { Backoff, StreamMessage, Subscription, WatchOptions } from "./stream.js";
@@ -48,8 +50,52 @@ export interface UploadOptions {
   signal?: AbortSignal;
   /** How many times a 503 that kept nothing is retried (default 3). */
   retries?: number;
-  /** Called before each retry, with the answer that caused it; progress starts again from 0. */
+  /** Called before each retry, with the answer that caused it; progress starts again from 0 (one-request uploads). */
   onRetry?: (err: FolioError, attempt: number) => void;
+  /**
+   * Resumable (the default): the tus protocol at /v1/uploads/, with
+   * tus-js-client. A dropped connection or an API restarting costs what was
+   * in flight, and the upload goes on from where it stopped, also after a
+   * page reload (when the same file is chosen again: its URL is kept in
+   * localStorage). false: one multipart/form-data request, which starts over.
+   */
+  resumable?: boolean;
+  /** Resumable: bytes per request (default: the whole rest of the file in one). */
+  chunkSize?: number;
+  /** Resumable: called with the offset an upload goes on from when it resumes (a reload, a drop, a pause). */
+  onResume?: (offset: number) => void;
+}
+
+/** A resumable upload under way (FolioClient.startUpload). */
+export interface UploadHandle {
+  /** The recorded document, once the last byte is in. */
+  readonly promise: Promise<UploadedDocument>;
+  /** Stops sending; what the server holds stays (resume() goes on). */
+  pause(): void;
+  /** Goes on from what the server holds. */
+  resume(): void;
+  /** Stops and deletes what was sent; the promise rejects with an AbortError. */
+  abort(): void;
+}
+
+/** An upload that did not finish in an earlier page (or process), resumable when its file is chosen again. */
+export interface InterruptedUpload {
+  filename: string;
+  size: number | null;
+  startedAt: string;
+  uploadUrl: string | null;
+}
+
+/** Uploads this browser started and did not finish (kept by tus-js-client in localStorage). */
+export async function findInterruptedUploads(): Promise<InterruptedUpload[]> {
+  const storage = tus.defaultOptions.urlStorage;
+  const all = (await storage?.findAllUploads()) ?? [];
+  return all.map((u) => ({
+    filename: u.metadata.filename ?? "",
+    size: u.size,
+    startedAt: u.creationTime,
+    uploadUrl: u.uploadUrl ?? null,
+  }));
 }
 
 // 503s after which the API kept nothing (docs/errors.md): safe to send again.
@@ -89,12 +135,15 @@ export class FolioClient {
   }
 
   /**
-   * Uploads one PDF as multipart form data, with progress; resolves to the
-   * recorded document (201). An answer that says nothing was kept and to come
-   * back (503: the API is restarting in a rolling deploy, or its database or
-   * S3 did not answer) is retried, up to `retries` times, after Retry-After.
+   * Uploads one PDF, with progress; resolves to the recorded document.
+   * Resumable by default (see UploadOptions.resumable and startUpload). With
+   * `resumable: false`, one multipart/form-data request: an answer that says
+   * nothing was kept and to come back (503: the API is restarting in a
+   * rolling deploy, or its database or S3 did not answer) is retried, up to
+   * `retries` times, after Retry-After.
    */
   async uploadDocument(file: Blob, options: UploadOptions = {}): Promise<UploadedDocument> {
+    if (options.resumable !== false) return this.startUpload(file, options).promise;
     const retries = options.retries ?? 3;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -105,6 +154,84 @@ export class FolioClient {
         await sleep((err.retryAfter ?? 2 ** attempt) * 1000, options.signal);
       }
     }
+  }
+
+  /**
+   * Starts a resumable upload (tus 1.0 at /v1/uploads/, with tus-js-client)
+   * that can be paused and resumed. If this browser started an upload of the
+   * same file (name, type, size, modification time) before and did not
+   * finish it, it goes on from what the server holds.
+   */
+  startUpload(file: Blob, options: UploadOptions = {}): UploadHandle {
+    const name = options.filename ?? (file as File).name ?? "document.pdf";
+    let documentId: string | null = null;
+    let settle!: { resolve: (d: Document) => void; reject: (e: unknown) => void };
+    const promise = new Promise<Document>((resolve, reject) => (settle = { resolve, reject }));
+    let aborted = false;
+    const upload = new tus.Upload(file, {
+      endpoint: this.url("/v1/uploads/"),
+      metadata: { filename: name, filetype: file.type || "application/pdf" },
+      chunkSize: options.chunkSize ?? Number.POSITIVE_INFINITY,
+      // After a drop or a restart: at once, then back off (a draining API
+      // has already told the offset; a killed one is found out by HEAD).
+      retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      onBeforeRequest: async (req) => {
+        req.setHeader("Authorization", `Bearer ${await this.token()}`);
+      },
+      onAfterResponse: (req, res) => {
+        const id = res.getHeader("Folio-Document-Id");
+        if (id) documentId = id;
+        if (req.getMethod() === "HEAD" && res.getStatus() === 200) {
+          options.onResume?.(Number(res.getHeader("Upload-Offset") ?? 0));
+        }
+      },
+      onProgress: (loaded, total) => {
+        options.onProgress?.({ loaded, total, fraction: total > 0 ? Math.min(1, loaded / total) : 0 });
+      },
+      onSuccess: () => {
+        if (!documentId) {
+          settle.reject(new FolioError(0, "bad_response", "The upload finished without naming its document."));
+          return;
+        }
+        this.getDocument(documentId, options.signal).then(settle.resolve, settle.reject);
+      },
+      onError: (err) => {
+        if (aborted) return;
+        const res = (err as tus.DetailedError).originalResponse;
+        settle.reject(
+          res
+            ? FolioError.fromResponse(res.getStatus(), res.getBody() ?? "", res.getHeader("Retry-After") ?? null)
+            : FolioError.network(`The upload could not reach the server (${err.message}).`),
+        );
+      },
+    });
+    const start = async () => {
+      const previous = await upload.findPreviousUploads();
+      const mine = previous.find((p) => p.uploadUrl);
+      if (mine) upload.resumeFromPreviousUpload(mine);
+      upload.start();
+    };
+    const abort = () => {
+      if (aborted) return;
+      aborted = true;
+      // Terminate: the server deletes what it holds.
+      void upload.abort(true).catch(() => undefined);
+      settle.reject(options.signal?.reason ?? new DOMException("The upload was aborted.", "AbortError"));
+    };
+    if (options.signal?.aborted) {
+      abort();
+    } else {
+      options.signal?.addEventListener("abort", abort, { once: true });
+      start().catch((err: unknown) => settle.reject(err));
+    }
+    return {
+      promise,
+      pause: () => void upload.abort(false),
+      resume: () => upload.start(),
+      abort,
+    };
   }
 
   private async uploadOnce(file: Blob, options: UploadOptions): Promise<UploadedDocument> {
@@ -251,14 +378,24 @@ export class FolioClient {
     return typeof t === "function" ? await t() : t;
   }
 
-  private async send(method: string, path: string, query: Query = {}, signal?: AbortSignal, accept = "application/json"): Promise<Response> {
+  private async send(
+    method: string,
+    path: string,
+    query: Query = {},
+    signal?: AbortSignal,
+    accept = "application/json",
+    body?: unknown,
+  ): Promise<Response> {
     const doFetch = this.opts.fetch ?? globalThis.fetch.bind(globalThis);
     let res: Response;
     try {
+      const headers: Record<string, string> = { Authorization: `Bearer ${await this.token()}`, Accept: accept };
+      if (body !== undefined) headers["Content-Type"] = "application/json";
       res = await doFetch(this.url(path, query), {
         method,
-        headers: { Authorization: `Bearer ${await this.token()}`, Accept: accept },
+        headers,
         signal: signal ?? null,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (err) {
       if (err instanceof DOMException && err.name === "AbortError") throw err;
@@ -268,9 +405,58 @@ export class FolioClient {
     return res;
   }
 
-  private async json<T>(method: string, path: string, query: Query = {}, signal?: AbortSignal): Promise<T> {
-    return (await (await this.send(method, path, query, signal)).json()) as T;
+  private async json<T>(method: string, path: string, query: Query = {}, signal?: AbortSignal, body?: unknown): Promise<T> {
+    return (await (await this.send(method, path, query, signal, "application/json", body)).json()) as T;
   }
+
+  /**
+   * What @uppy/aws-s3 needs to send files straight to S3 through Folio:
+   * pass `generateObjectKey` and `signRequest` to the plugin (with
+   * `shouldUseMultipart: true`: Folio signs multipart uploads only), and
+   * call `finalize(key)` on each `upload-success`: the object becomes a
+   * document only then, after Folio checked it. Folio picks the real key
+   * (the one generateObjectKey returns is a placeholder that carries the
+   * file's name and size to the creation).
+   */
+  directUploads(): DirectUploads {
+    const pending = new Map<string, { name: string; size: number }>();
+    return {
+      generateObjectKey: (file) => {
+        const key = `pending/${crypto.randomUUID()}`;
+        pending.set(key, { name: file.name ?? "document.pdf", size: file.size ?? 0 });
+        return key;
+      },
+      signRequest: async (req) => {
+        if (req.method === "POST" && !req.uploadId) {
+          const f = pending.get(req.key);
+          if (!f) throw new FolioError(0, "unknown_file", "This file was not announced by generateObjectKey.");
+          pending.delete(req.key);
+          const up = await this.json<{ url: string; key: string }>("POST", "/v1/direct-uploads", {}, undefined, {
+            filename: f.name,
+            size: f.size,
+          });
+          return { url: up.url, key: up.key };
+        }
+        return this.json<{ url: string }>("POST", "/v1/direct-uploads/sign", {}, undefined, {
+          method: req.method,
+          key: req.key,
+          uploadId: req.uploadId ?? "",
+          partNumber: req.partNumber ?? 0,
+        });
+      },
+      finalize: (key) => {
+        const id = key.slice(key.lastIndexOf("/") + 1);
+        return this.json<Document>("POST", `/v1/direct-uploads/${encodeURIComponent(id)}/finalize`);
+      },
+    };
+  }
+}
+
+/** See FolioClient.directUploads. */
+export interface DirectUploads {
+  generateObjectKey(file: { name?: string; size?: number | null }): string;
+  signRequest(req: { method: string; key: string; uploadId?: string; partNumber?: number }): Promise<{ url: string; key?: string }>;
+  finalize(key: string): Promise<Document>;
 }
 
 /** The widths a page image comes in, in pixels; 256 is every page's thumbnail. */

@@ -168,6 +168,170 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/direct-uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a direct-to-S3 upload (Uppy @uppy/aws-s3 signRequest)
+         * @description Folio picks the key (the future document's original) and answers with a presigned CreateMultipartUpload URL. Size and count limits and the quota apply here; the object is checked again at finalize.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        filename?: string;
+                        size: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            expires_at?: string;
+                            /** Format: uuid */
+                            id?: string;
+                            key?: string;
+                            url?: string;
+                        };
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
+                429: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/direct-uploads/{id}/finalize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a completed direct upload a document
+         * @description Checks the object: its size (no larger than declared or the limit), its first bytes (`%PDF-`), the quota; then records the document and enqueues its parse in one transaction. A failed check deletes the object. The document's `sha256` is empty until its parse computed it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description created */
+                201: {
+                    headers: {
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Document"];
+                    };
+                };
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
+                415: components["responses"]["Problem"];
+                429: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/direct-uploads/sign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Presign one multipart request of a direct upload
+         * @description Body: Uppy's signRequest argument `{method, key, uploadId, partNumber}`. Signed: GET (list parts), PUT with partNumber 1–10000 (a part), POST (complete), DELETE (abort), for a key of the caller's direct uploads and the one multipart upload made on it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        key?: string;
+                        method?: string;
+                        partNumber?: number;
+                        uploadId?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description the URL */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            url?: string;
+                        };
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/documents": {
         parameters: {
             query?: never;
@@ -899,6 +1063,183 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a resumable upload (tus)
+         * @description tus 1.0 (https://tus.io/protocols/resumable-upload) with the extensions creation, creation-with-upload, creation-defer-length, termination, expiration, checksum (sha1, sha256) and concatenation; also the IETF resumable upload drafts 03 and 05 (`Upload-Draft-Interop-Version`). Served by tusd's handler on Folio's store: see docs/uploads.md. Errors are problems with tus's statuses (409 offset, 460 checksum, 410 expired, 423 locked). `Upload-Metadata` `filename` (or `name`) names the document. With `Upload-Concat: final;...` the partial uploads become one document at once.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "Tus-Resumable"?: string;
+                    "Upload-Concat"?: string;
+                    "Upload-Defer-Length"?: string;
+                    "Upload-Length"?: number;
+                    "Upload-Metadata"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description created; `Location` is the upload's path (its id is the document's); `Upload-Expires`; `Folio-Document-Id` when the upload is already complete (concatenation, creation-with-upload) */
+                201: {
+                    headers: {
+                        "Folio-Document-Id"?: string;
+                        Location?: string;
+                        "Upload-Expires"?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
+                415: components["responses"]["Problem"];
+                429: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        /**
+         * tus discovery
+         * @description tus 1.0 (https://tus.io/protocols/resumable-upload) with the extensions creation, creation-with-upload, creation-defer-length, termination, expiration, checksum (sha1, sha256) and concatenation; also the IETF resumable upload drafts 03 and 05 (`Upload-Draft-Interop-Version`). Served by tusd's handler on Folio's store: see docs/uploads.md. Errors are problems with tus's statuses (409 offset, 460 checksum, 410 expired, 423 locked).
+         */
+        options: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Terminate a resumable upload */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description its bytes and state deleted (a finished upload's document stays) */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                423: components["responses"]["Problem"];
+            };
+        };
+        options?: never;
+        /** Where a resumable upload is */
+        head: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `Upload-Offset`, `Upload-Length`, `Upload-Expires`; `Folio-Document-Id` once it is a document */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                410: components["responses"]["Problem"];
+                423: components["responses"]["Problem"];
+            };
+        };
+        /**
+         * Send bytes of a resumable upload
+         * @description `Content-Type: application/offset+octet-stream`, `Upload-Offset`, optional `Upload-Checksum: sha1|sha256 <base64>`. The answer after the last byte carries `Folio-Document-Id`: the document is recorded and its parse queued. A draining API answers 204 with the offset it kept before the body ends: resume from there.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/offset+octet-stream": string;
+                };
+            };
+            responses: {
+                /** @description `Upload-Offset`; `Folio-Document-Id` when complete */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
+                410: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
+                415: components["responses"]["Problem"];
+                423: components["responses"]["Problem"];
+                429: components["responses"]["Problem"];
+                460: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
         trace?: never;
     };
 }

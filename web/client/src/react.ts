@@ -239,3 +239,68 @@ export function PageImage(props: PageImageProps) {
 }
 
 export { FolioError };
+
+/** Where a useUpload upload is. */
+export interface UploadState {
+  status: "idle" | "uploading" | "paused" | "done" | "failed" | "canceled";
+  /** Bytes the server holds plus those on their way, 0 to 1. */
+  fraction: number;
+  loaded: number;
+  total: number;
+  /** The offset the upload went on from when it last resumed (a reload, a drop, resume()). */
+  resumedFrom: number | null;
+  document: Document | null;
+  error: FolioError | null;
+}
+
+const idle: UploadState = { status: "idle", fraction: 0, loaded: 0, total: 0, resumedFrom: null, document: null, error: null };
+
+/**
+ * One resumable upload with pause and resume: `start(file)`, then `pause()`,
+ * `resume()`, `cancel()`. After a page reload, starting the same file again
+ * goes on from what the server holds (`resumedFrom` says where).
+ */
+export function useUpload(options: { filename?: string; chunkSize?: number } = {}) {
+  const client = useFolio();
+  const [state, setState] = useState<UploadState>(idle);
+  const handle = useRef<ReturnType<FolioClient["startUpload"]> | null>(null);
+  const { filename, chunkSize } = options;
+
+  useEffect(() => () => handle.current?.pause(), []); // unmounting keeps the upload resumable
+
+  const start = (file: Blob) => {
+    handle.current?.pause();
+    setState({ ...idle, status: "uploading", total: file.size });
+    const h = client.startUpload(file, {
+      ...(filename !== undefined ? { filename } : {}),
+      ...(chunkSize !== undefined ? { chunkSize } : {}),
+      onProgress: (p) => setState((s) => (s.status === "uploading" ? { ...s, loaded: p.loaded, total: p.total, fraction: p.fraction } : s)),
+      onResume: (offset) => setState((s) => ({ ...s, resumedFrom: offset })),
+    });
+    handle.current = h;
+    h.promise.then(
+      (document) => {
+        if (handle.current === h) setState((s) => ({ ...s, status: "done", fraction: 1, document }));
+      },
+      (err: unknown) => {
+        if (handle.current !== h) return;
+        if (err instanceof DOMException && err.name === "AbortError") {
+          setState((s) => ({ ...s, status: "canceled" }));
+          return;
+        }
+        const error = err instanceof FolioError ? err : FolioError.network(String(err));
+        setState((s) => ({ ...s, status: "failed", error }));
+      },
+    );
+  };
+  const pause = () => {
+    handle.current?.pause();
+    setState((s) => (s.status === "uploading" ? { ...s, status: "paused" } : s));
+  };
+  const resume = () => {
+    handle.current?.resume();
+    setState((s) => (s.status === "paused" ? { ...s, status: "uploading" } : s));
+  };
+  const cancel = () => handle.current?.abort();
+  return { ...state, start, pause, resume, cancel };
+}

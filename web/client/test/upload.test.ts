@@ -61,7 +61,7 @@ describe("uploadDocument", () => {
   it("sends the file as multipart form data with the token, reports progress, resolves to the document", async () => {
     const { client } = fakeServer({ XMLHttpRequest });
     const progress: number[] = [];
-    const p = client.uploadDocument(pdf(), { onProgress: (e) => progress.push(e.fraction) });
+    const p = client.uploadDocument(pdf(), { resumable: false, onProgress: (e) => progress.push(e.fraction) });
     await settled();
     const xhr = FakeXHR.last;
     expect(xhr.method).toBe("POST");
@@ -79,7 +79,7 @@ describe("uploadDocument", () => {
 
   it("rejects with the API's problem: code, status and detail", async () => {
     const { client } = fakeServer({ XMLHttpRequest });
-    const p = client.uploadDocument(new File(["\x89PNG"], "photo.pdf"));
+    const p = client.uploadDocument(new File(["\x89PNG"], "photo.pdf"), { resumable: false });
     await settled();
     FakeXHR.last.respond(415, {
       type: "urn:folio:problem:not_pdf",
@@ -95,7 +95,7 @@ describe("uploadDocument", () => {
 
   it("carries Retry-After on 429", async () => {
     const { client } = fakeServer({ XMLHttpRequest });
-    const p = client.uploadDocument(pdf());
+    const p = client.uploadDocument(pdf(), { resumable: false });
     await settled();
     FakeXHR.last.respond(429, { code: "rate_limited", status: 429, detail: "slow down" }, { "Retry-After": "17" });
     await expect(p).rejects.toMatchObject({ code: "rate_limited", retryAfter: 17 });
@@ -104,7 +104,7 @@ describe("uploadDocument", () => {
   it("aborts the request when the signal fires", async () => {
     const { client } = fakeServer({ XMLHttpRequest });
     const ctl = new AbortController();
-    const p = client.uploadDocument(pdf(), { signal: ctl.signal });
+    const p = client.uploadDocument(pdf(), { resumable: false, signal: ctl.signal });
     await settled();
     ctl.abort();
     expect(FakeXHR.last.aborted).toBe(true);
@@ -114,7 +114,7 @@ describe("uploadDocument", () => {
   it("rejects at once with an already aborted signal, sending nothing", async () => {
     const { client } = fakeServer({ XMLHttpRequest });
     FakeXHR.last = undefined as unknown as FakeXHR;
-    await expect(client.uploadDocument(pdf(), { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: "AbortError" });
+    await expect(client.uploadDocument(pdf(), { resumable: false, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: "AbortError" });
     expect(FakeXHR.last).toBeUndefined();
   });
 
@@ -122,7 +122,7 @@ describe("uploadDocument", () => {
     vi.useFakeTimers();
     const { client } = fakeServer({ XMLHttpRequest });
     const retried: string[] = [];
-    const p = client.uploadDocument(pdf(), { onRetry: (e, n) => retried.push(`${n}:${e.code}`) });
+    const p = client.uploadDocument(pdf(), { resumable: false, onRetry: (e, n) => retried.push(`${n}:${e.code}`) });
     await vi.advanceTimersByTimeAsync(0);
     const first = FakeXHR.last;
     first.respond(503, { code: "server_restarting", status: 503, detail: "retry" }, { "Retry-After": "2" });
@@ -138,7 +138,7 @@ describe("uploadDocument", () => {
   it("gives up after `retries`, and never retries what the server refused", async () => {
     vi.useFakeTimers();
     const { client } = fakeServer({ XMLHttpRequest });
-    const p = client.uploadDocument(pdf(), { retries: 1 });
+    const p = client.uploadDocument(pdf(), { resumable: false, retries: 1 });
     const outcome = p.catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(0);
     FakeXHR.last.respond(503, { code: "storage_unavailable", status: 503, detail: "s3 down" });
@@ -146,7 +146,7 @@ describe("uploadDocument", () => {
     FakeXHR.last.respond(503, { code: "storage_unavailable", status: 503, detail: "s3 down" });
     expect(await outcome).toMatchObject({ code: "storage_unavailable" });
 
-    const q = client.uploadDocument(pdf());
+    const q = client.uploadDocument(pdf(), { resumable: false });
     await vi.advanceTimersByTimeAsync(0);
     const only = FakeXHR.last;
     only.respond(413, { code: "too_large", status: 413, detail: "big" });
@@ -157,7 +157,7 @@ describe("uploadDocument", () => {
 
   it("rejects with network_error when the server cannot be reached", async () => {
     const { client } = fakeServer({ XMLHttpRequest });
-    const p = client.uploadDocument(pdf());
+    const p = client.uploadDocument(pdf(), { resumable: false });
     await settled();
     FakeXHR.last.onerror?.();
     await expect(p).rejects.toMatchObject({ status: 0, code: "network_error" });
