@@ -1,6 +1,7 @@
 #!/bin/bash
 # LocalStack "ready" hook (mounted into /etc/localstack/init/ready.d): makes
-# the bucket Folio uses, with the CORS rule a browser origin needs and a
+# the bucket Folio uses, with the CORS rule a browser origin needs (downloads,
+# and direct multipart uploads from Uppy: docs/uploads.md) and a
 # lifecycle rule that drops unfinished multipart uploads after a day (Folio's
 # sweeper does the same; this is the second line of defence).
 set -euo pipefail
@@ -14,7 +15,7 @@ origins_json=$(printf '%s' "$ORIGINS" | awk -F, '{for (i = 1; i <= NF; i++) prin
 awslocal s3api put-bucket-cors --bucket "$BUCKET" --cors-configuration "{
   \"CORSRules\": [{
     \"AllowedOrigins\": [${origins_json}],
-    \"AllowedMethods\": [\"GET\", \"HEAD\"],
+    \"AllowedMethods\": [\"GET\", \"HEAD\", \"PUT\", \"POST\", \"DELETE\"],
     \"AllowedHeaders\": [\"*\"],
     \"ExposeHeaders\": [\"ETag\", \"Content-Disposition\"],
     \"MaxAgeSeconds\": 3600

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -136,13 +137,13 @@ func (d *Direct) Sign(ctx context.Context, owner string, req SignRequest) (strin
 	}
 	var op string
 	switch {
-	case req.Method == "GET":
+	case req.Method == http.MethodGet:
 		op = storage.OpList
-	case req.Method == "PUT" && req.PartNumber >= 1 && req.PartNumber <= maxParts:
+	case req.Method == http.MethodPut && req.PartNumber >= 1 && req.PartNumber <= maxParts:
 		op = storage.OpPart
-	case req.Method == "POST":
+	case req.Method == http.MethodPost:
 		op = storage.OpComplete
-	case req.Method == "DELETE":
+	case req.Method == http.MethodDelete:
 		op = storage.OpAbort
 	default:
 		return "", ErrDirectForbidden

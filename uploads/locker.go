@@ -137,11 +137,7 @@ func (k *lock) Unlock() error {
 // Run listens for release requests from other processes until ctx ends.
 func (l *Locker) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
-		err := l.listen(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if l.Logger != nil {
+		if err := l.listen(ctx); err != nil && ctx.Err() == nil && l.Logger != nil {
 			l.Logger.Warn("upload locks: listening again", "err", err)
 		}
 		select {

@@ -70,7 +70,9 @@ func (st *state) complete() bool { return st.Size != nil && st.Offset == *st.Siz
 
 // committed reports whether the upload is done with: its document
 // recorded (or, for a partial upload, its object completed).
-func (st *state) committed() bool { return st.DocumentID != nil || (st.Partial && st.CompletedAt != nil) }
+func (st *state) committed() bool {
+	return st.DocumentID != nil || (st.Partial && st.CompletedAt != nil)
+}
 
 // final reports whether the upload is a concatenation of partial ones.
 func (st *state) final() bool { return st.PartialIDs != nil }

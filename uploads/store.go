@@ -50,8 +50,8 @@ type Config struct {
 	PutOptions func(filename string) storage.PutOptions
 }
 
-// Store is the tusd data store (and concater, terminater, length
-// deferrer). Register it with Compose.
+// Store is the tusd data store (and its concatenation, termination and
+// deferred-length extensions). Register it with Compose.
 type Store struct {
 	cfg     Config
 	buffers sync.Pool
@@ -390,7 +390,9 @@ func (s *Store) putOptions(st *state) storage.PutOptions {
 }
 
 // AsTerminatableUpload lets DELETE end an upload.
-func (s *Store) AsTerminatableUpload(up handler.Upload) handler.TerminatableUpload { return up.(*upload) }
+func (s *Store) AsTerminatableUpload(up handler.Upload) handler.TerminatableUpload {
+	return up.(*upload)
+}
 
 // Terminate deletes the upload's bytes and row. A finished upload's
 // document stays (DELETE /v1/documents/{id} deletes it).

@@ -102,7 +102,7 @@ func (w *writer) write(src io.Reader, sniff bool) (int64, error) {
 			_ = g.Wait()
 			return 0, ErrTooManyParts
 		}
-		if err := w.dispatch(g, gctx); err != nil {
+		if err := w.dispatch(gctx, g); err != nil {
 			readErr = err
 			break
 		}
@@ -142,7 +142,7 @@ func (s stopReader) Read(p []byte) (int, error) {
 }
 
 // dispatch uploads the full buffer as the next part and takes a fresh one.
-func (w *writer) dispatch(g *errgroup.Group, gctx context.Context) error {
+func (w *writer) dispatch(gctx context.Context, g *errgroup.Group) error {
 	st, store := w.u.st, w.u.s.cfg.Store
 	if st.S3UploadID == "" {
 		id, err := store.CreateMultipart(gctx, st.Key, w.u.s.putOptions(st))

@@ -55,18 +55,24 @@ func envOr(k, def string) string {
 	return def
 }
 
-// upload handles `folio upload [--watch] FILE...`.
+// upload handles `folio upload [--watch] [--resume] FILE...`.
 func upload(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("folio upload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf clientFlags
 	cf.register(fs)
 	watch := fs.Bool("watch", false, "after uploading, follow each document until it is done or failed")
+	resume := fs.Bool("resume", false, "go on with uploads of these files that an earlier `folio upload` started and did not finish (their URLs are kept in $FOLIO_STATE_DIR/uploads.json, by default in the user's cache folder)")
 	if err := fs.Parse(args); err != nil {
 		return app.ExitUsage
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: folio upload [--watch] [--api URL] [--token T] FILE.pdf...")
+		fmt.Fprintln(stderr, "usage: folio upload [--watch] [--resume] [--api URL] [--token T] FILE.pdf...")
+		return app.ExitUsage
+	}
+	store, err := openResumeStore()
+	if err != nil {
+		fmt.Fprintf(stderr, "folio upload: %v\n", err)
 		return app.ExitUsage
 	}
 	c, err := cf.client()
@@ -83,7 +89,7 @@ func upload(args []string, stdout, stderr io.Writer) int {
 	g.SetLimit(4)
 	for i, path := range fs.Args() {
 		g.Go(func() error {
-			results[i] = uploadOne(gctx, c, bars, path, *watch)
+			results[i] = uploadOne(gctx, c, bars, path, *watch, store, *resume, cf.api)
 			return nil
 		})
 	}
@@ -141,7 +147,7 @@ type result struct {
 	pages int
 }
 
-func uploadOne(ctx context.Context, c *client.Client, bars *mpb.Progress, path string, watch bool) result {
+func uploadOne(ctx context.Context, c *client.Client, bars *mpb.Progress, path string, watch bool, store *resumeStore, resume bool, api string) result {
 	name := filepath.Base(path)
 	r := result{name: name}
 	f, err := os.Open(path)
@@ -159,7 +165,23 @@ func uploadOne(ctx context.Context, c *client.Client, bars *mpb.Progress, path s
 		mpb.PrependDecorators(decor.Name(truncate(name, 24), decor.WCSyncSpaceR), decor.Name("upload ")),
 		mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f")),
 		mpb.BarRemoveOnComplete())
-	doc, err := c.Upload(ctx, name, f, fi.Size(), func(n int64) { bar.SetCurrent(n) })
+	abs, _ := filepath.Abs(path)
+	opts := client.UploadOptions{
+		Progress: func(n int64) { bar.SetCurrent(n) },
+		// Kept at once: an interrupted run can go on with --resume.
+		OnCreated: func(url string) { _ = store.put(api, abs, fi, url) },
+	}
+	if resume {
+		if opts.URL, err = store.find(api, abs, fi); err != nil {
+			bar.Abort(true)
+			r.err = err
+			return r
+		}
+	}
+	doc, err := c.UploadResumable(ctx, name, f, fi.Size(), opts)
+	if err == nil {
+		_ = store.put(api, abs, fi, "")
+	}
 	if err != nil {
 		bar.Abort(true)
 		r.err = err

@@ -18,6 +18,9 @@ const adminBase = `http://127.0.0.1:${port + 2}`;
 const adminToken = `e2e-admin-${Date.now()}-0123456789abcdef0123456789`;
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const T = { stack: 180_000, parse: 120_000, ui: 15_000 };
+// E2E_ONLY (a regular expression) runs the steps whose names match, after
+// signing in: for working on one step.
+const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
 
 rmSync(artifacts, { recursive: true, force: true });
 mkdirSync(artifacts, { recursive: true });
@@ -31,6 +34,12 @@ execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/longpdf -pages 4800 -li
 // A scan of Walden.pdf (image-only pages): its text can only come from OCR.
 const scanned = join(artifacts, "walden-scan.pdf");
 execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/scanpdf -dpi 300 "${testdata("Walden.pdf")}" > "${scanned}"`], { cwd: root });
+// Uploads interrupted on purpose (a dropped network, a reload): files on
+// disk, so that choosing one again is the same file (name, size, mtime).
+const resumable = join(artifacts, "resume-me.pdf");
+execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/longpdf -pages 1500 -lines 90 -title "Resumed upload" > "${resumable}"`], { cwd: root });
+const direct = join(artifacts, "straight-to-s3.pdf");
+execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/longpdf -pages 1200 -lines 90 -title "Direct upload" > "${direct}"`], { cwd: root });
 const fakePDF = join(artifacts, "photo.pdf");
 const brokenPDF = join(artifacts, "cut-short.pdf"); // starts like a PDF, ends after 4 KiB
 // A real PNG (1×1, from its bytes) under a .pdf name.
@@ -92,9 +101,12 @@ try {
   // Intercept file choosers from the start: enabling it is asynchronous, and
   // a chooser opened before it is on would be a native dialog, not an event.
   page.on("filechooser", () => undefined);
+  let networkDrops = false; // set while a step cuts the network on purpose
   page.on("console", (m) => {
     // The browser logs every 4xx; the PNG's 415 and the rate limit's 429s are ones this test asks for.
-    if (m.type() === "error" && !/^Failed to load resource: .* (415|429) /.test(m.text())) pageErrors.push(m.text());
+    if (m.type() !== "error" || /^Failed to load resource: .* (415|429) /.test(m.text())) return;
+    if (networkDrops && /ERR_INTERNET_DISCONNECTED|ERR_NETWORK_CHANGED|net::ERR_/.test(m.text())) return;
+    pageErrors.push(m.text());
   });
   // Accessibility: axe-core's rules (WCAG 2.1 A/AA) on the page as it is; any serious or critical violation fails.
   const axeSource = readFileSync(join(root, "web/node_modules/axe-core/axe.min.js"), "utf8");
@@ -270,6 +282,145 @@ try {
     await shot("10-large-done");
   });
 
+  await step("an upload goes on after the network drops and after a reload, from where it stopped (tus)", async () => {
+    const name = "resume-me.pdf";
+    const size = readFileSync(resumable).length;
+    const chunk = 8 << 20; // the demo's request size
+    const choose = async () => {
+      const chooser = page.waitForEvent("filechooser");
+      await page.getByRole("button", { name: "Choose PDFs…" }).click();
+      await (await chooser).setFiles(resumable);
+    };
+    // The network drops as the second request starts (the browser's
+    // request fails with a network error), and the third request is held
+    // until the page is reloaded under it.
+    const patches = [];
+    let held = null;
+    const uploads = "**/v1/uploads/*";
+    await page.route(uploads, async (route) => {
+      const req = route.request();
+      if (req.method() !== "PATCH") return route.continue();
+      const offset = Number(req.headers()["upload-offset"]);
+      patches.push(offset);
+      if (offset === chunk && patches.filter((o) => o === chunk).length === 1) return route.abort("internetdisconnected");
+      if (offset === 2 * chunk && !held) {
+        held = route; // never answered: the reload cuts it
+        return;
+      }
+      return route.continue();
+    });
+    networkDrops = true;
+    await choose();
+    const up = page.locator(`[data-testid=upload][data-filename="${name}"]`).first();
+    await waitFor("the upload to go on after the drop", T.parse, async () => Number((await up.getAttribute("data-resumed-from")) || 0) > 0, 50);
+    const afterDrop = Number(await up.getAttribute("data-resumed-from"));
+    assert.equal(afterDrop, chunk, "after the drop it went on from what the server held");
+    await waitFor("the third request to start", T.parse, async () => held !== null, 50);
+    await shot("10b-resumed-after-drop");
+    // A reload mid-upload: the page lists the upload as not finished;
+    // choosing the same file goes on from what the server holds.
+    await page.reload();
+    await page.unroute(uploads);
+    networkDrops = false;
+    const listed = page.locator(`[data-testid=interrupted-upload][data-filename="${name}"]`);
+    await listed.waitFor();
+    await shot("10c-interrupted-after-reload");
+    await choose();
+    const again = page.locator(`[data-testid=upload][data-filename="${name}"]`).first();
+    await waitFor("the upload to resume after the reload", T.parse, async () => Number((await again.getAttribute("data-resumed-from")) || 0) > 0, 50);
+    const afterReload = Number(await again.getAttribute("data-resumed-from"));
+    assert.equal(afterReload, 2 * chunk, `after the reload it went on from ${afterReload} of ${size} bytes, not from 0`);
+    await again.and(page.locator("[data-state=done]")).waitFor({ timeout: T.parse });
+    await listed.waitFor({ state: "detached" });
+    await row(name).and(page.locator("[data-status=done]")).waitFor({ timeout: T.parse });
+    console.log(`    requests at offsets ${patches.join(", ")}; resumed at ${afterDrop} after the drop, at ${afterReload} of ${size} after the reload`);
+    await shot("10d-resumed-upload-done");
+  });
+
+  await step("a stock Uppy Dashboard uploads through tus and straight to S3; the direct upload resumes after a reload", async () => {
+    await page.goto(`${base}/#/uppy`);
+    const uppy = page.getByTestId("uppy-page");
+    await uppy.waitFor();
+    const addAndUpload = async (file) => {
+      await page.locator(".uppy-Dashboard-input").first().setInputFiles(file);
+      await page.locator(".uppy-StatusBar-actionBtn--upload").click();
+    };
+    // tus, through the API.
+    await addAndUpload(small[0]);
+    const viaTus = page.getByTestId("uppy-done").first();
+    await viaTus.waitFor({ timeout: T.parse });
+    const tusDoc = await viaTus.getAttribute("data-document-id");
+    await shot("10e-uppy-tus");
+
+    // Straight to S3: Folio signs each multipart request, then checks and
+    // finalizes the object into a document.
+    await uppy.getByLabel(/straight to S3/).check();
+    await page.locator("[data-testid=uppy-page][data-mode=s3]").waitFor();
+    const parts = []; // part numbers S3 accepted, in order
+    const onPart = (res) => {
+      const m = /[?&]partNumber=(\d+)/.exec(res.url());
+      if (m && res.request().method() === "PUT" && res.status() === 200) parts.push(Number(m[1]));
+    };
+    page.on("response", onPart);
+    // Part 2 is held until the page is reloaded under it.
+    let held = false;
+    const partTwo = /[?&]partNumber=2(&|$)/;
+    await page.route(partTwo, (route) => {
+      held = true; // never answered: the reload cuts it
+    });
+    networkDrops = true;
+    await addAndUpload(direct);
+    await waitFor("part 1 in S3 and part 2 under way", T.parse, async () => parts.includes(1) && held, 50);
+    // Golden Retriever saves Uppy's state at most every 500 ms: wait until
+    // the multipart upload's id is in its IndexedDB store, as a user
+    // reloading a second later would find it.
+    await waitFor("Golden Retriever to keep the upload's state", T.ui, () =>
+      page.evaluate(
+        () =>
+          new Promise((resolve) => {
+            const open = indexedDB.open("uppy-blobs");
+            open.onerror = () => resolve(false);
+            open.onsuccess = () => {
+              const db = open.result;
+              if (!db.objectStoreNames.contains("metadata")) return resolve(false);
+              const all = db.transaction(["metadata"]).objectStore("metadata").getAll();
+              all.onsuccess = () => resolve(all.result.some((r) => String(r.metadata).includes("s3Multipart")));
+              all.onerror = () => resolve(false);
+            };
+          }),
+      ),
+    );
+    const before = [...parts];
+    // Reload mid-upload: Golden Retriever brings the file back; the upload
+    // lists the parts S3 has (signed by Folio) and sends only the rest.
+    await page.reload();
+    await page.unroute(partTwo);
+    await uppy.waitFor();
+    await page.locator("[data-testid=uppy-page][data-mode=s3]").waitFor();
+    // Golden Retriever keeps the upload's state; a file this large is not
+    // kept in IndexedDB, so Uppy shows it as a ghost and asks for it again:
+    // choosing the same file resumes the upload.
+    await shot("10f-uppy-restored-after-reload");
+    await page.locator(".uppy-DashboardContent-addMore").click();
+    await page.locator(".uppy-Dashboard-input").first().setInputFiles(direct);
+    await page.locator(".uppy-StatusBar-actionBtn--upload:not([disabled])").click();
+    const viaS3 = page.getByTestId("uppy-done").first();
+    await viaS3.waitFor({ timeout: T.parse });
+    networkDrops = false;
+    page.off("response", onPart);
+    const after = parts.slice(before.length);
+    for (const n of before) assert.ok(!after.includes(n), `part ${n} was sent again after the reload (before: ${before}, after: ${after})`);
+    const s3Doc = await viaS3.getAttribute("data-document-id");
+    await shot("10g-uppy-s3-done");
+    // Both are documents, parsed like any other.
+    await page.goto(`${base}/#/`);
+    for (const [name, id] of [[small[0].split("/").pop(), tusDoc], ["straight-to-s3.pdf", s3Doc]]) {
+      assert.ok(id, `${name}: a document id`);
+      await page.locator(`[data-testid=doc-row][data-filename="${name}"][data-status=done]`).first().waitFor({ timeout: T.parse });
+    }
+    console.log(`    direct upload: parts ${before} before the reload, ${after} after it`);
+  });
+
   await step("a PNG renamed .pdf is refused with the 415 reason", async () => {
     await drop(page, [fakePDF]);
     const err = page.locator('[data-testid=upload][data-filename="photo.pdf"] [data-testid=upload-error]');
@@ -440,6 +591,7 @@ process.exit(failed ? 1 : 0);
 // ---- helpers
 
 async function step(name, fn) {
+  if (only && !only.test(name) && !name.startsWith("sign in")) return;
   const t0 = Date.now();
   process.stdout.write(`• ${name} … `);
   await fn();

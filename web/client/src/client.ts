@@ -373,6 +373,11 @@ export class FolioClient {
     return u.toString();
   }
 
+  /** The bearer token the client sends now (for other libraries' requests, e.g. Uppy's). */
+  getToken(): Promise<string> {
+    return this.token();
+  }
+
   private async token(): Promise<string> {
     const t = this.opts.token;
     return typeof t === "function" ? await t() : t;

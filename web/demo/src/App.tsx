@@ -1,7 +1,7 @@
 import { createClient } from "@folio/client";
 import type { DevToken } from "@folio/client";
 import { FolioProvider } from "@folio/client/react";
-import { useMemo, useState } from "react";
+import { Suspense, lazy, useEffect, useMemo, useState } from "react";
 
 import { SignIn } from "./SignIn";
 import { Workspace } from "./Workspace";
@@ -10,6 +10,12 @@ import { loadSession, saveSession } from "./session";
 export function App() {
   const [session, setSession] = useState<DevToken | null>(loadSession);
   const client = useMemo(() => (session ? createClient({ token: session.token }) : null), [session]);
+  const [page, setPage] = useState(pageOf);
+  useEffect(() => {
+    const onHash = () => setPage(pageOf());
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
 
   const signIn = (s: DevToken) => {
     saveSession(s);
@@ -31,6 +37,16 @@ export function App() {
           <span>Folio</span>
         </div>
         {session && (
+          <nav className="pages" aria-label="Pages">
+            <a href="#/" aria-current={page === "documents" ? "page" : undefined}>
+              Documents
+            </a>
+            <a href="#/uppy" aria-current={page === "uppy" ? "page" : undefined}>
+              Uppy
+            </a>
+          </nav>
+        )}
+        {session && (
           <div className="who">
             <span>
               <span className="prefix">Signed in as </span>
@@ -45,7 +61,13 @@ export function App() {
       <main id="main">
         {session && client ? (
           <FolioProvider client={client}>
-            <Workspace onUnauthorized={signOut} />
+            {page === "uppy" ? (
+              <Suspense fallback={<p className="muted">Loading Uppy…</p>}>
+                <UppyPage />
+              </Suspense>
+            ) : (
+              <Workspace onUnauthorized={signOut} />
+            )}
           </FolioProvider>
         ) : (
           <SignIn onSignedIn={signIn} />
@@ -53,4 +75,11 @@ export function App() {
       </main>
     </>
   );
+}
+
+// Uppy (and its Dashboard's styles) load only on its page.
+const UppyPage = lazy(() => import("./UppyPage").then((m) => ({ default: m.UppyPage })));
+
+function pageOf(): "documents" | "uppy" {
+  return window.location.hash === "#/uppy" ? "uppy" : "documents";
 }

@@ -1,5 +1,5 @@
-import { FolioError, describeFailure } from "@folio/client";
-import type { Document } from "@folio/client";
+import { FolioError, describeFailure, findInterruptedUploads } from "@folio/client";
+import type { Document, InterruptedUpload, UploadHandle } from "@folio/client";
 import { useFolio } from "@folio/client/react";
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { DragEvent } from "react";
@@ -9,16 +9,26 @@ import { formatBytes } from "./format";
 /** Uploads run this many at a time; the rest wait their turn. */
 const PARALLEL = 3;
 
+/**
+ * Bytes per request of a resumable upload. Folio keeps every 5 MiB part it
+ * receives whatever the request's size; requests of 8 MiB also suit
+ * proxies that cut long requests, and give the browser a point to resume
+ * from on its own side.
+ */
+const CHUNK = 8 << 20;
+
 interface Item {
   key: number;
   file: File;
-  state: "waiting" | "uploading" | "done" | "failed" | "canceled";
+  state: "waiting" | "uploading" | "paused" | "done" | "failed" | "canceled";
   fraction: number;
   error?: { code: string; title: string; detail: string; status: number };
   /** Why it waits, when it waits for something (the rate limit's window). */
   note?: string;
   doc?: Document;
   ctl: AbortController;
+  /** Where the upload went on from when it resumed (after a reload, a drop, a pause). */
+  resumedFrom?: number;
 }
 
 let nextKey = 1;
@@ -29,6 +39,14 @@ export function Uploader({ onUnauthorized }: { onUnauthorized: () => void }) {
   const [dragging, setDragging] = useState(false);
   const input = useRef<HTMLInputElement>(null);
   const started = useRef(new Set<number>()); // an effect may run twice; an upload may not
+  const handles = useRef(new Map<number, UploadHandle>());
+  // Uploads an earlier page started and did not finish: choosing the same
+  // file again goes on from what the server holds.
+  const [interrupted, setInterrupted] = useState<InterruptedUpload[]>([]);
+  const refreshInterrupted = useCallback(() => {
+    findInterruptedUploads().then(setInterrupted, () => setInterrupted([]));
+  }, []);
+  useEffect(refreshInterrupted, [refreshInterrupted]);
 
   const update = useCallback((key: number, patch: Partial<Item>) => {
     setItems((all) => all.map((it) => (it.key === key ? { ...it, ...patch } : it)));
@@ -36,19 +54,24 @@ export function Uploader({ onUnauthorized }: { onUnauthorized: () => void }) {
 
   // Start waiting uploads while fewer than PARALLEL run.
   useEffect(() => {
-    const running = items.filter((it) => it.state === "uploading").length;
+    const running = items.filter((it) => it.state === "uploading" || it.state === "paused").length;
     const next = items.filter((it) => it.state === "waiting" && !started.current.has(it.key));
     for (const it of next.slice(0, Math.max(0, PARALLEL - running))) {
       started.current.add(it.key);
       update(it.key, { state: "uploading" });
-      client
-        .uploadDocument(it.file, {
-          signal: it.ctl.signal,
-          onProgress: (p) => update(it.key, { fraction: p.fraction, note: undefined }),
-          onRetry: (e) => update(it.key, { fraction: 0, note: `${describeFailure(e.code)} Sending it again…` }),
-        })
+      const handle = client.startUpload(it.file, {
+        signal: it.ctl.signal,
+        chunkSize: CHUNK,
+        onProgress: (p) => update(it.key, { fraction: p.fraction, note: undefined }),
+        onResume: (offset) => update(it.key, { resumedFrom: offset }),
+      });
+      handles.current.set(it.key, handle);
+      handle.promise
         .then(
-          (doc) => update(it.key, { state: "done", fraction: 1, doc }),
+          (doc) => {
+            update(it.key, { state: "done", fraction: 1, doc });
+            refreshInterrupted();
+          },
           (err: unknown) => {
             if (err instanceof DOMException && err.name === "AbortError") {
               update(it.key, { state: "canceled" });
@@ -73,7 +96,16 @@ export function Uploader({ onUnauthorized }: { onUnauthorized: () => void }) {
           },
         );
     }
-  }, [items, client, update, onUnauthorized]);
+  }, [items, client, update, onUnauthorized, refreshInterrupted]);
+
+  const pause = (it: Item) => {
+    handles.current.get(it.key)?.pause();
+    update(it.key, { state: "paused" });
+  };
+  const resume = (it: Item) => {
+    handles.current.get(it.key)?.resume();
+    update(it.key, { state: "uploading" });
+  };
 
   const add = (files: FileList | File[]) => {
     const list = [...files];
@@ -137,17 +169,40 @@ export function Uploader({ onUnauthorized }: { onUnauthorized: () => void }) {
       {items.length > 0 && (
         <ul className="uploads" aria-label="Uploads">
           {items.map((it) => (
-            <li key={it.key} className={`upload ${it.state}`} data-testid="upload" data-filename={it.file.name} data-state={it.state} data-progress={it.fraction.toFixed(3)}>
+            <li
+              key={it.key}
+              className={`upload ${it.state}`}
+              data-testid="upload"
+              data-filename={it.file.name}
+              data-state={it.state}
+              data-progress={it.fraction.toFixed(3)}
+              data-resumed-from={it.resumedFrom ?? ""}
+            >
               <div className="upload-head">
                 <span className="name">{it.file.name}</span>
                 <span className="muted">{formatBytes(it.file.size)}</span>
               </div>
-              {(it.state === "uploading" || it.state === "waiting") && (
+              {(it.state === "uploading" || it.state === "waiting" || it.state === "paused") && (
                 <div className="upload-progress">
                   <progress max={1} value={it.fraction} aria-label={`Uploading ${it.file.name}`} />
                   <span className="muted">
-                    {it.note ?? (it.state === "waiting" ? "Waiting" : `${Math.round(it.fraction * 100)}%`)}
+                    {it.note ??
+                      (it.state === "waiting"
+                        ? "Waiting"
+                        : `${Math.round(it.fraction * 100)}%${it.state === "paused" ? " — paused" : ""}${
+                            it.resumedFrom ? ` (resumed at ${formatBytes(it.resumedFrom)})` : ""
+                          }`)}
                   </span>
+                  {it.state === "uploading" && (
+                    <button type="button" className="link" onClick={() => pause(it)} aria-label={`Pause ${it.file.name}`}>
+                      Pause
+                    </button>
+                  )}
+                  {it.state === "paused" && (
+                    <button type="button" className="link" onClick={() => resume(it)} aria-label={`Resume ${it.file.name}`}>
+                      Resume
+                    </button>
+                  )}
                   <button type="button" className="link" onClick={() => cancel(it)} aria-label={`Cancel ${it.file.name}`}>
                     Cancel
                   </button>
@@ -171,6 +226,21 @@ export function Uploader({ onUnauthorized }: { onUnauthorized: () => void }) {
             </li>
           ))}
         </ul>
+      )}
+      {interrupted.length > 0 && (
+        <div className="interrupted" data-testid="interrupted">
+          <p>
+            <strong>Not finished:</strong> choose the same file again to go on from where it stopped.
+          </p>
+          <ul>
+            {interrupted.map((u) => (
+              <li key={u.uploadUrl ?? u.startedAt} data-testid="interrupted-upload" data-filename={u.filename}>
+                {u.filename}
+                {u.size !== null ? ` (${formatBytes(u.size)})` : ""}
+              </li>
+            ))}
+          </ul>
+        </div>
       )}
       {finished && (
         <button
