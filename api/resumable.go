@@ -63,8 +63,15 @@ func (s *Server) resumable() (*handler.UnroutedHandler, error) {
 		Cors:                       &handler.CorsConfig{Disable: true}, // the API's CORS covers it
 		Logger:                     expslog.New(expslog.NewJSONHandler(os.Stderr, &expslog.HandlerOptions{Level: expslog.LevelWarn})),
 		PreUploadCreateCallback:    s.admitResumable,
-		AcquireLockTimeout:         lockWait,
-		NetworkTimeout:             grace,
+		PreFinishResponseCallback: func(hook handler.HookEvent) (handler.HTTPResponse, error) {
+			if !hook.Upload.IsPartial { // a document now
+				s.uploads.WithLabelValues("created").Inc()
+				s.bytes.Add(float64(hook.Upload.Size))
+			}
+			return handler.HTTPResponse{}, nil
+		},
+		AcquireLockTimeout: lockWait,
+		NetworkTimeout:     grace,
 	})
 }
 

@@ -313,3 +313,57 @@ func TestResumableUploadDrain(t *testing.T) {
 	doc := decode[documents.Document](t, b.do(t, http.MethodGet, "/v1/documents/"+resp2.Header.Get("Folio-Document-Id"), "alice", nil, nil))
 	require.Equal(t, sha(body), doc.SHA256)
 }
+
+// TestResumableUploadConcurrentPatches: a second request on an upload
+// whose first request is still running (on this API process, or on
+// another: asked by NOTIFY) makes the first let go — it keeps what it
+// stored and is answered 400 upload_interrupted, as tusd's own lockers do
+// for a client resuming after a dropped connection — and the second is
+// checked against what the first kept: its stale offset gets 409. Nothing
+// is written twice or lost.
+func TestResumableUploadConcurrentPatches(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	other := setup(t, func(o *setupOpts) { o.on = b })
+	for _, second := range []*testBundle{b, other} {
+		body := pdfBytes(t, 20<<20)
+		loc := b.tusCreate(t, "alice", int64(len(body)), nil)
+		id := strings.TrimPrefix(loc, "/v1/uploads/")
+		pr, pw := io.Pipe()
+		go func() {
+			_, _ = pw.Write(body[:7<<20]) // then nothing more: a stalled client
+		}()
+		first := make(chan *http.Response, 1)
+		go func() {
+			req, _ := http.NewRequest(http.MethodPatch, b.url+loc, pr)
+			req.ContentLength = int64(len(body))
+			req.Header.Set("Authorization", "Bearer "+token(t, "alice"))
+			req.Header.Set("Tus-Resumable", "1.0.0")
+			req.Header.Set("Content-Type", "application/offset+octet-stream")
+			req.Header.Set("Upload-Offset", "0")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				first <- nil
+				return
+			}
+			first <- resp
+		}()
+		require.Eventually(t, func() bool {
+			return b.count(t, `SELECT count(*) FROM uploads WHERE id = $1 AND "offset" >= 6 << 20`, id) == 1
+		}, 20*time.Second, 10*time.Millisecond, "the first request stored a part")
+
+		requireProblem(t, second.tusPatch(t, "alice", loc, 0, body[:1000], nil), http.StatusConflict, "mismatched_offset")
+		resp := <-first
+		require.NotNil(t, resp)
+		requireProblem(t, resp, http.StatusBadRequest, "upload_interrupted")
+		_ = pw.CloseWithError(io.ErrClosedPipe)
+		kept, err := strconv.Atoi(second.tusHead(t, "alice", loc).Header.Get("Upload-Offset"))
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, kept, 6<<20, "the first request kept its part")
+		require.LessOrEqual(t, kept, 7<<20, "and what it read after it, no more than was sent")
+		done := second.tusPatch(t, "alice", loc, int64(kept), body[kept:], nil)
+		require.Equal(t, http.StatusNoContent, done.StatusCode)
+		doc := decode[documents.Document](t, b.do(t, http.MethodGet, "/v1/documents/"+done.Header.Get("Folio-Document-Id"), "alice", nil, nil))
+		require.Equal(t, sha(body), doc.SHA256)
+	}
+}

@@ -94,6 +94,10 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 		Dev:            o.dev,
 		Web:            o.web,
 	})
+	locksCtx, stopLocks := context.WithCancel(context.Background())
+	locksDone := make(chan struct{})
+	go func() { _ = srv.RunUploads(locksCtx); close(locksDone) }()
+	t.Cleanup(func() { stopLocks(); <-locksDone })
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &testBundle{db: db, bucket: bucket, server: srv, river: inserter, metrics: metrics, url: ts.URL}
