@@ -118,6 +118,23 @@ func TestResumableUploadRefusesWhatIsNotAPDF(t *testing.T) {
 	b.requireNothingStored(t)
 }
 
+// TestResumableUploadEmptyOrLateNotPDF: an empty upload, and a small one
+// whose length is declared after its bytes, are checked for %PDF- at the
+// end: 415, nothing kept.
+func TestResumableUploadEmptyOrLateNotPDF(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	resp := b.do(t, http.MethodPost, "/v1/uploads", "alice", nil, map[string]string{"Tus-Resumable": "1.0.0", "Upload-Length": "0"})
+	requireProblem(t, resp, http.StatusUnsupportedMediaType, "not_pdf")
+
+	deferred := b.tusCreate(t, "alice", 0, map[string]string{"Upload-Length": "", "Upload-Defer-Length": "1"})
+	require.Equal(t, http.StatusNoContent, b.tusPatch(t, "alice", deferred, 0, []byte("hello, "), nil).StatusCode)
+	resp = b.tusPatch(t, "alice", deferred, 7, []byte("world"), map[string]string{"Upload-Length": "12"})
+	requireProblem(t, resp, http.StatusUnsupportedMediaType, "not_pdf")
+	require.Zero(t, b.count(t, "SELECT count(*) FROM uploads"))
+	b.requireNothingStored(t)
+}
+
 // TestResumableUploadLimits: Upload-Length over the limit is refused at
 // creation; bytes beyond the declared length too; a deferred length
 // cannot grow past the limit.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -246,7 +247,12 @@ func (c *Client) uploadOffset(ctx context.Context, loc string) (int64, uuid.UUID
 // patch sends n bytes of file from offset; it returns the new offset, or
 // the document's id when that was the last of them.
 func (c *Client) patch(ctx context.Context, loc string, file io.ReaderAt, offset, n int64, stats *UploadStats, progress func(int64)) (int64, uuid.UUID, error) {
-	var body io.Reader = &sentCounter{r: io.NewSectionReader(file, offset, n), stats: stats}
+	counter := &sentCounter{r: io.NewSectionReader(file, offset, n), stats: stats}
+	// Once answered, the request reads no more of the file (Go's
+	// transport may still be writing the body when the answer comes):
+	// what was sent is then final.
+	defer counter.close()
+	var body io.Reader = counter
 	if progress != nil {
 		progress(offset)
 		body = &countingReader{r: body, n: offset, fn: progress}
@@ -278,12 +284,29 @@ func (c *Client) patch(ctx context.Context, loc string, file io.ReaderAt, offset
 }
 
 type sentCounter struct {
-	r     io.Reader
-	stats *UploadStats
+	r      io.Reader
+	stats  *UploadStats
+	mu     sync.Mutex
+	closed bool
 }
 
+var errAnswered = errors.New("folio: the request was answered")
+
 func (s *sentCounter) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, errAnswered
+	}
 	n, err := s.r.Read(p)
 	s.stats.BytesSent.Add(int64(n))
 	return n, err
+}
+
+// close stops the reads; when it returns, BytesSent has every byte this
+// request read.
+func (s *sentCounter) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 }

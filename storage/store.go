@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -55,6 +56,10 @@ type Options struct {
 	PartSize int
 	// PartsInFlight is how many parts of one Put upload at once.
 	PartsInFlight int
+	// UnsignedPayload sends upload bodies with SigV4's UNSIGNED-PAYLOAD
+	// instead of their SHA-256 (which the SDK computes over plain HTTP):
+	// one pass over every byte less in the API.
+	UnsignedPayload bool
 }
 
 // Store keeps objects in one bucket.
@@ -68,6 +73,8 @@ type Store struct {
 	partSize      int
 	inFlight      int
 	buffers       sync.Pool
+	// payloadOpts are the options of calls that carry upload bytes.
+	payloadOpts []func(*s3.Options)
 }
 
 // New returns a Store on bucket. Zero options get defaults (5 MiB parts,
@@ -85,6 +92,9 @@ func New(client S3API, bucket string, opts Options) *Store {
 		s.clientOptions = c.Options()
 	}
 	s.buffers.New = func() any { b := make([]byte, s.partSize); return &b }
+	if opts.UnsignedPayload {
+		s.payloadOpts = []func(*s3.Options){s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)}
+	}
 	return s
 }
 
@@ -142,7 +152,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts PutOption
 			ContentType:        nonEmpty(opts.ContentType),
 			ContentDisposition: nonEmpty(opts.ContentDisposition),
 			Metadata:           opts.Metadata,
-		})
+		}, s.payloadOpts...)
 		if err != nil {
 			return 0, fmt.Errorf("error putting object %s: %w", key, err)
 		}
@@ -187,7 +197,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, first
 				PartNumber:    aws.Int32(num),
 				Body:          bytes.NewReader((*buf)[:n]),
 				ContentLength: aws.Int64(int64(n)),
-			})
+			}, s.payloadOpts...)
 			if err != nil {
 				return fmt.Errorf("error uploading part %d of %s: %w", num, key, err)
 			}
@@ -428,7 +438,7 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, num int32,
 		PartNumber:    aws.Int32(num),
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
-	})
+	}, s.payloadOpts...)
 	if err != nil {
 		return "", fmt.Errorf("error uploading part %d of %s: %w", num, key, err)
 	}
@@ -470,7 +480,7 @@ func (s *Store) PutBytes(ctx context.Context, key string, body []byte, opts PutO
 		ContentType:        nonEmpty(opts.ContentType),
 		ContentDisposition: nonEmpty(opts.ContentDisposition),
 		Metadata:           opts.Metadata,
-	})
+	}, s.payloadOpts...)
 	if err != nil {
 		return fmt.Errorf("error putting object %s: %w", key, err)
 	}

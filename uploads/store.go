@@ -1,6 +1,7 @@
 package uploads
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding"
@@ -286,6 +287,13 @@ func (u *upload) finish(ctx context.Context, recovering bool) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
+	// A file with no whole part was never looked at as a whole (it may
+	// be empty, or its length came after its bytes): its first bytes are
+	// all in the tail.
+	if !st.Partial && len(st.Parts) == 0 && !bytes.Contains(st.Tail[:min(len(st.Tail), sniffLen)], signaturePDF) {
+		u.discard(ctx)
+		return ErrNotPDF
+	}
 	if err := u.completeObject(ctx, recovering); err != nil {
 		u.s.cfg.Logger.Error("upload: completing the object", "upload_id", st.ID, "err", err)
 		return errUnavailable

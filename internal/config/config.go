@@ -28,6 +28,10 @@ type Config struct {
 	// http://bucket.host, as most S3-compatible servers want
 	// (FOLIO_S3_PATH_STYLE).
 	S3PathStyle bool
+	// S3UnsignedPayload sends upload bytes to S3 without SigV4's payload
+	// hash (FOLIO_S3_UNSIGNED_PAYLOAD): Folio hashes every upload itself
+	// (SHA-256), and TLS protects the bytes on the way.
+	S3UnsignedPayload bool
 
 	// HTTPAddr is where the API listens (FOLIO_HTTP_ADDR).
 	HTTPAddr string

@@ -90,9 +90,12 @@ func startUploadBenchAPI(b *testing.B, db *testenv.DB, bucket *testenv.Bucket) *
 	b.Helper()
 	addr := freeAddr(b)
 	work, tmp := b.TempDir(), b.TempDir()
-	p := startIn(b, work, append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_HTTP_ADDR="+addr, "TMPDIR="+tmp,
+	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_HTTP_ADDR="+addr, "TMPDIR="+tmp,
 		"FOLIO_AUTH_JWT_SECRET="+testSecret, "FOLIO_MAX_UPLOAD_BYTES=4GiB", "FOLIO_OWNER_QUOTA_BYTES=1TiB",
-		"FOLIO_UPLOAD_RATE_LIMIT=100000", "FOLIO_LOG_LEVEL=warn"), "api")
+		"FOLIO_UPLOAD_RATE_LIMIT=100000", "FOLIO_LOG_LEVEL=warn")
+	// BENCH_API_ENV (space-separated K=V) tries other settings.
+	env = append(env, strings.Fields(os.Getenv("BENCH_API_ENV"))...)
+	p := startIn(b, work, env, "api")
 	waitStatus(b, p, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
 	tok, err := auth.Sign([]byte(testSecret), "bench", time.Hour)
 	if err != nil {
@@ -120,7 +123,7 @@ func (a *uploadBenchAPI) requireNoFiles(b *testing.B) {
 // chunked) or tus (the Go client's resumable upload).
 func benchUpload(method, addr, token string, size int64) error {
 	if method == "tus" {
-		_, err := client.New(token, "http://"+addr).UploadResumable(context.Background(), "bench.pdf", patternFile{size: size}, size, client.UploadOptions{})
+		_, err := client.New(token, "http://"+addr).UploadResumable(context.Background(), "bench.pdf", blockFile{size: size}, size, client.UploadOptions{})
 		return err
 	}
 	return uploadGenerated(addr, token, size)

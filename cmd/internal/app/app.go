@@ -80,8 +80,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, s3opts s
 		Logger:   logger,
 		Pool:     pool,
 		LockPool: lockPool,
-		Store:    storage.New(client, cfg.S3Bucket, storage.Options{PartSize: int(cfg.UploadPartSize), PartsInFlight: cfg.UploadPartsInFlight}),
-		Metrics:  telemetry.NewMetrics(),
+		Store: storage.New(client, cfg.S3Bucket, storage.Options{PartSize: int(cfg.UploadPartSize), PartsInFlight: cfg.UploadPartsInFlight,
+			UnsignedPayload: cfg.S3UnsignedPayload}),
+		Metrics: telemetry.NewMetrics(),
 	}
 	a.Health = health.NewChecker(3*time.Second, map[string]health.Check{
 		"postgres": func(ctx context.Context) error { return pool.Ping(ctx) },
