@@ -292,21 +292,7 @@ func TestResumableUploadDrain(t *testing.T) {
 		pw.Close()
 	}()
 	id := strings.TrimPrefix(loc, "/v1/uploads/")
-	done := make(chan *http.Response, 1)
-	go func() {
-		req, _ := http.NewRequest(http.MethodPatch, b.url+loc, pr)
-		req.ContentLength = int64(len(body))
-		req.Header.Set("Authorization", "Bearer "+token(t, "alice"))
-		req.Header.Set("Tus-Resumable", "1.0.0")
-		req.Header.Set("Content-Type", "application/offset+octet-stream")
-		req.Header.Set("Upload-Offset", "0")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- nil
-			return
-		}
-		done <- resp
-	}()
+	done := b.tusPatchAsync(t, loc, pr, len(body))
 	require.Eventually(t, func() bool {
 		return b.count(t, `SELECT count(*) FROM uploads WHERE id = $1 AND "offset" >= 6 << 20`, id) == 1
 	}, 20*time.Second, 10*time.Millisecond, "a part is stored")
@@ -350,21 +336,7 @@ func TestResumableUploadConcurrentPatches(t *testing.T) {
 		go func() {
 			_, _ = pw.Write(body[:7<<20]) // then nothing more: a stalled client
 		}()
-		first := make(chan *http.Response, 1)
-		go func() {
-			req, _ := http.NewRequest(http.MethodPatch, b.url+loc, pr)
-			req.ContentLength = int64(len(body))
-			req.Header.Set("Authorization", "Bearer "+token(t, "alice"))
-			req.Header.Set("Tus-Resumable", "1.0.0")
-			req.Header.Set("Content-Type", "application/offset+octet-stream")
-			req.Header.Set("Upload-Offset", "0")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				first <- nil
-				return
-			}
-			first <- resp
-		}()
+		first := b.tusPatchAsync(t, loc, pr, len(body))
 		require.Eventually(t, func() bool {
 			return b.count(t, `SELECT count(*) FROM uploads WHERE id = $1 AND "offset" >= 6 << 20`, id) == 1
 		}, 20*time.Second, 10*time.Millisecond, "the first request stored a part")
@@ -383,4 +355,28 @@ func TestResumableUploadConcurrentPatches(t *testing.T) {
 		doc := decode[documents.Document](t, b.do(t, http.MethodGet, "/v1/documents/"+done.Header.Get("Folio-Document-Id"), "alice", nil, nil))
 		require.Equal(t, sha(body), doc.SHA256)
 	}
+}
+
+// tusPatchAsync sends a PATCH at offset 0 whose body comes from r (size
+// bytes declared) and returns where its answer will arrive (nil: the
+// request failed).
+func (b *testBundle) tusPatchAsync(t *testing.T, loc string, r io.Reader, size int) <-chan *http.Response {
+	t.Helper()
+	tok := token(t, "alice")
+	done := make(chan *http.Response, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPatch, b.url+loc, r)
+		req.ContentLength = int64(size)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		req.Header.Set("Content-Type", "application/offset+octet-stream")
+		req.Header.Set("Upload-Offset", "0")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- nil
+			return
+		}
+		done <- resp
+	}()
+	return done
 }

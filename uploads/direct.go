@@ -258,25 +258,8 @@ func (d *Direct) discard(ctx context.Context, id uuid.UUID, key string) {
 // SweepDirect deletes direct uploads past their expiry: their multipart
 // uploads, their objects (never documents) and rows.
 func SweepDirect(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, now time.Time) (int, error) {
-	rows, err := pool.Query(ctx, `SELECT id, key, coalesce(s3_upload_id, '') FROM direct_uploads WHERE expires_at < $1 LIMIT 1000`, now)
+	list, err := expiredRows(ctx, pool, `SELECT id, key, coalesce(s3_upload_id, '') FROM direct_uploads WHERE expires_at < $1 LIMIT 1000`, now)
 	if err != nil {
-		return 0, fmt.Errorf("error listing expired direct uploads: %w", err)
-	}
-	type expired struct {
-		id            uuid.UUID
-		key, uploadID string
-	}
-	var list []expired
-	for rows.Next() {
-		var e expired
-		if err := rows.Scan(&e.id, &e.key, &e.uploadID); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		list = append(list, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	n := 0

@@ -27,27 +27,10 @@ func Sweep(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, now ti
 		return res, fmt.Errorf("error sweeping finished uploads: %w", err)
 	}
 	res.Done = int(tag.RowsAffected())
-	rows, err := pool.Query(ctx, `SELECT id, key, coalesce(s3_upload_id, '') FROM uploads
+	list, err := expiredRows(ctx, pool, `SELECT id, key, coalesce(s3_upload_id, '') FROM uploads
 		WHERE expires_at < $1 AND document_id IS NULL ORDER BY expires_at LIMIT 1000`, now)
 	if err != nil {
-		return res, fmt.Errorf("error listing expired uploads: %w", err)
-	}
-	type expired struct {
-		id            uuid.UUID
-		key, uploadID string
-	}
-	var list []expired
-	for rows.Next() {
-		var e expired
-		if err := rows.Scan(&e.id, &e.key, &e.uploadID); err != nil {
-			rows.Close()
-			return res, fmt.Errorf("error listing expired uploads: %w", err)
-		}
-		list = append(list, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return res, fmt.Errorf("error listing expired uploads: %w", err)
+		return res, err
 	}
 	for _, e := range list {
 		if e.uploadID != "" {
@@ -89,4 +72,31 @@ func LiveMultipart(ctx context.Context, pool *pgxpool.Pool, ids []string, now ti
 		live[id] = true
 	}
 	return live, rows.Err()
+}
+
+// expired is a row to sweep: its id, key and multipart upload id.
+type expired struct {
+	id            uuid.UUID
+	key, uploadID string
+}
+
+// expiredRows runs query (with now) for rows of (id, key, upload id).
+func expiredRows(ctx context.Context, pool *pgxpool.Pool, query string, now time.Time) ([]expired, error) {
+	rows, err := pool.Query(ctx, query, now)
+	if err != nil {
+		return nil, fmt.Errorf("error listing expired uploads: %w", err)
+	}
+	defer rows.Close()
+	var list []expired
+	for rows.Next() {
+		var e expired
+		if err := rows.Scan(&e.id, &e.key, &e.uploadID); err != nil {
+			return nil, fmt.Errorf("error listing expired uploads: %w", err)
+		}
+		list = append(list, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("error listing expired uploads: %w", err)
+	}
+	return list, nil
 }

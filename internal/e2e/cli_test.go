@@ -79,7 +79,7 @@ func TestCLIUploadResume(t *testing.T) {
 	tok, err := auth.Sign([]byte(testSecret), "dave", time.Hour)
 	require.NoError(t, err)
 
-	file := patternFile{size: 384 << 20}
+	file := blockFile{size: 384 << 20}
 	path := filepath.Join(t.TempDir(), "big.pdf")
 	f, err := os.Create(path)
 	require.NoError(t, err)

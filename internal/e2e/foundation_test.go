@@ -28,7 +28,7 @@ func TestMigrateFromThreeProcesses(t *testing.T) {
 	applied := 0
 	for _, p := range procs {
 		require.Equal(t, 0, p.wait(t, time.Minute), p.stderr.String())
-		if strings.Contains(p.stdout.String(), "11 Folio migrations applied") {
+		if strings.Contains(p.stdout.String(), "12 Folio migrations applied") {
 			applied++
 		}
 	}
@@ -43,6 +43,7 @@ func TestMigrateFromThreeProcesses(t *testing.T) {
 	require.Regexp(t, `5\s+00005_heartbeats.sql\s+applied`, st.stdout.String())
 	require.Regexp(t, `9\s+00009_ocr.sql\s+applied`, st.stdout.String())
 	require.Regexp(t, `11\s+00011_page_images.sql\s+applied`, st.stdout.String())
+	require.Regexp(t, `12\s+00012_resumable_uploads.sql\s+applied`, st.stdout.String())
 	require.Contains(t, st.stdout.String(), "river: all migrations applied")
 
 	down := start(t, env, "folio", "migrate", "down", "--to", "0")

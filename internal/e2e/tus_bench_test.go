@@ -159,10 +159,11 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(u+s) * 10 * time.Millisecond
 }
 
-// blockFile is a PDF header and then benchBlock (1 MiB of random bytes)
-// over and over, as an io.ReaderAt: what every method of the throughput
-// benchmark reads, at the cost of a copy (the one-request upload's
-// generated body is the same bytes).
+// blockFile is a PDF header and then benchBlock (1 MiB of random bytes,
+// the same for the whole test process) over and over, as an io.ReaderAt:
+// a large file without holding it, at the cost of a copy. Every method of
+// the throughput benchmark reads it (the one-request upload's generated
+// body is the same bytes).
 type blockFile struct{ size int64 }
 
 func (f blockFile) ReadAt(p []byte, off int64) (int, error) {

@@ -3,9 +3,9 @@ package e2e
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -25,38 +25,8 @@ import (
 	"github.com/foliohq/folio/internal/testenv"
 )
 
-// patternFile is size bytes of a PDF-looking file computed from the
-// offset: a large upload without holding it in memory.
-type patternFile struct{ size int64 }
-
-func (f patternFile) ReadAt(p []byte, off int64) (int, error) {
-	if off >= f.size {
-		return 0, io.EOF
-	}
-	n := len(p)
-	if rest := f.size - off; int64(n) > rest {
-		n = int(rest)
-	}
-	var word [8]byte
-	for i := 0; i < n; {
-		pos := off + int64(i)
-		w := uint64(pos/8)*0x9E3779B97F4A7C15 ^ 0xD1B54A32D192ED03
-		w ^= w >> 29
-		binary.LittleEndian.PutUint64(word[:], w)
-		c := copy(p[i:n], word[pos%8:])
-		i += c
-	}
-	const head = "%PDF-1.7\n"
-	if off < int64(len(head)) {
-		copy(p, head[off:])
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-func (f patternFile) sha256(t *testing.T) string {
+// sha256 is the hex SHA-256 of the file.
+func (f blockFile) sha256(t *testing.T) string {
 	t.Helper()
 	h := sha256.New()
 	_, err := io.Copy(h, io.NewSectionReader(f, 0, f.size))
@@ -101,7 +71,7 @@ func newBalancer(t *testing.T, addrs ...string) *httptest.Server {
 			}
 			pr.SetURL(target)
 		},
-		ErrorLog: nil,
+		ErrorLog: log.New(io.Discard, "", 0), // backends killed on purpose
 	}
 	srv := httptest.NewServer(proxy)
 	t.Cleanup(srv.Close)
@@ -137,7 +107,7 @@ func TestResumableUploadRollingDeploy(t *testing.T) {
 	tok, err := auth.Sign([]byte(testSecret), "deployer", time.Hour)
 	require.NoError(t, err)
 
-	file := patternFile{size: 1 << 30}
+	file := blockFile{size: 1 << 30}
 	want := file.sha256(t)
 	var stats client.UploadStats
 	type result struct {

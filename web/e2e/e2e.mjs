@@ -38,6 +38,8 @@ execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/scanpdf -dpi 300 "${tes
 // disk, so that choosing one again is the same file (name, size, mtime).
 const resumable = join(artifacts, "resume-me.pdf");
 execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/longpdf -pages 1500 -lines 90 -title "Resumed upload" > "${resumable}"`], { cwd: root });
+const pausable = join(artifacts, "pause-me.pdf");
+execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/longpdf -pages 1000 -lines 90 -title "Paused upload" > "${pausable}"`], { cwd: root });
 const direct = join(artifacts, "straight-to-s3.pdf");
 execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/longpdf -pages 1200 -lines 90 -title "Direct upload" > "${direct}"`], { cwd: root });
 const viaUppy = join(artifacts, "via-uppy-tus.pdf"); // a name of its own: the list shows each once
@@ -339,6 +341,35 @@ try {
     await shot("10d-resumed-upload-done");
   });
 
+  await step("an upload paused mid-way resumes from what the server holds", async () => {
+    const name = "pause-me.pdf";
+    const chunk = 8 << 20;
+    // The second request is held, so that the upload is mid-way when paused.
+    let held = false;
+    const uploads = "**/v1/uploads/*";
+    await page.route(uploads, (route) => {
+      const req = route.request();
+      if (req.method() === "PATCH" && Number(req.headers()["upload-offset"]) === chunk && !held) {
+        held = true;
+        return; // never answered: the pause cuts it
+      }
+      return route.continue();
+    });
+    const chooser = page.waitForEvent("filechooser");
+    await page.getByRole("button", { name: "Choose PDFs…" }).click();
+    await (await chooser).setFiles(pausable);
+    const up = page.locator(`[data-testid=upload][data-filename="${name}"]`).first();
+    await waitFor("the second request to start", T.parse, async () => held, 50);
+    await page.getByRole("button", { name: `Pause ${name}` }).click();
+    await up.and(page.locator("[data-state=paused]")).waitFor();
+    await shot("10e-paused");
+    await page.unroute(uploads);
+    await page.getByRole("button", { name: `Resume ${name}` }).click();
+    await waitFor("the upload to resume", T.parse, async () => Number((await up.getAttribute("data-resumed-from")) || 0) === chunk, 50);
+    await up.and(page.locator("[data-state=done]")).waitFor({ timeout: T.parse });
+    await row(name).and(page.locator("[data-status=done]")).waitFor({ timeout: T.parse });
+  });
+
   await step("a stock Uppy Dashboard uploads through tus and straight to S3; the direct upload resumes after a reload", async () => {
     await page.goto(`${base}/#/uppy`);
     const uppy = page.getByTestId("uppy-page");
@@ -352,7 +383,7 @@ try {
     const viaTus = page.getByTestId("uppy-done").first();
     await viaTus.waitFor({ timeout: T.parse });
     const tusDoc = await viaTus.getAttribute("data-document-id");
-    await shot("10e-uppy-tus");
+    await shot("10f-uppy-tus");
 
     // Straight to S3: Folio signs each multipart request, then checks and
     // finalizes the object into a document.
@@ -402,7 +433,7 @@ try {
     // Golden Retriever keeps the upload's state; a file this large is not
     // kept in IndexedDB, so Uppy shows it as a ghost and asks for it again:
     // choosing the same file resumes the upload.
-    await shot("10f-uppy-restored-after-reload");
+    await shot("10g-uppy-restored-after-reload");
     await page.locator(".uppy-DashboardContent-addMore").click();
     await page.locator(".uppy-Dashboard-input").first().setInputFiles(direct);
     await page.locator(".uppy-StatusBar-actionBtn--upload:not([disabled])").click();
@@ -413,7 +444,7 @@ try {
     const after = parts.slice(before.length);
     for (const n of before) assert.ok(!after.includes(n), `part ${n} was sent again after the reload (before: ${before}, after: ${after})`);
     const s3Doc = await viaS3.getAttribute("data-document-id");
-    await shot("10g-uppy-s3-done");
+    await shot("10h-uppy-s3-done");
     // Both are documents, parsed like any other.
     await page.goto(`${base}/#/`);
     for (const [name, id] of [["via-uppy-tus.pdf", tusDoc], ["straight-to-s3.pdf", s3Doc]]) {
