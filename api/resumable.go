@@ -94,12 +94,18 @@ func (s *Server) admitResumable(hook handler.HookEvent) (handler.HTTPResponse, h
 	if p := s.limit(ctx, owner, ratelimit.Upload, s.Limits.UploadRateLimit, s.Limits.UploadRateWindow, "uploads"); p != nil {
 		return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(p)
 	}
-	if !hook.Upload.SizeIsDeferred && !hook.Upload.IsPartial {
+	if !hook.Upload.IsFinal { // a final upload's bytes are its partial uploads', counted already
+		// The quota holds the documents and what unfinished uploads
+		// declared: uploads never finished cannot pile up past it.
 		usage, err := documents.UsageBytes(ctx, s.Pool, owner)
 		if err != nil {
 			return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(errDatabase)
 		}
-		if usage+hook.Upload.Size > s.Limits.OwnerQuotaBytes {
+		pending, err := uploads.PendingBytes(ctx, s.Pool, owner)
+		if err != nil {
+			return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(errDatabase)
+		}
+		if usage+pending+hook.Upload.Size > s.Limits.OwnerQuotaBytes {
 			return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(overQuota(s.Limits.OwnerQuotaBytes))
 		}
 	}

@@ -380,3 +380,18 @@ func (b *testBundle) tusPatchAsync(t *testing.T, loc string, r io.Reader, size i
 	}()
 	return done
 }
+
+// TestUnfinishedUploadsCountAgainstTheQuota: what unfinished resumable
+// and direct uploads declared counts beside the documents, so uploads
+// never finished cannot pile up past the quota.
+func TestUnfinishedUploadsCountAgainstTheQuota(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *setupOpts) { o.limits.OwnerQuotaBytes = 10_000 })
+	b.tusCreate(t, "alice", 6000, nil)
+	resp := b.do(t, http.MethodPost, "/v1/uploads", "alice", nil, map[string]string{"Tus-Resumable": "1.0.0", "Upload-Length": "6000"})
+	requireProblem(t, resp, http.StatusTooManyRequests, "quota_exceeded")
+	requireProblem(t, b.postJSON(t, "/v1/direct-uploads", "alice", map[string]any{"filename": "a.pdf", "size": 6000}),
+		http.StatusTooManyRequests, "quota_exceeded")
+	b.tusCreate(t, "bob", 6000, nil) // another owner's quota is their own
+	b.directCreate(t, "alice", 4000) // what is left
+}

@@ -77,19 +77,23 @@ func (d *Direct) Create(ctx context.Context, owner, filename string, size int64)
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('folio-direct:' || $1, 0))`, owner); err != nil {
 			return err
 		}
-		var pending, pendingBytes int64
-		if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(size), 0) FROM direct_uploads WHERE owner = $1 AND expires_at > now()`,
-			owner).Scan(&pending, &pendingBytes); err != nil {
+		var pending int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM direct_uploads WHERE owner = $1 AND expires_at > now()`,
+			owner).Scan(&pending); err != nil {
 			return err
 		}
 		if pending >= int64(d.MaxPending) {
 			return ErrDirectTooMany
 		}
+		pendingBytes, err := PendingBytes(ctx, tx, owner)
+		if err != nil {
+			return err
+		}
 		usage, err := documents.UsageBytes(ctx, tx, owner)
 		if err != nil {
 			return err
 		}
-		if usage+pendingBytes+size > d.Quota {
+		if usage+pendingBytes+size > d.Quota { // documents and every unfinished upload
 			return ErrDirectQuota
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO direct_uploads (id, owner, key, size, filename, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,

@@ -76,3 +76,18 @@ func (st *state) committed() bool {
 
 // final reports whether the upload is a concatenation of partial ones.
 func (st *state) final() bool { return st.PartialIDs != nil }
+
+// PendingBytes is what the owner's unfinished resumable and direct uploads
+// may still become: their declared sizes (or, for a deferred length, what
+// arrived). Creations count it against the quota beside the documents.
+func PendingBytes(ctx context.Context, db pg.DBTX, owner string) (int64, error) {
+	var n int64
+	err := db.QueryRow(ctx, `SELECT
+		(SELECT coalesce(sum(coalesce(size, "offset")), 0) FROM uploads
+			WHERE owner = $1 AND document_id IS NULL AND expires_at > now())
+		+ (SELECT coalesce(sum(size), 0) FROM direct_uploads WHERE owner = $1 AND expires_at > now())`, owner).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("error reading pending uploads: %w", err)
+	}
+	return n, nil
+}
