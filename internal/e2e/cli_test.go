@@ -68,7 +68,8 @@ func TestCLIUploadWatch(t *testing.T) {
 // --resume` with the same file goes on with the same upload (its id is
 // the document's) from what the server holds, and there is one document.
 func TestCLIUploadResume(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it moves a lot of bytes, and the tests that time
+	// event delivery run in parallel with each other, not with it.
 	ctx := context.Background()
 	db, bucket := testenv.Postgres(t), testenv.S3(t)
 	apiAddr := freeAddr(t)

@@ -89,6 +89,9 @@ func startFaultStack(ctx context.Context, t *testing.T) *faultStack {
 	_, err = migrations.Up(ctx, fs.admin, nil)
 	require.NoError(t, err)
 
+	// toxiproxy's toxics log through zerolog's global logger (at trace
+	// level since v2.12): keep them quiet.
+	zerolog.SetGlobalLevel(zerolog.WarnLevel)
 	tp := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
 	fs.pgProxy = toxiproxy.NewProxy(tp, "postgres", "127.0.0.1:0", fmt.Sprintf("127.0.0.1:%d", fs.pg.Port))
 	require.NoError(t, tp.Collection.Add(fs.pgProxy, true))
