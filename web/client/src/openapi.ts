@@ -1281,6 +1281,7 @@ export interface components {
             pages_done: number;
             /** @description pages of this parse that have their thumbnail (or its reason): the rendering stage's progress */
             pages_rendered: number;
+            /** @description The original's SHA-256, hex. Empty for a direct upload (straight to S3) until its parse computed it. */
             sha256: string;
             size_bytes: number;
             /**
