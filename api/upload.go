@@ -29,10 +29,6 @@ import (
 )
 
 const (
-	// sniffLen is how far into the body the PDF signature is looked for:
-	// real files carry a little junk before %PDF- (readers allow 1024
-	// bytes).
-	sniffLen = 1024
 	// multipartSlack is what a multipart body may carry beyond the file:
 	// boundaries, part headers and small form fields.
 	multipartSlack = 1 << 20
@@ -51,7 +47,6 @@ var (
 	errTooSlow    = errors.New("body arrives too slowly")
 	errTooLarge   = errors.New("body exceeds the upload limit")
 	errOverQuota  = errors.New("body exceeds the owner's remaining quota")
-	signaturePDF  = []byte("%PDF-")
 	acceptedTypes = map[string]bool{"application/pdf": true, "application/x-pdf": true, "application/octet-stream": true}
 )
 
@@ -112,14 +107,14 @@ func (s *Server) upload(rw http.ResponseWriter, r *http.Request) {
 	}
 
 	// The first bytes must carry the PDF signature before anything is kept.
-	head := make([]byte, sniffLen)
+	head := make([]byte, documents.SniffLen)
 	n, err := io.ReadFull(content, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		s.finishBodyError(w, log, err)
 		return
 	}
 	head = head[:n]
-	if !bytes.Contains(head, signaturePDF) {
+	if !documents.LooksLikePDF(head) {
 		s.uploads.WithLabelValues("rejected").Inc()
 		detail := "The file is not a PDF: no %PDF- signature in its first 1024 bytes."
 		if n == 0 {

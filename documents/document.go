@@ -1,6 +1,7 @@
 package documents
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -139,4 +140,15 @@ type Summary struct {
 	Attachments   []pdftype.Attachment  `json:"attachments"`
 	OutlineItems  int                   `json:"outline_items"`
 	Warnings      []string              `json:"warnings,omitempty"`
+}
+
+// SniffLen is how far into a file the PDF signature is looked for: real
+// files carry a little junk before %PDF- (readers allow 1024 bytes).
+const SniffLen = 1024
+
+// LooksLikePDF reports whether the file's first bytes (up to SniffLen of
+// them are looked at) carry the %PDF- signature. Every upload path checks
+// it before a file becomes a document.
+func LooksLikePDF(head []byte) bool {
+	return bytes.Contains(head[:min(len(head), SniffLen)], []byte("%PDF-"))
 }

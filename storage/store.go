@@ -45,6 +45,8 @@ const (
 	MinPartSize = 5 << 20
 	// maxParts is S3's largest part number.
 	maxParts = 10_000
+	// partTimeout bounds one part's upload once its request ended.
+	partTimeout = 5 * time.Minute
 	// cleanupTimeout bounds the aborts and deletes done after a failure,
 	// on a context that outlives the request's.
 	cleanupTimeout = 30 * time.Second
@@ -190,7 +192,13 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, first
 		// back-pressure that bounds memory.
 		g.Go(func() error {
 			defer s.buffers.Put(buf)
-			out, err := s.client.UploadPart(gctx, &s3.UploadPartInput{
+			// A part on its way is let finish even when ctx ends, so that
+			// the abort below comes after it: an S3 server may otherwise
+			// store a part that arrives after the abort and bring the
+			// upload back (seen with versitygw).
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), partTimeout)
+			defer cancel()
+			out, err := s.client.UploadPart(pctx, &s3.UploadPartInput{
 				Bucket:        &s.bucket,
 				Key:           &key,
 				UploadId:      uploadID,
@@ -264,6 +272,13 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, first
 func (s *Store) getBuffer() *[]byte {
 	return s.buffers.Get().(*[]byte)
 }
+
+// PartBuffer lends a buffer of PartSize bytes from the store's pool (the
+// one Put uses); give it back with ReleasePartBuffer.
+func (s *Store) PartBuffer() *[]byte { return s.getBuffer() }
+
+// ReleasePartBuffer returns a buffer PartBuffer lent.
+func (s *Store) ReleasePartBuffer(b *[]byte) { s.buffers.Put(b) }
 
 func (s *Store) abort(ctx context.Context, key string, uploadID *string) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)

@@ -1,7 +1,6 @@
 package uploads
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -214,11 +213,11 @@ func (d *Direct) Finalize(ctx context.Context, owner string, id uuid.UUID) (*doc
 	if size == 0 {
 		return fail(ErrDirectEmpty)
 	}
-	head, err := d.Store.ReadHead(ctx, key, sniffLen)
+	head, err := d.Store.ReadHead(ctx, key, documents.SniffLen)
 	if err != nil {
 		return nil, err
 	}
-	if !bytes.Contains(head, signaturePDF) {
+	if !documents.LooksLikePDF(head) {
 		return fail(ErrDirectNotPDF)
 	}
 	doc := &documents.Document{ID: id, Owner: owner, Filename: filename, SizeBytes: size, S3Key: key}

@@ -1,7 +1,6 @@
 package uploads
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding"
@@ -13,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,9 +52,8 @@ type Config struct {
 // Store is the tusd data store (and its concatenation, termination and
 // deferred-length extensions). Register it with Compose.
 type Store struct {
-	cfg     Config
-	buffers sync.Pool
-	now     func() time.Time
+	cfg Config
+	now func() time.Time
 }
 
 // NewStore returns a Store.
@@ -67,10 +64,7 @@ func NewStore(cfg Config) *Store {
 	if cfg.PutOptions == nil {
 		cfg.PutOptions = func(string) storage.PutOptions { return storage.PutOptions{ContentType: "application/pdf"} }
 	}
-	s := &Store{cfg: cfg, now: time.Now}
-	size := cfg.Store.PartSize()
-	s.buffers.New = func() any { b := make([]byte, size); return &b }
-	return s
+	return &Store{cfg: cfg, now: time.Now}
 }
 
 // Compose registers s (and locker) with a tusd store composer.
@@ -290,7 +284,7 @@ func (u *upload) finish(ctx context.Context, recovering bool) error {
 	// A file with no whole part was never looked at as a whole (it may
 	// be empty, or its length came after its bytes): its first bytes are
 	// all in the tail.
-	if !st.Partial && len(st.Parts) == 0 && !bytes.Contains(st.Tail[:min(len(st.Tail), sniffLen)], signaturePDF) {
+	if !st.Partial && len(st.Parts) == 0 && !documents.LooksLikePDF(st.Tail) {
 		u.discard(ctx)
 		return ErrNotPDF
 	}

@@ -1,7 +1,6 @@
 package uploads
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,14 +11,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/storage"
 )
-
-// sniffLen is how far into a file %PDF- is looked for (as for one-request
-// uploads).
-const sniffLen = 1024
-
-var signaturePDF = []byte("%PDF-")
 
 // writer appends one request's bytes to an upload: the saved tail first,
 // then the request's, cut into parts that go to S3 with at most the
@@ -59,7 +53,7 @@ func (u *upload) newWriter(ctx context.Context, checkpoint bool) (*writer, error
 	w := &writer{
 		u: u, ctx: ctx, checkpoint: checkpoint, sha: sha,
 		start: u.st.Offset, offset: u.st.Offset,
-		buf: u.s.buffers.Get().(*[]byte), next: int32(len(u.st.Parts) + 1),
+		buf: u.s.cfg.Store.PartBuffer(), next: int32(len(u.st.Parts) + 1),
 		pending: map[int32]stored{}, saved: int32(len(u.st.Parts)), expires: u.st.ExpiresAt,
 	}
 	w.fill = copy(*w.buf, u.st.Tail)
@@ -73,7 +67,7 @@ func (w *writer) write(src io.Reader, sniff bool) (int64, error) {
 	store := w.u.s.cfg.Store
 	g, gctx := errgroup.WithContext(w.ctx)
 	g.SetLimit(store.PartsInFlight())
-	sniffing := sniff && w.u.st.Offset < sniffLen
+	sniffing := sniff && w.u.st.Offset < documents.SniffLen
 	var readErr error
 	for {
 		n, err := io.ReadFull(src, (*w.buf)[w.fill:])
@@ -84,15 +78,15 @@ func (w *writer) write(src io.Reader, sniff bool) (int64, error) {
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 			readErr = err
 		}
-		if sniffing && (w.fill >= sniffLen || eof) {
-			head := (*w.buf)[:min(w.fill, sniffLen)]
-			whole := w.fill >= sniffLen || (w.u.st.Size != nil && w.offset >= *w.u.st.Size)
-			if !bytes.Contains(head, signaturePDF) && whole {
+		if sniffing && (w.fill >= documents.SniffLen || eof) {
+			head := (*w.buf)[:w.fill]
+			whole := w.fill >= documents.SniffLen || (w.u.st.Size != nil && w.offset >= *w.u.st.Size)
+			if !documents.LooksLikePDF(head) && whole {
 				w.release()
 				w.u.discard(w.ctx)
 				return 0, ErrNotPDF
 			}
-			sniffing = !bytes.Contains(head, signaturePDF)
+			sniffing = !documents.LooksLikePDF(head)
 		}
 		if w.fill < len(*w.buf) {
 			break // the body ended: the rest is the tail
@@ -161,7 +155,7 @@ func (w *writer) dispatch(gctx context.Context, g *errgroup.Group) error {
 	num, buf, end, hs := w.next, w.buf, w.offset, saveHash(w.sha)
 	w.next++
 	g.Go(func() error {
-		defer w.u.s.buffers.Put(buf)
+		defer store.ReleasePartBuffer(buf)
 		etag, err := store.UploadPart(gctx, st.Key, st.S3UploadID, num, *buf)
 		if err != nil {
 			return err
@@ -169,7 +163,7 @@ func (w *writer) dispatch(gctx context.Context, g *errgroup.Group) error {
 		w.stored(stored{part: storage.Part{Number: num, ETag: etag, Size: int64(len(*buf))}, end: end, hashState: hs})
 		return nil
 	})
-	w.buf = w.u.s.buffers.Get().(*[]byte)
+	w.buf = store.PartBuffer()
 	w.fill = 0
 	return nil
 }
@@ -258,7 +252,7 @@ func (w *writer) saveCtx() (context.Context, context.CancelFunc) {
 
 func (w *writer) release() {
 	if w.buf != nil {
-		w.u.s.buffers.Put(w.buf)
+		w.u.s.cfg.Store.ReleasePartBuffer(w.buf)
 		w.buf = nil
 	}
 }
