@@ -218,11 +218,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // Message is one message of an event stream: a snapshot, or an event.
 type Message struct {
-	Type       string          `json:"type"`
-	Seq        int             `json:"seq"`
-	Pos        int64           `json:"pos"`
-	DocumentID uuid.UUID       `json:"document_id"`
-	Data       json.RawMessage `json:"data"`
+	Type       string    `json:"type"`
+	Seq        int       `json:"seq"`
+	Pos        int64     `json:"pos"`
+	DocumentID uuid.UUID `json:"document_id"`
+	// CreatedAt is when the event was written (the writer's transaction).
+	CreatedAt time.Time       `json:"created_at"`
+	Data      json.RawMessage `json:"data"`
 	// Coalesced: a parse.progress event sent in place of the progress
 	// events just before it, which a stream too far behind skipped.
 	Coalesced bool `json:"coalesced,omitempty"`

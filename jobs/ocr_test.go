@@ -17,6 +17,7 @@ import (
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/pdftest"
 	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/internal/testbin"
 	"github.com/foliohq/folio/jobs"
 	"github.com/foliohq/folio/jobs/jobargs"
 )
@@ -27,6 +28,7 @@ func ocrTools(t *testing.T) sandbox.OCRTools {
 	if err != nil {
 		t.Skipf("no OCR here: %v (.ci/run installs tesseract-ocr)", err)
 	}
+	tools.CacheDir = testbin.RenderCache()
 	return tools
 }
 
@@ -79,7 +81,7 @@ func TestOCRReadsScannedPages(t *testing.T) {
 	require.Equal(t, jobargs.QueueOCR, ocrJobs[0].Queue)
 
 	ocr := &jobs.OCRWorker{Pool: b.db.Pool, Store: b.bucket.Store, Logger: slog.New(slog.DiscardHandler), Tools: tools,
-		Sandbox: &sandbox.Runner{MemoryLimit: 1 << 30, Timeout: time.Minute}}
+		Sandbox: childRunner()}
 	tw := rivertest.NewWorker(t, riverpgxv5.New(b.db.Pool), &river.Config{}, ocr)
 	ctx := context.Background()
 	tx, err := b.db.Pool.Begin(ctx)

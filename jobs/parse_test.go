@@ -20,7 +20,6 @@ import (
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/pdftest"
-	"github.com/foliohq/folio/internal/sandbox"
 	"github.com/foliohq/folio/internal/testenv"
 	"github.com/foliohq/folio/jobs"
 	"github.com/foliohq/folio/jobs/jobargs"
@@ -39,7 +38,7 @@ func setupParse(t *testing.T) *parseBundle {
 	b := &parseBundle{db: testenv.Postgres(t), bucket: testenv.S3(t)}
 	b.worker = &jobs.ParseWorker{
 		Pool: b.db.Pool, Store: b.bucket.Store, Logger: slog.New(slog.DiscardHandler), ProgressInterval: 10 * time.Millisecond,
-		Sandbox: &sandbox.Runner{MemoryLimit: 1 << 30, Timeout: time.Minute, MaxPages: 100},
+		Sandbox: childRunner(),
 	}
 	var err error
 	b.client, err = river.NewClient(riverpgxv5.New(b.db.Pool), &river.Config{})

@@ -6,8 +6,6 @@ import (
 	"image/jpeg"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,17 +18,16 @@ import (
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/pdftest"
 	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/internal/testbin"
 	"github.com/foliohq/folio/jobs"
 	"github.com/foliohq/folio/jobs/jobargs"
 	"github.com/foliohq/folio/storage"
 )
 
-var renderCache = filepath.Join(os.TempDir(), "folio-test-wazero")
-
 func (b *parseBundle) withRenderer() *jobs.PageRenderer {
 	r := &jobs.PageRenderer{Pool: b.db.Pool, Store: b.bucket.Store,
-		Sandbox: &sandbox.Runner{MemoryLimit: 1 << 30, Timeout: time.Minute},
-		Options: sandbox.RenderOptions{CacheDir: renderCache}}
+		Sandbox: childRunner(),
+		Options: sandbox.RenderOptions{CacheDir: testbin.RenderCache()}}
 	b.worker.Renderer = r
 	return r
 }

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/google/uuid"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/google/uuid"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -20,14 +22,32 @@ import (
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/internal/testbin"
 	"github.com/foliohq/folio/internal/testenv"
 	"github.com/foliohq/folio/jobs"
 	"github.com/foliohq/folio/storage"
 )
 
 func TestMain(m *testing.M) {
-	sandbox.Main() // the parse worker re-executes this test binary
-	testenv.Main(m)
+	// The sandboxes run the worker binary, built without the race detector
+	// (the test binary's races are what -race is for; a child's it cannot
+	// see), and PDFium is compiled once before any test times a render.
+	if _, err := testbin.Build("worker"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := testbin.WarmRenderer(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testenv.Main(m, testbin.Cleanup)
+}
+
+// childRunner runs sandboxed children from the worker binary, with limits
+// no test here means to reach: the tests of the limits themselves are in
+// internal/sandbox.
+func childRunner() *sandbox.Runner {
+	return &sandbox.Runner{Exe: testbin.Path("worker"), MemoryLimit: 1 << 30, Timeout: 10 * time.Minute, MaxPages: 100}
 }
 
 type sweepBundle struct {

@@ -68,8 +68,7 @@ func TestCLIUploadWatch(t *testing.T) {
 // --resume` with the same file goes on with the same upload (its id is
 // the document's) from what the server holds, and there is one document.
 func TestCLIUploadResume(t *testing.T) {
-	// Not parallel: it moves a lot of bytes, and the tests that time
-	// event delivery run in parallel with each other, not with it.
+	t.Parallel()
 	ctx := context.Background()
 	db, bucket := testenv.Postgres(t), testenv.S3(t)
 	apiAddr := freeAddr(t)
@@ -80,7 +79,7 @@ func TestCLIUploadResume(t *testing.T) {
 	tok, err := auth.Sign([]byte(testSecret), "dave", time.Hour)
 	require.NoError(t, err)
 
-	file := blockFile{size: 384 << 20}
+	file := blockFile{size: *bigUploadMiB << 20}
 	path := filepath.Join(t.TempDir(), "big.pdf")
 	f, err := os.Create(path)
 	require.NoError(t, err)

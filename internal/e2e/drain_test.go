@@ -31,9 +31,13 @@ type longParse struct {
 	workerHealth string
 }
 
+// longPages is the length of a document whose parse takes long enough to
+// be interrupted (a few seconds on two idle cores).
 const longPages = 2000
 
-func startLongParse(ctx context.Context, t *testing.T, extraEnv ...string) *longParse {
+// startLongParse starts an api and a worker and uploads a document of
+// pages pages.
+func startLongParse(ctx context.Context, t *testing.T, pages int, extraEnv ...string) *longParse {
 	t.Helper()
 	db, bucket := testenv.Postgres(t), testenv.S3(t)
 	apiAddr, health := freeAddr(t), freeAddr(t)
@@ -45,7 +49,7 @@ func startLongParse(ctx context.Context, t *testing.T, extraEnv ...string) *long
 	waitStatus(t, worker, "http://"+health+"/readyz", http.StatusOK, 30*time.Second)
 	tok, err := auth.Sign([]byte(testSecret), "alice", time.Hour)
 	require.NoError(t, err)
-	data := pdftest.LongDocument("long", longPages, 40)
+	data := pdftest.LongDocument("long", pages, 40)
 	c := client.New(tok, "http://"+apiAddr)
 	doc, err := c.Upload(ctx, "long.pdf", bytes.NewReader(data), int64(len(data)), nil)
 	require.NoError(t, err)
@@ -60,7 +64,7 @@ func TestWorkerDrainHandsBackAndResumes(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	lp := startLongParse(ctx, t, "FOLIO_DRAIN_TIMEOUT=200ms")
+	lp := startLongParse(ctx, t, longPages, "FOLIO_DRAIN_TIMEOUT=200ms")
 	db, env, c, doc, w1, h1, h2 := lp.db, lp.env, lp.client, lp.doc, lp.worker, lp.workerHealth, freeAddr(t)
 
 	var msgs []client.Message
@@ -193,7 +197,7 @@ func TestCrashedWorkerJobRunsAgain(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	lp := startLongParse(ctx, t)
+	lp := startLongParse(ctx, t, longPages)
 	db, env, c, doc, w1, h2 := lp.db, lp.env, lp.client, lp.doc, lp.worker, freeAddr(t)
 
 	var (
@@ -207,7 +211,7 @@ func TestCrashedWorkerJobRunsAgain(t *testing.T) {
 			_ = json.Unmarshal(m.Data, &d)
 			attempts = append(attempts, d.Attempt)
 			if !killedAt.IsZero() && restartedAt.IsZero() {
-				restartedAt = time.Now()
+				restartedAt = m.CreatedAt // written by the worker that took the job again
 			}
 		case "parse.progress":
 			var p client.Progress
@@ -233,8 +237,10 @@ func TestCrashedWorkerJobRunsAgain(t *testing.T) {
 	var attempt int
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT attempt FROM river_job WHERE kind = 'parse'`).Scan(&attempt))
 	require.Equal(t, 2, attempt)
+	// Within DeadAfter + RescueInterval (20 s) and the new worker's start,
+	// not River's hour: a bound that holds on a loaded machine.
 	recovery := restartedAt.Sub(killedAt)
-	require.Less(t, recovery, 30*time.Second, "a crashed worker's job runs again within 30 s")
+	require.Less(t, recovery, time.Minute, "a crashed worker's job runs again within a minute")
 
 	var n, distinct int
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT page_number) FROM pages WHERE document_id = $1`, doc.ID).Scan(&n, &distinct))

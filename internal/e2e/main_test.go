@@ -16,7 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/foliohq/folio/internal/devstack"
+	"github.com/foliohq/folio/internal/testbin"
 	"github.com/foliohq/folio/internal/testenv"
 )
 
@@ -27,26 +27,16 @@ const testSecret = "e2e-secret-0123456789abcdef0123456789"
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "folio-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	wd, _ := os.Getwd()
-	root, err := devstack.Root(wd)
+	dir, err := testbin.Build("folio", "api", "worker")
 	if err == nil {
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/folio", "./cmd/api", "./cmd/worker")
-		cmd.Dir = root
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		err = cmd.Run()
+		err = testbin.WarmRenderer() // once, before any worker times a page
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: building binaries:", err)
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
 	binDir = dir
-	defer os.RemoveAll(dir)
-	testenv.Main(m)
+	testenv.Main(m, testbin.Cleanup)
 }
 
 // proc is a started binary.
@@ -115,7 +105,8 @@ func baseEnv() []string {
 	// Page images are off unless a test turns them on (FOLIO_RENDER=on
 	// after this): on two cores, every test's worker rendering every page
 	// would slow the tests that measure something else.
-	return append(env, "FOLIO_LOG_FORMAT=json", "FOLIO_RENDER=off")
+	// Every worker loads PDFium from the cache TestMain filled.
+	return append(env, "FOLIO_LOG_FORMAT=json", "FOLIO_RENDER=off", "FOLIO_RENDER_CACHE_DIR="+testbin.RenderCache())
 }
 
 // s3Env points a binary at the test's bucket.

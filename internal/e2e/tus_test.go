@@ -77,8 +77,7 @@ func runTusStep(t *testing.T, apiURL, tok string, args ...string) tusStep {
 // behind but its documents: no upload row unfinished, no multipart upload,
 // no stray object.
 func TestTusJsClientConformance(t *testing.T) {
-	// Not parallel: it moves a lot of bytes, and the tests that time
-	// event delivery run in parallel with each other, not with it.
+	t.Parallel()
 	db, bucket := testenv.Postgres(t), testenv.S3(t)
 	addr := freeAddr(t)
 	env := append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret,

@@ -5,8 +5,6 @@ import (
 	"context"
 	"image/jpeg"
 	"io"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/foliohq/folio/internal/pdftest"
 	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/internal/testbin"
 )
 
 // opener serves data afresh at every call, counting the calls.
@@ -42,7 +41,7 @@ func render(t *testing.T, r *sandbox.Runner, data []byte, pages []int, opt sandb
 	return got, int(calls.Load())
 }
 
-var renderCache = filepath.Join(os.TempDir(), "folio-test-wazero")
+var renderCache = testbin.RenderCache()
 
 func TestRenderDrawsPages(t *testing.T) {
 	t.Parallel()

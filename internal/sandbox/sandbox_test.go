@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/foliohq/folio/internal/pdftest"
 	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/internal/testbin"
 	"github.com/foliohq/folio/pdf"
 )
 
@@ -26,20 +26,17 @@ import (
 var workerBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "folio-sandbox-test-")
+	dir, err := testbin.Build("worker")
+	if err == nil {
+		err = testbin.WarmRenderer() // compiled once, before any test times a page
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	workerBin = filepath.Join(dir, "worker")
-	cmd := exec.Command("go", "build", "-o", workerBin, "github.com/foliohq/folio/cmd/worker")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the worker:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	testbin.Cleanup()
 	os.Exit(code)
 }
 

@@ -40,10 +40,13 @@ var (
 	templateNames = map[string]string{}
 )
 
-// Main runs the package's tests and then stops whatever this process
-// started for them.
-func Main(m *testing.M) {
+// Main runs the package's tests, then stops whatever this process started
+// for them and runs after (the package's own clean-up).
+func Main(m *testing.M, after ...func()) {
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	if shared != nil {
 		for i := len(shared.stop) - 1; i >= 0; i-- {
 			shared.stop[i]()
