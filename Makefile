@@ -63,9 +63,10 @@ corpus: ## Parse real PDFs (pdfcpu's, texlive's, CJK) against poppler: F1, page 
 	$(GO) test -count=1 -timeout 30m -run '^TestRenderCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -render-report $(CURDIR)/docs/render-report.txt
 
 CHAOS_DOCS ?= 200
-chaos: $(TOOLS)/versitygw ## Restart and kill APIs and workers while CHAOS_DOCS corpus PDFs are parsed (make test runs a short form)
+chaos: $(TOOLS)/versitygw ## Restart and kill APIs and workers while CHAOS_DOCS corpus PDFs are parsed, and while 1 GiB uploads arrive (make test runs short forms)
 	./scripts/fetch-corpus.sh .folio/corpus
-	$(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./internal/e2e -args -chaos.docs $(CHAOS_DOCS) -chaos.corpus $(CURDIR)/.folio/corpus
+	$(GO) test -count=1 -timeout 30m -run '^(TestChaos|TestResumableUploadRollingDeploy|TestCLIUploadResume)$$' -v ./internal/e2e \
+		-args -chaos.docs $(CHAOS_DOCS) -chaos.corpus $(CURDIR)/.folio/corpus -upload.mib 1024
 
 FAULT_FOR ?= 60s
 faults: $(TOOLS)/versitygw ## Uploads, parses and a live stream through Postgres and S3 faults, FAULT_FOR each (make test runs a 3 s form); table in docs/faults-report.md

@@ -214,6 +214,12 @@ func (w *tusWriter) WriteHeader(code int) {
 			h.Set("Location", loc[i:])
 		}
 	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		// An interim answer (the IETF drafts' 104): the final status,
+		// refusal or not, is still to come.
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
 	if code >= 400 && strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
 		w.status, w.errBody = code, &bytes.Buffer{}
 		return
