@@ -141,6 +141,33 @@ func (s *Server) allEvents(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 	ctx := r.Context()
+	// Everything that needs no credential is checked first: a ticket is
+	// single-use, and a request refused for its transport, its origin or
+	// its parameters must not use it up.
+	ws := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	if !ws && !sse {
+		writeProblem(w, problem(http.StatusNotAcceptable, "stream_transport", "Open a websocket, or ask for Accept: text/event-stream."))
+		return
+	}
+	if ws && !s.originAllowed(r) {
+		writeProblem(w, problem(http.StatusForbidden, "origin_not_allowed", "This origin may not open streams (FOLIO_ALLOWED_ORIGINS)."))
+		return
+	}
+	docID := uuid.Nil
+	if one {
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			writeProblem(w, errNotFound)
+			return
+		}
+		docID = id
+	}
+	after, hasAfter, err := resumePoint(r, ws)
+	if err != nil {
+		writeProblem(w, problem(http.StatusBadRequest, "bad_resume", "after / Last-Event-ID must be a whole number."))
+		return
+	}
 	owner, expires, err := s.streamOwner(r)
 	if err == nil && !expires.IsZero() && !time.Now().Before(expires) {
 		// Accepted within the verifier's clock-skew leeway, but already
@@ -153,34 +180,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 		writeProblem(w, errUnauthorized("A valid bearer token or stream ticket (?ticket=) is required."))
 		return
 	}
-	ws := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
-	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
-	if !ws && !sse {
-		writeProblem(w, problem(http.StatusNotAcceptable, "stream_transport", "Open a websocket, or ask for Accept: text/event-stream."))
-		return
-	}
-	if ws && !s.originAllowed(r) {
-		writeProblem(w, problem(http.StatusForbidden, "origin_not_allowed", "This origin may not open streams (FOLIO_ALLOWED_ORIGINS)."))
-		return
-	}
-	docID, docSeq := uuid.Nil, 0
+	docSeq := 0
 	if one {
-		id, err := uuid.Parse(r.PathValue("id"))
-		if err != nil {
-			writeProblem(w, errNotFound)
-			return
-		}
-		doc, err := documents.Get(ctx, s.Pool, owner, id)
+		doc, err := documents.Get(ctx, s.Pool, owner, docID)
 		if err != nil {
 			s.writeError(w, err) // 404 before any upgrade: no existence leak
 			return
 		}
-		docID, docSeq = id, doc.EventSeq
-	}
-	after, hasAfter, err := resumePoint(r, ws)
-	if err != nil {
-		writeProblem(w, problem(http.StatusBadRequest, "bad_resume", "after / Last-Event-ID must be a whole number."))
-		return
+		docSeq = doc.EventSeq
 	}
 	release, ok := s.openStream(owner)
 	if !ok {

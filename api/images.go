@@ -27,11 +27,14 @@ import (
 // An image never changes for its URL: ETag and a year's Cache-Control.
 func (s *Server) pageImage(w http.ResponseWriter, r *http.Request) {
 	id, ok := documentID(r)
-	n, err := strconv.Atoi(r.PathValue("n"))
-	if !ok || err != nil || n < 1 {
+	// Page numbers are 32-bit in the database: anything past that is
+	// no page of any document.
+	n64, err := strconv.ParseInt(r.PathValue("n"), 10, 32)
+	if !ok || err != nil || n64 < 1 {
 		writeProblem(w, errNotFound)
 		return
 	}
+	n := int(n64)
 	width := jobargs.ThumbnailWidth
 	if v := r.URL.Query().Get("width"); v != "" {
 		if width, err = strconv.Atoi(v); err != nil || !slices.Contains(jobargs.RenderWidths, width) {

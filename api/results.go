@@ -119,7 +119,7 @@ type searchResult struct {
 // <mark>…</mark>.
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	if q == "" || len(q) > 500 {
+	if q == "" || utf8.RuneCountInString(q) > 500 {
 		writeProblem(w, problem(http.StatusBadRequest, "bad_query", "q must be 1 to 500 characters."))
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/tus/tusd/v2/pkg/handler"
 	expslog "golang.org/x/exp/slog"
 
@@ -159,12 +160,88 @@ func (s *Server) tus(h http.HandlerFunc) http.HandlerFunc {
 			}
 			req.Checksum = c
 		}
+		if v := r.Header.Get("Upload-Concat"); v != "" && r.Method == http.MethodPost {
+			canonical, p := s.parseConcat(v)
+			if p != nil {
+				writeProblem(tw, p)
+				return
+			}
+			r.Header.Set("Upload-Concat", canonical)
+		}
 		r = r.WithContext(uploads.WithRequest(r.Context(), req))
-		if id := r.PathValue("id"); id != "" {
-			r.URL.Path = id // tusd reads the id from a path without its base
+		if v := r.PathValue("id"); v != "" {
+			// One spelling per upload: the lock, the lookups and Location
+			// all use the canonical form of the id.
+			id, err := uuid.Parse(v)
+			if err != nil {
+				writeProblem(tw, errNotFound)
+				return
+			}
+			r.URL.Path = id.String() // tusd reads the id from a path without its base
 		}
 		mw.ServeHTTP(tw, r)
 	}
+}
+
+// tusOverride serves a POST to an upload as the method its
+// X-HTTP-Method-Override names (PATCH, HEAD or DELETE), as tus 1.0 asks of
+// servers behind proxies that drop PATCH (tus-js-client's
+// overridePatchMethod). tusd's middleware switches the method; this picks
+// the handler.
+func (s *Server) tusOverride(tusd *handler.UnroutedHandler) http.HandlerFunc {
+	byMethod := map[string]http.HandlerFunc{
+		http.MethodPatch:  s.tus(tusd.PatchFile),
+		http.MethodHead:   s.tus(tusd.HeadFile),
+		http.MethodDelete: s.tus(tusd.DelFile),
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := byMethod[strings.ToUpper(r.Header.Get("X-HTTP-Method-Override"))]
+		if h == nil {
+			w.Header().Set("Allow", "HEAD, PATCH, DELETE")
+			writeProblem(w, problem(http.StatusMethodNotAllowed, "method_not_allowed",
+				"POST to an upload needs X-HTTP-Method-Override: PATCH, HEAD or DELETE; or use those methods."))
+			return
+		}
+		r.Header.Set("X-HTTP-Method-Override", strings.ToUpper(r.Header.Get("X-HTTP-Method-Override")))
+		h(w, r)
+	}
+}
+
+// parseConcat checks a creation's Upload-Concat before anything is looked
+// up: "partial", or "final;" and the URLs of at most ResumableMaxPartials
+// partial uploads, each once. It returns the header with every id in its
+// canonical spelling.
+func (s *Server) parseConcat(v string) (string, *Problem) {
+	if v == "partial" {
+		return v, nil
+	}
+	list, ok := strings.CutPrefix(v, "final;")
+	if !ok {
+		return "", problem(http.StatusBadRequest, "bad_concatenation",
+			`Upload-Concat must be "partial", or "final;" followed by the URLs of partial uploads.`)
+	}
+	seen := map[uuid.UUID]bool{}
+	var urls []string
+	for _, u := range strings.Fields(list) {
+		_, tail, found := strings.Cut(u, uploadsPath+"/")
+		id, err := uuid.Parse(strings.Trim(tail, "/"))
+		if !found || err != nil {
+			return "", problem(http.StatusBadRequest, "bad_concatenation", fmt.Sprintf("%q is not the URL of an upload.", u))
+		}
+		if seen[id] {
+			return "", problem(http.StatusBadRequest, "bad_concatenation", fmt.Sprintf("The partial upload %s is named twice.", id))
+		}
+		seen[id] = true
+		urls = append(urls, uploadsPath+"/"+id.String())
+	}
+	if len(urls) == 0 {
+		return "", problem(http.StatusBadRequest, "bad_concatenation", "A final upload names at least one partial upload.")
+	}
+	if len(urls) > s.Limits.ResumableMaxPartials {
+		return "", problem(http.StatusBadRequest, "bad_concatenation",
+			fmt.Sprintf("A final upload names at most %d partial uploads.", s.Limits.ResumableMaxPartials))
+	}
+	return "final;" + strings.Join(urls, " "), nil
 }
 
 func parseChecksum(v string) (*uploads.Checksum, *Problem) {

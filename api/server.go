@@ -50,6 +50,9 @@ type Limits struct {
 	// ResumableExpiry is how long a resumable upload may go without a
 	// byte before it is swept (24 h when zero).
 	ResumableExpiry time.Duration
+	// ResumableMaxPartials caps the partial uploads a final upload may
+	// name (64 when zero).
+	ResumableMaxPartials int
 	// RenderWait is how long a request for a page image that is not
 	// rendered yet waits for it (30 s when zero).
 	RenderWait time.Duration
@@ -119,6 +122,9 @@ func New(deps Deps) *Server {
 	if s.Limits.ResumableExpiry <= 0 {
 		s.Limits.ResumableExpiry = 24 * time.Hour
 	}
+	if s.Limits.ResumableMaxPartials <= 0 {
+		s.Limits.ResumableMaxPartials = 64
+	}
 	if s.Limits.DirectMaxPending <= 0 {
 		s.Limits.DirectMaxPending = 20
 	}
@@ -182,6 +188,7 @@ func New(deps Deps) *Server {
 		{"HEAD " + uploadsPath + "/{id}", false, s.tus(tusd.HeadFile)},
 		{"PATCH " + uploadsPath + "/{id}", false, s.tus(tusd.PatchFile)},
 		{"DELETE " + uploadsPath + "/{id}", false, s.tus(tusd.DelFile)},
+		{"POST " + uploadsPath + "/{id}", false, s.tusOverride(tusd)}, // X-HTTP-Method-Override (tus 1.0)
 		{"POST /v1/direct-uploads", false, s.directCreate},
 		{"POST /v1/direct-uploads/sign", false, s.directSign},
 		{"POST /v1/direct-uploads/{id}/finalize", false, s.directFinalize},

@@ -105,13 +105,16 @@ func OriginalKey(owner string, id uuid.UUID) string {
 	return "originals/" + OwnerSegment(owner) + "/" + id.String()
 }
 
-// maxPlainOwner is the longest owner whose segment is its own encoding;
-// beyond it, a hash keeps keys under S3's 1,024 bytes.
-const maxPlainOwner = 256
+// maxPlainOwner is the longest owner whose segment is its own encoding:
+// "o" and 254 characters of base64, 255 bytes, what S3 servers that keep
+// objects as files allow a segment (versitygw's posix backend, MinIO;
+// NAME_MAX). Beyond it, a hash.
+const maxPlainOwner = 190
 
 // OwnerSegment maps an owner (a token's subject: any string at all) to one
-// S3 key segment: "o" + the owner in unpadded base64url, or, for owners
-// longer than 256 bytes, "h" + the hex SHA-256 of the owner. The segment
+// S3 key segment of at most 255 bytes: "o" + the owner in unpadded
+// base64url, or, for owners longer than 190 bytes, "h" + the hex SHA-256
+// of the owner. The segment
 // uses only [A-Za-z0-9_-], is never empty, "." or ".." (which HTTP clients
 // and servers collapse, so that "originals/../x" would land outside the
 // prefix), and never contains "/" or "%"; distinct owners get distinct

@@ -19,7 +19,7 @@ func TestOriginalKeyIsSafeAndInjective(t *testing.T) {
 	t.Parallel()
 	owners := []string{
 		"alice", "Alice", ".", "..", "...", "", " ", "/", "a/b", "a/../b", "../../etc", "%2e", "%2e%2e", "%",
-		"a\x00b", "\x00", "a\nb", "ü", "日本語", "\u202Efdp.exe", "a b", "o", "h", "oLg", strings.Repeat("x", 256),
+		"a\x00b", "\x00", "a\nb", "ü", "日本語", "\u202Efdp.exe", "a b", "o", "h", "oLg", strings.Repeat("x", 190), strings.Repeat("x", 191), strings.Repeat("x", 256),
 		strings.Repeat("x", 257), strings.Repeat("é", 2000), string([]byte{0xff, 0xfe}),
 	}
 	safe := regexp.MustCompile(`^[oh][A-Za-z0-9_-]*$`)
@@ -32,6 +32,7 @@ func TestOriginalKeyIsSafeAndInjective(t *testing.T) {
 		require.Equal(t, "originals/"+seg+"/"+id.String(), key)
 		require.Equal(t, key, path.Clean(key), "owner %q: nothing a client or server would collapse", owner)
 		require.LessOrEqual(t, len(key), 1024, "owner %q: within S3's key length", owner)
+		require.LessOrEqual(t, len(seg), 255, "owner %q: a segment a file system holds", owner)
 		if other, dup := seen[seg]; dup {
 			t.Fatalf("owners %q and %q share the prefix %s", owner, other, seg)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -197,4 +198,56 @@ func requeue(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64, why events
 		return nil
 	}
 	return appendEvent(ctx, tx, id, why)
+}
+
+// CanceledJob is a job an operator canceled (folio jobs cancel, River UI):
+// its document, its generation (the parse job's id for a parse; the
+// parse's generation for an OCR) and when River finalized it.
+type CanceledJob struct {
+	Document    uuid.UUID
+	Generation  int64
+	FinalizedAt time.Time
+}
+
+// FailureCanceled is the failure code of a document whose parse an
+// operator canceled.
+const FailureCanceled = "canceled"
+
+// canceledMessage is what the owner reads of a parse an operator canceled.
+const canceledMessage = "The parse was canceled by an operator; parse it again to try once more."
+
+// FailCanceledParses ends the documents whose parse an operator canceled,
+// in the caller's transaction: one still waiting for that parse (queued
+// since before it was canceled) or running it (parsing that generation)
+// becomes failed with the reason canceled, which its owner can act on
+// (reparse), and announces it (document.failed). A document no longer
+// waiting for that job (reparsed, done, deleted) is left alone. It
+// returns how many documents it ended.
+func FailCanceledParses(ctx context.Context, tx pgx.Tx, jobs []CanceledJob) (int, error) {
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	ids, gens, at := make([]uuid.UUID, len(jobs)), make([]int64, len(jobs)), make([]time.Time, len(jobs))
+	for i, j := range jobs {
+		ids[i], gens[i], at[i] = j.Document, j.Generation, j.FinalizedAt
+	}
+	rows, err := tx.Query(ctx, `UPDATE documents d SET status = 'failed', failure_code = $4, failure_message = $5,
+			parse_stage = NULL, updated_at = now()
+		FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[]) AS c(id, gen, at)
+		WHERE d.id = c.id AND ((d.status = 'parsing' AND d.parse_generation = c.gen)
+			OR (d.status = 'queued' AND d.updated_at <= c.at))
+		RETURNING d.id`, ids, gens, at, FailureCanceled, canceledMessage)
+	if err != nil {
+		return 0, fmt.Errorf("error ending canceled parses: %w", err)
+	}
+	ended, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return 0, fmt.Errorf("error ending canceled parses: %w", err)
+	}
+	for _, id := range ended {
+		if err := appendEvent(ctx, tx, id, events.DocumentFailedData{Code: FailureCanceled, Message: canceledMessage}); err != nil {
+			return 0, err
+		}
+	}
+	return len(ended), nil
 }

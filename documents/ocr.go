@@ -129,27 +129,29 @@ func SaveOCRPages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int
 func FinishOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64) (err error) {
 	ctx, span := tracing.Start(ctx, "documents.FinishOCR", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE documents SET ocr_status = $3, updated_at = now()
-			WHERE id = $1 AND parse_generation = $2 AND ocr_status IN ($4, $5)`, id, gen, OCRDone, OCRRunning, OCRPending)
-		if err != nil {
-			return fmt.Errorf("error finishing OCR: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			return nil
-		}
-		var d events.OCRDoneData
-		var conf *float64
-		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE source = 'ocr'), count(*) FILTER (WHERE ocr_failure IS NOT NULL),
-				avg(ocr_confidence) FILTER (WHERE source = 'ocr')
-			FROM pages WHERE document_id = $1 AND generation = $2`, id, gen).Scan(&d.PagesRead, &d.PagesFailed, &conf); err != nil {
-			return fmt.Errorf("error summing up OCR: %w", err)
-		}
-		if conf != nil {
-			d.Confidence = float64(int(*conf*10+0.5)) / 10
-		}
-		return appendEvent(ctx, tx, id, d)
-	})
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return finishOCR(ctx, tx, id, gen) })
+}
+
+func finishOCR(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64) error {
+	tag, err := tx.Exec(ctx, `UPDATE documents SET ocr_status = $3, updated_at = now()
+		WHERE id = $1 AND parse_generation = $2 AND ocr_status IN ($4, $5)`, id, gen, OCRDone, OCRRunning, OCRPending)
+	if err != nil {
+		return fmt.Errorf("error finishing OCR: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	var d events.OCRDoneData
+	var conf *float64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE source = 'ocr'), count(*) FILTER (WHERE ocr_failure IS NOT NULL),
+			avg(ocr_confidence) FILTER (WHERE source = 'ocr')
+		FROM pages WHERE document_id = $1 AND generation = $2`, id, gen).Scan(&d.PagesRead, &d.PagesFailed, &conf); err != nil {
+		return fmt.Errorf("error summing up OCR: %w", err)
+	}
+	if conf != nil {
+		d.Confidence = float64(int(*conf*10+0.5)) / 10
+	}
+	return appendEvent(ctx, tx, id, d)
 }
 
 // RequeueOCR puts a running OCR back to pending: its job was handed back
@@ -167,10 +169,30 @@ func RequeueOCR(ctx context.Context, db pg.DBTX, id uuid.UUID, gen int64) error 
 // FailOCR ends generation gen's OCR after its last attempt: the pages it
 // did not read keep needs_ocr with the reason code, and ocr.done says so.
 func FailOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, code string) error {
-	_, err := pool.Exec(ctx, `UPDATE pages SET ocr_failure = $3
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return failOCR(ctx, tx, id, gen, code) })
+}
+
+func failOCR(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64, code string) error {
+	_, err := tx.Exec(ctx, `UPDATE pages SET ocr_failure = $3
 		WHERE document_id = $1 AND generation = $2 AND source = 'needs_ocr' AND ocr_failure IS NULL`, id, gen, code)
 	if err != nil {
 		return fmt.Errorf("error failing OCR pages: %w", err)
 	}
-	return FinishOCR(ctx, pool, id, gen)
+	return finishOCR(ctx, tx, id, gen)
+}
+
+// FailCanceledOCR ends the OCR of generation gen that an operator
+// canceled, in the caller's transaction: the pages not read yet get
+// ocr_failure canceled and ocr.done says so (a reparse reads them again).
+// An OCR not pending or running is left alone.
+func FailCanceledOCR(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64) error {
+	var status *string
+	err := tx.QueryRow(ctx, `SELECT ocr_status FROM documents WHERE id = $1 AND parse_generation = $2 FOR UPDATE`, id, gen).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (status == nil || (*status != OCRPending && *status != OCRRunning))) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("error reading OCR status: %w", err)
+	}
+	return failOCR(ctx, tx, id, gen, FailureCanceled)
 }

@@ -46,6 +46,8 @@ func (l *Liveness) Run(ctx context.Context) error {
 	if err := l.Heartbeat(ctx); err != nil {
 		l.Logger.Warn("heartbeat", "err", err)
 	}
+	// Jobs canceled while no worker ran: as far back as River keeps them.
+	l.endCanceled(ctx, canceledRetention)
 	for {
 		select {
 		case <-ctx.Done():
@@ -64,6 +66,7 @@ func (l *Liveness) Run(ctx context.Context) error {
 			} else if n > 0 {
 				l.Logger.Info("handed back running jobs whose worker died or no longer works them", "jobs", n)
 			}
+			l.endCanceled(ctx, CanceledWindow)
 		}
 	}
 }
@@ -77,4 +80,17 @@ func (l *Liveness) Heartbeat(ctx context.Context) error {
 	_, err := l.Pool.Exec(ctx, `INSERT INTO worker_heartbeats (client_id, last_seen, claimed) VALUES ($1, now(), $2)
 		ON CONFLICT (client_id) DO UPDATE SET last_seen = now(), claimed = EXCLUDED.claimed`, l.ClientID, claimed)
 	return err
+}
+
+// canceledRetention is how long River keeps cancelled jobs (its
+// CancelledJobRetentionPeriod's default, which Folio keeps).
+const canceledRetention = 24 * time.Hour
+
+func (l *Liveness) endCanceled(ctx context.Context, within time.Duration) {
+	n, err := EndCanceled(ctx, l.Pool, within)
+	if err != nil && ctx.Err() == nil {
+		l.Logger.Warn("ending documents whose jobs were canceled", "err", err)
+	} else if n > 0 {
+		l.Logger.Info("documents whose parse an operator canceled are failed (canceled)", "documents", n)
+	}
 }

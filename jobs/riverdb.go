@@ -2,12 +2,15 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/pg"
@@ -91,6 +94,108 @@ func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) (i
 		return err
 	})
 	return n, err
+}
+
+// Canceled jobs. An operator may cancel a parse or OCR job outside
+// Folio's API (River UI; `folio jobs cancel` goes through Cancel, which
+// does the same at once): River finalizes it as cancelled and nothing
+// tells the document. EndCanceled looks for such jobs and ends what they
+// left waiting (documents.FailCanceledParses, FailCanceledOCR); the
+// liveness loop runs it with the rescue, over the last CanceledWindow,
+// and over River's retention of cancelled jobs once when a worker starts.
+const CanceledWindow = 15 * time.Minute
+
+// EndCanceled ends the documents whose parse, or whose OCR, was canceled
+// within the last `within`, in one transaction. Idempotent; safe from
+// every worker at once. It returns how many documents it failed.
+func EndCanceled(ctx context.Context, pool *pgxpool.Pool, within time.Duration) (int, error) {
+	var n int
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, kind, args->>'document_id', coalesce((args->>'generation')::bigint, 0), finalized_at
+			FROM river_job WHERE state = 'cancelled' AND finalized_at > now() - make_interval(secs => $1)
+			AND kind IN ($2, $3) AND args ? 'document_id'`, within.Seconds(), jobargs.KindParse, jobargs.KindOCR)
+		if err != nil {
+			return fmt.Errorf("error reading canceled jobs: %w", err)
+		}
+		var parses, ocrs []documents.CanceledJob
+		var (
+			job      int64
+			kind     string
+			doc      string
+			gen      int64
+			finished time.Time
+		)
+		_, err = pgx.ForEachRow(rows, []any{&job, &kind, &doc, &gen, &finished}, func() error {
+			id, err := uuid.Parse(doc)
+			if err != nil {
+				return nil // not one of Folio's
+			}
+			if kind == jobargs.KindParse {
+				parses = append(parses, documents.CanceledJob{Document: id, Generation: job, FinalizedAt: finished})
+			} else {
+				ocrs = append(ocrs, documents.CanceledJob{Document: id, Generation: gen, FinalizedAt: finished})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("error reading canceled jobs: %w", err)
+		}
+		if n, err = documents.FailCanceledParses(ctx, tx, parses); err != nil {
+			return err
+		}
+		for _, c := range ocrs {
+			if err := documents.FailCanceledOCR(ctx, tx, c.Document, c.Generation); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Cancel cancels jobs as an operator asks (folio jobs cancel), each in a
+// transaction of its own that also ends what it leaves waiting: a parse
+// job's document becomes failed (canceled) and an OCR job's OCR ends,
+// as EndCanceled does for jobs canceled elsewhere. A running job is asked
+// to stop (River finalizes it once its worker has); its document is ended
+// at once all the same.
+func Cancel(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], id int64) (*rivertype.JobRow, error) {
+	var row *rivertype.JobRow
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		if row, err = client.JobCancelTx(ctx, tx, id); err != nil {
+			return err
+		}
+		doc, err := uuid.Parse(argString(row.EncodedArgs, "document_id"))
+		if err != nil {
+			return nil // not a document's job
+		}
+		at := time.Now()
+		if row.FinalizedAt != nil {
+			at = *row.FinalizedAt
+		}
+		switch row.Kind {
+		case jobargs.KindParse:
+			_, err = documents.FailCanceledParses(ctx, tx, []documents.CanceledJob{{Document: doc, Generation: row.ID, FinalizedAt: at}})
+		case jobargs.KindOCR:
+			var args jobargs.OCRArgs
+			if err = json.Unmarshal(row.EncodedArgs, &args); err == nil {
+				err = documents.FailCanceledOCR(ctx, tx, doc, args.Generation)
+			}
+		}
+		return err
+	})
+	return row, err
+}
+
+// argString reads one string field of a job's encoded arguments.
+func argString(args []byte, field string) string {
+	var m map[string]any
+	if json.Unmarshal(args, &m) != nil {
+		return ""
+	}
+	s, _ := m[field].(string)
+	return s
 }
 
 // QueueStat is one queue's jobs that have not finished, by state.

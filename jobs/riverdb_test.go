@@ -2,11 +2,12 @@ package jobs_test
 
 import (
 	"context"
-	"github.com/riverqueue/river/rivertype"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
 	"github.com/foliohq/folio/documents"
@@ -138,4 +139,64 @@ func TestRescueJobsALiveWorkerNoLongerClaims(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 	require.Equal(t, rivertype.JobStateRunning, state(claimed), "River may still be recording its outcome")
+}
+
+// TestCanceledParseEndsItsDocument: a parse job an operator cancels —
+// through River itself (River UI), queued or running, or through
+// jobs.Cancel (folio jobs cancel) — leaves no document stuck queued or
+// parsing: it ends failed with the reason canceled (document.failed), the
+// owner can reparse it, and a reparsed document is not touched by the
+// old job's cancellation.
+func TestCanceledParseEndsItsDocument(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupParse(t)
+	queued := b.document(t, pdftest.TextPages([]string{"a"}))
+	running := b.document(t, pdftest.TextPages([]string{"b"}))
+	viaCLI := b.document(t, pdftest.TextPages([]string{"c"}))
+	runningJob := b.job(t, running)
+	_, err := b.db.Pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now(),
+		attempted_by = ARRAY['worker-1'] WHERE id = $1`, runningJob.ID)
+	require.NoError(t, err)
+	_, _, err = documents.StartParse(ctx, b.db.Pool, running, runningJob.ID, 1)
+	require.NoError(t, err)
+
+	// River UI: the queued job is cancelled at once; the running one once
+	// its worker stops (River finalizes it then).
+	_, err = b.client.JobCancel(ctx, b.job(t, queued).ID)
+	require.NoError(t, err)
+	_, err = b.db.Pool.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now() WHERE id = $1`, runningJob.ID)
+	require.NoError(t, err)
+	require.Equal(t, documents.StatusQueued, b.get(t, queued).Status, "nothing told the document yet")
+
+	n, err := jobs.EndCanceled(ctx, b.db.Pool, jobs.CanceledWindow)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	for _, id := range []uuid.UUID{queued, running} {
+		d := b.get(t, id)
+		require.Equal(t, documents.StatusFailed, d.Status)
+		require.Equal(t, "canceled", d.Failure.Code)
+		var typ string
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT type FROM document_events WHERE document_id = $1 ORDER BY seq DESC LIMIT 1`, id).Scan(&typ))
+		require.Equal(t, "document.failed", typ)
+	}
+	n, err = jobs.EndCanceled(ctx, b.db.Pool, jobs.CanceledWindow)
+	require.NoError(t, err)
+	require.Zero(t, n, "idempotent")
+
+	// The owner reparses; the old cancellation does not touch the new parse.
+	_, err = documents.Reparse(ctx, b.db.Pool, b.client, "alice", queued)
+	require.NoError(t, err)
+	n, err = jobs.EndCanceled(ctx, b.db.Pool, jobs.CanceledWindow)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Equal(t, documents.StatusQueued, b.get(t, queued).Status)
+
+	// folio jobs cancel: at once, in the cancel's transaction.
+	row, err := jobs.Cancel(ctx, b.db.Pool, b.client, b.job(t, viaCLI).ID)
+	require.NoError(t, err)
+	require.Equal(t, rivertype.JobStateCancelled, row.State)
+	d := b.get(t, viaCLI)
+	require.Equal(t, documents.StatusFailed, d.Status)
+	require.Equal(t, "canceled", d.Failure.Code)
 }

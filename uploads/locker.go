@@ -35,7 +35,18 @@ type Locker struct {
 	Logger *slog.Logger
 
 	mu   sync.Mutex
-	held map[string]func() // upload id → its holder's release request
+	held map[string]*holder // upload id → the request holding it
+}
+
+// holder is the request holding an upload's lock. A request that reads a
+// body is asked to let go only once it streams (armed): tusd sets up the
+// body it would close after it took the lock, and asking before that
+// would race with it. A request asked before is told when it arms; one
+// that never does (HEAD, DELETE) ends soon and lets go then.
+type holder struct {
+	release func()
+	armed   bool
+	pending bool
 }
 
 // NewLock returns the lock of one upload.
@@ -79,10 +90,11 @@ func (k *lock) Lock(ctx context.Context, requestRelease func()) error {
 			k.conn = conn
 			k.l.mu.Lock()
 			if k.l.held == nil {
-				k.l.held = map[string]func(){}
+				k.l.held = map[string]*holder{}
 			}
-			k.l.held[k.id] = requestRelease
+			k.l.held[k.id] = &holder{release: requestRelease}
 			k.l.mu.Unlock()
+			requestOf(ctx).arm = func() { k.l.arm(k.id) }
 			return nil
 		}
 		if !asked {
@@ -100,16 +112,42 @@ func (k *lock) Lock(ctx context.Context, requestRelease func()) error {
 	}
 }
 
-// release asks this process's holder of id to let go; false: none here.
+// release asks this process's holder of id to let go (now, or when it
+// arms); false: none here.
 func (l *Locker) release(id string) bool {
 	l.mu.Lock()
-	fn := l.held[id]
-	l.mu.Unlock()
-	if fn == nil {
+	h := l.held[id]
+	if h == nil {
+		l.mu.Unlock()
 		return false
 	}
+	if !h.armed {
+		h.pending = true
+		l.mu.Unlock()
+		return true
+	}
+	fn := h.release
+	l.mu.Unlock()
 	fn()
 	return true
+}
+
+// arm marks id's holder as streaming its body, and passes on a release
+// asked for before.
+func (l *Locker) arm(id string) {
+	l.mu.Lock()
+	h := l.held[id]
+	var fn func()
+	if h != nil {
+		h.armed = true
+		if h.pending {
+			fn = h.release
+		}
+	}
+	l.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
 }
 
 // Unlock lets go.

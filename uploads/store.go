@@ -97,6 +97,8 @@ type Request struct {
 	DocumentID string
 	// Expires is the upload's expiry (Upload-Expires).
 	Expires time.Time
+
+	arm func() // set by the lock: the request now streams its body
 }
 
 type requestKey struct{}
@@ -122,6 +124,8 @@ var (
 	ErrQuotaExceeded    = handler.NewError("quota_exceeded", "Your documents would exceed your quota; delete some to make room. The upload was deleted.", http.StatusTooManyRequests)
 	ErrTooManyParts     = handler.NewError("too_large", "The upload is larger than the store can hold.", http.StatusRequestEntityTooLarge)
 	ErrNotFinished      = handler.NewError("upload_not_finished", "A partial upload of this concatenation has not finished.", http.StatusBadRequest)
+	ErrBadConcat        = handler.NewError("bad_concatenation", "A final upload may name only your own partial uploads (created with Upload-Concat: partial), each once.", http.StatusBadRequest)
+	ErrPartialUsed      = handler.NewError("partial_used", "A partial upload of this concatenation was used by another final upload meanwhile.", http.StatusConflict)
 	errUnavailable      = handler.NewError("storage_unavailable", "The upload could not be stored now; what arrived before is kept. Resume shortly.", http.StatusServiceUnavailable)
 )
 
@@ -152,6 +156,9 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 				return nil, handler.ErrNotFound
 			}
 			st.PartialIDs = append(st.PartialIDs, pid)
+		}
+		if err := checkPartials(ctx, s.cfg.Pool, req.Owner, st.PartialIDs); err != nil {
+			return nil, err
 		}
 	}
 	if st.Partial {
@@ -184,9 +191,14 @@ func (s *Store) GetUpload(ctx context.Context, id string) (handler.Upload, error
 		return nil, ErrExpired
 	}
 	u := &upload{s: s, st: st}
+	if !req.Locked {
+		// A creation looking up the partial uploads it names: what it
+		// answers is about the new upload, not these.
+		return u, nil
+	}
 	// Every byte arrived but the commit did not happen (the process
 	// died, or the database failed): finish it now, under the lock.
-	if req.Locked && st.complete() && !st.committed() && !st.final() {
+	if st.complete() && !st.committed() && !st.final() {
 		if err := u.finish(ctx, true); err != nil {
 			return nil, err
 		}
@@ -236,6 +248,9 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 		return 0, handler.ErrMismatchOffset
 	}
 	req := requestOf(ctx)
+	if req.arm != nil {
+		req.arm()
+	}
 	w, err := u.newWriter(ctx, req.Checksum == nil)
 	if err != nil {
 		return 0, err
@@ -350,6 +365,18 @@ func (u *upload) commit(ctx context.Context) error {
 		if err := documents.CreateTx(ctx, tx, u.s.cfg.Queue, doc, u.s.cfg.Quota); err != nil {
 			return err
 		}
+		if st.final() {
+			// The partial uploads are used up with the commit: a final
+			// racing for the same ones finds them gone and rolls back.
+			tag, err := tx.Exec(ctx, `DELETE FROM uploads WHERE owner = $1 AND id = ANY($2) AND partial AND completed_at IS NOT NULL`,
+				st.Owner, st.PartialIDs)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() != int64(len(st.PartialIDs)) {
+				return errPartialUsed
+			}
+		}
 		_, err := tx.Exec(ctx, `UPDATE uploads SET document_id = id, completed_at = now(), tail = '', updated_at = now(),
 			expires_at = $2 WHERE id = $1`, st.ID, u.s.now().Add(u.s.cfg.Expiry))
 		return err
@@ -357,6 +384,10 @@ func (u *upload) commit(ctx context.Context) error {
 	if errors.Is(err, documents.ErrQuotaExceeded) {
 		u.discard(ctx)
 		return ErrQuotaExceeded
+	}
+	if errors.Is(err, errPartialUsed) {
+		u.discard(ctx)
+		return ErrPartialUsed
 	}
 	if err != nil {
 		u.s.cfg.Logger.Error("upload: committing", "upload_id", st.ID, "err", err)
@@ -421,62 +452,6 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 		return handler.ErrInvalidUploadLength
 	}
 	u.st.Size = &length
-	return nil
-}
-
-// AsConcatableUpload lets a final upload be made of partial ones.
-func (s *Store) AsConcatableUpload(up handler.Upload) handler.ConcatableUpload { return up.(*upload) }
-
-// ConcatUploads streams the partial uploads' objects, in order, into this
-// final upload's parts (checked as a PDF from its first bytes, hashed),
-// commits the document, then deletes the partial uploads. The bytes pass
-// through this process once more: parts of any size, and the SHA-256 of
-// the whole file, come at that price.
-func (u *upload) ConcatUploads(ctx context.Context, partials []handler.Upload) (err error) {
-	defer func() {
-		if err != nil {
-			u.discard(ctx)
-		}
-	}()
-	readers := make([]io.Reader, 0, len(partials))
-	var closers []io.Closer
-	defer func() {
-		for _, c := range closers {
-			_ = c.Close()
-		}
-	}()
-	for _, p := range partials {
-		pst := p.(*upload).st
-		if !pst.committed() {
-			return ErrNotFinished
-		}
-		obj, err := u.s.cfg.Store.Get(ctx, pst.Key)
-		if err != nil {
-			return ErrNotFinished
-		}
-		closers = append(closers, obj)
-		readers = append(readers, obj)
-	}
-	w, err := u.newWriter(ctx, false)
-	if err != nil {
-		return err
-	}
-	if _, err := w.write(io.MultiReader(readers...), true); err != nil {
-		return err
-	}
-	if u.st.Size != nil && w.offset != *u.st.Size {
-		return ErrNotFinished
-	}
-	if err := w.save(); err != nil {
-		return err
-	}
-	if err := u.finish(ctx, false); err != nil {
-		return err
-	}
-	u.tell(requestOf(ctx))
-	for _, p := range partials {
-		p.(*upload).discard(ctx)
-	}
 	return nil
 }
 

@@ -217,7 +217,9 @@ func jobsCmd(args []string, stdout, stderr io.Writer) int {
 				if sub == "retry" {
 					row, err = env.river.JobRetry(env.ctx, id)
 				} else {
-					row, err = env.river.JobCancel(env.ctx, id)
+					// Through jobs: a canceled parse fails its document
+					// (canceled), which its owner can reparse.
+					row, err = jobs.Cancel(env.ctx, env.pool, env.river, id)
 				}
 				if errors.Is(err, rivertype.ErrNotFound) {
 					return fmt.Errorf("no job %d", id)

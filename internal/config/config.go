@@ -181,6 +181,9 @@ type Config struct {
 	// upload's lock) and up to (FOLIO_UPLOAD_PARTS_IN_FLIGHT + 1) parts
 	// of memory (FOLIO_RESUMABLE_MAX_ACTIVE).
 	ResumableMaxActive int
+	// ResumableMaxPartials caps the partial uploads one final upload may
+	// name (tus concatenation; FOLIO_RESUMABLE_MAX_PARTIALS).
+	ResumableMaxPartials int
 	// DirectMaxPending caps one owner's direct-to-S3 uploads waiting to be
 	// finalized (FOLIO_DIRECT_MAX_PENDING).
 	DirectMaxPending int
@@ -205,25 +208,26 @@ func Load() (*Config, error) { return LoadFrom(os.LookupEnv) }
 func LoadFrom(lookup Lookup) (*Config, error) {
 	r := reader{lookup: lookup}
 	cfg := &Config{
-		DatabaseURL:        r.secret("DATABASE_URL", ""),
-		S3Bucket:           r.str("FOLIO_S3_BUCKET", "folio"),
-		S3PathStyle:        r.boolean("FOLIO_S3_PATH_STYLE", false),
-		HTTPAddr:           r.addr("FOLIO_HTTP_ADDR", ":8080"),
-		HealthAddr:         r.addr("FOLIO_HEALTH_ADDR", ":8081"),
-		AdminAddr:          r.optionalAddr("FOLIO_ADMIN_ADDR"),
-		AdminToken:         r.secret("FOLIO_ADMIN_TOKEN", ""),
-		AdminClaim:         r.str("FOLIO_ADMIN_CLAIM", "roles"),
-		AdminClaimValue:    r.str("FOLIO_ADMIN_CLAIM_VALUE", ""),
-		LogLevel:           r.oneOf("FOLIO_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		LogFormat:          r.oneOf("FOLIO_LOG_FORMAT", "auto", "auto", "json", "text"),
-		ShutdownTimeout:    r.duration("FOLIO_SHUTDOWN_TIMEOUT", 30*time.Second),
-		DrainTimeout:       r.duration("FOLIO_DRAIN_TIMEOUT", 25*time.Second),
-		ShutdownDelay:      r.durationOrZero("FOLIO_SHUTDOWN_DELAY", 5*time.Second),
-		WorkerConcurrency:  r.integer("FOLIO_WORKER_CONCURRENCY", defaultConcurrency(), 1, 10_000),
-		UploadMaxAge:       r.duration("FOLIO_UPLOAD_MAX_AGE", 24*time.Hour),
-		ResumableExpiry:    r.duration("FOLIO_RESUMABLE_EXPIRY", 24*time.Hour),
-		ResumableMaxActive: r.integer("FOLIO_RESUMABLE_MAX_ACTIVE", 32, 1, 10_000),
-		DirectMaxPending:   r.integer("FOLIO_DIRECT_MAX_PENDING", 20, 1, 100_000),
+		DatabaseURL:          r.secret("DATABASE_URL", ""),
+		S3Bucket:             r.str("FOLIO_S3_BUCKET", "folio"),
+		S3PathStyle:          r.boolean("FOLIO_S3_PATH_STYLE", false),
+		HTTPAddr:             r.addr("FOLIO_HTTP_ADDR", ":8080"),
+		HealthAddr:           r.addr("FOLIO_HEALTH_ADDR", ":8081"),
+		AdminAddr:            r.optionalAddr("FOLIO_ADMIN_ADDR"),
+		AdminToken:           r.secret("FOLIO_ADMIN_TOKEN", ""),
+		AdminClaim:           r.str("FOLIO_ADMIN_CLAIM", "roles"),
+		AdminClaimValue:      r.str("FOLIO_ADMIN_CLAIM_VALUE", ""),
+		LogLevel:             r.oneOf("FOLIO_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		LogFormat:            r.oneOf("FOLIO_LOG_FORMAT", "auto", "auto", "json", "text"),
+		ShutdownTimeout:      r.duration("FOLIO_SHUTDOWN_TIMEOUT", 30*time.Second),
+		DrainTimeout:         r.duration("FOLIO_DRAIN_TIMEOUT", 25*time.Second),
+		ShutdownDelay:        r.durationOrZero("FOLIO_SHUTDOWN_DELAY", 5*time.Second),
+		WorkerConcurrency:    r.integer("FOLIO_WORKER_CONCURRENCY", defaultConcurrency(), 1, 10_000),
+		UploadMaxAge:         r.duration("FOLIO_UPLOAD_MAX_AGE", 24*time.Hour),
+		ResumableExpiry:      r.duration("FOLIO_RESUMABLE_EXPIRY", 24*time.Hour),
+		ResumableMaxActive:   r.integer("FOLIO_RESUMABLE_MAX_ACTIVE", 32, 1, 10_000),
+		ResumableMaxPartials: r.integer("FOLIO_RESUMABLE_MAX_PARTIALS", 64, 1, 10_000),
+		DirectMaxPending:     r.integer("FOLIO_DIRECT_MAX_PENDING", 20, 1, 100_000),
 
 		AuthJWTSecret:  r.secret("FOLIO_AUTH_JWT_SECRET", ""),
 		AuthJWKSURL:    r.url("FOLIO_AUTH_JWKS_URL"),

@@ -1150,7 +1150,51 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post?: never;
+        /**
+         * PATCH, HEAD or DELETE through a proxy that drops them
+         * @description tus 1.0's `X-HTTP-Method-Override`: a POST with `X-HTTP-Method-Override: PATCH` (tus-js-client's `overridePatchMethod`), `HEAD` or `DELETE` is that request. Without the header, or with another method, 405.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    "X-HTTP-Method-Override": "PATCH" | "HEAD" | "DELETE";
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description as HEAD */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description as PATCH or DELETE */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                405: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
+                410: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
+                415: components["responses"]["Problem"];
+                423: components["responses"]["Problem"];
+                429: components["responses"]["Problem"];
+                460: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
         /** Terminate a resumable upload */
         delete: {
             parameters: {
