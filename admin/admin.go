@@ -8,10 +8,17 @@
 // _FILE), or of a token the API's verifier accepts whose claim
 // FOLIO_ADMIN_CLAIM holds FOLIO_ADMIN_CLAIM_VALUE (as identity providers
 // issue roles). Scripts send it as a bearer token; a browser signs in at
-// /admin/login, which keeps it in an HttpOnly, SameSite=Strict cookie
-// scoped to /admin. A request that changes something with that cookie must
-// also come from the admin's own origin (Sec-Fetch-Site or Origin): the
-// cookie is never enough on its own (CSRF).
+// /admin/login, which opens a server-side session (the table
+// admin_sessions, which this package owns): the cookie holds a random
+// session id, never the token; the session ends at FOLIO_ADMIN_SESSION_TTL
+// (or the token's own expiry) or when the admin signs out. The cookie is
+// HttpOnly, SameSite=Strict, scoped to /admin, and Secure when the page
+// was served over TLS (or a trusted proxy says it was). A request that
+// changes something with that cookie must also come from the admin's own
+// origin (Sec-Fetch-Site or Origin): the cookie is never enough on its own
+// (CSRF). Sign-in attempts and requests without valid credentials are
+// limited per client address; the listener answers only to loopback
+// names, IP addresses and FOLIO_ADMIN_HOSTS (DNS rebinding).
 package admin
 
 import (
@@ -21,16 +28,23 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"path"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"riverqueue.com/riverui"
 
 	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/internal/clientaddr"
 )
 
 // cookieName holds a signed-in admin's credential.
@@ -39,7 +53,7 @@ const cookieName = "folio_admin"
 // Prefix is where River UI is mounted.
 const Prefix = "/admin/river"
 
-// Config is who is an admin.
+// Config is who is an admin, and the limits of the admin listener.
 type Config struct {
 	// Token is the admin token; empty: none.
 	Token string
@@ -48,20 +62,46 @@ type Config struct {
 	// Claim and Value: a verified JWT is an admin's when its claim Claim
 	// (a dotted path) holds Value.
 	Claim, Value string
+	// Pool holds the sessions (admin_sessions).
+	Pool *pgxpool.Pool
+	// SessionTTL bounds a browser sign-in (12 h when zero).
+	SessionTTL time.Duration
+	// Hosts are the host names the listener answers to besides loopback
+	// names and IP addresses.
+	Hosts []string
+	// ClientAddr finds a request's client address (trusted proxies).
+	ClientAddr clientaddr.Resolver
+	// LoginLimit caps sign-in attempts per minute per client address (10
+	// when zero); FailureLimit, requests without valid credentials (60).
+	LoginLimit, FailureLimit int
 }
 
 // Server is the admin listener's handler.
 type Server struct {
-	cfg    Config
-	logger *slog.Logger
-	ui     *riverui.Handler
-	mux    *http.ServeMux
+	cfg      Config
+	logger   *slog.Logger
+	ui       *riverui.Handler
+	mux      *http.ServeMux
+	logins   *clientaddr.Limiter
+	failures *clientaddr.Limiter
 }
 
 // New builds the admin handler around a River client (insert-only is
 // enough: River UI reads and changes jobs and queues through it). Start
 // must run before it serves.
 func New(cfg Config, client *river.Client[pgx.Tx], logger *slog.Logger) (*Server, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("admin: no database for sessions")
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.LoginLimit <= 0 {
+		cfg.LoginLimit = 10
+	}
+	if cfg.FailureLimit <= 0 {
+		cfg.FailureLimit = 60
+	}
 	if cfg.Token == "" && (cfg.Verifier == nil || cfg.Claim == "" || cfg.Value == "") {
 		return nil, errors.New("admin: set FOLIO_ADMIN_TOKEN (or _FILE), or FOLIO_ADMIN_CLAIM and FOLIO_ADMIN_CLAIM_VALUE with token verification")
 	}
@@ -73,7 +113,8 @@ func New(cfg Config, client *river.Client[pgx.Tx], logger *slog.Logger) (*Server
 	if err != nil {
 		return nil, fmt.Errorf("error creating River UI: %w", err)
 	}
-	s := &Server{cfg: cfg, logger: logger, ui: ui, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, logger: logger, ui: ui, mux: http.NewServeMux(),
+		logins: clientaddr.NewLimiter(cfg.LoginLimit, time.Minute), failures: clientaddr.NewLimiter(cfg.FailureLimit, time.Minute)}
 	s.mux.HandleFunc("GET /admin/login", s.loginForm)
 	s.mux.HandleFunc("POST /admin/login", s.login)
 	s.mux.HandleFunc("POST /admin/logout", s.logout)
@@ -92,11 +133,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
+	if !s.hostAllowed(r.Host) {
+		// A page on evil.example whose name now resolves to this listener
+		// (DNS rebinding) reaches it with Host: evil.example.
+		writeProblem(w, http.StatusMisdirectedRequest, "host_not_allowed",
+			"The admin listener answers to loopback names, IP addresses and FOLIO_ADMIN_HOSTS only.")
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
+// hostAllowed: an IP address, a loopback name, or one of Hosts.
+func (s *Server) hostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	for _, h := range s.cfg.Hosts {
+		if strings.EqualFold(strings.TrimSuffix(h, "."), host) {
+			return true
+		}
+	}
+	return false
+}
+
 // credential is the request's admin credential: a bearer token, else the
-// sign-in cookie; fromCookie says which.
+// sign-in cookie's session id; fromCookie says which.
 func credential(r *http.Request) (tok string, fromCookie bool) {
 	if scheme, t, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
 		return strings.TrimSpace(t), false
@@ -135,11 +204,27 @@ func (s *Server) check(ctx context.Context, tok string) (status int, expires tim
 // this origin.
 func (s *Server) authorized(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr := s.cfg.ClientAddr.Of(r)
+		if over, wait := s.failures.Over(addr); over {
+			writeTooMany(w, wait)
+			return
+		}
 		tok, fromCookie := credential(r)
-		status, _ := s.check(r.Context(), tok)
+		var status int
+		if fromCookie {
+			status = s.session(r.Context(), tok)
+		} else {
+			status, _ = s.check(r.Context(), tok)
+		}
+		if status == http.StatusUnauthorized && tok != "" {
+			s.failures.Count(addr)
+		}
 		switch {
 		case status == http.StatusUnauthorized && r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html"):
 			http.Redirect(w, r, "/admin/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		case status == http.StatusServiceUnavailable:
+			writeProblem(w, status, "database_unavailable", "The session could not be checked; try again shortly.")
 			return
 		case status != 0:
 			writeError(w, status)
@@ -171,11 +256,22 @@ func writeError(w http.ResponseWriter, status int) {
 	if status == http.StatusForbidden {
 		code, detail = "forbidden", "These credentials are not an admin's, or the request did not come from the admin's own page."
 	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="folio-admin"`)
 	}
+	writeProblem(w, status, code, detail)
+}
+
+func writeTooMany(w http.ResponseWriter, wait time.Duration) {
+	secs := int(wait.Seconds()) + 1
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeProblem(w, http.StatusTooManyRequests, "too_many_failures",
+		fmt.Sprintf("Too many sign-in attempts or requests without valid credentials from your address; wait %d s.", secs))
+}
+
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"type":"urn:folio:problem:%s","title":%q,"status":%d,"detail":%q,"code":%q}`+"\n",
 		code, http.StatusText(status), status, detail, code)
@@ -206,10 +302,14 @@ func (s *Server) renderLogin(w http.ResponseWriter, status int, next, msg string
 	_ = loginPage.Execute(w, map[string]string{"Next": next, "Error": msg})
 }
 
-// login checks the token a browser posted and keeps it in the cookie.
+// login checks the token a browser posted and opens a session.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
 		writeError(w, http.StatusForbidden)
+		return
+	}
+	if ok, wait := s.logins.Allow(s.cfg.ClientAddr.Of(r)); !ok {
+		writeTooMany(w, wait)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
@@ -228,13 +328,41 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, status, next, msg)
 		return
 	}
-	c := &http.Cookie{Name: cookieName, Value: tok, Path: "/admin", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"}
-	if !expires.IsZero() {
-		c.Expires = expires
+	until := time.Now().Add(s.cfg.SessionTTL)
+	if !expires.IsZero() && expires.Before(until) {
+		until = expires
 	}
-	http.SetCookie(w, c)
+	subject := "admin-token"
+	if s.cfg.Token == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) != 1 {
+		if id, err := s.cfg.Verifier.Verify(r.Context(), tok); err == nil {
+			subject = id.Subject
+		}
+	}
+	sid, err := openSession(r.Context(), s.cfg.Pool, subject, until)
+	if err != nil {
+		s.logger.Error("admin: opening a session", "err", err)
+		writeProblem(w, http.StatusServiceUnavailable, "database_unavailable", "The sign-in could not be recorded; try again shortly.")
+		return
+	}
+	s.logger.Info("admin: signed in", "subject", subject, "expires_at", until.UTC().Format(time.RFC3339))
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: sid, Path: "/admin", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: s.overTLS(r), Expires: until})
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// overTLS: the page was served over TLS, here or (a trusted proxy says) in
+// front of this listener.
+func (s *Server) overTLS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
+	for _, p := range s.cfg.ClientAddr.Trusted {
+		if p.Contains(peer.Addr().Unmap()) {
+			return strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+		}
+	}
+	return false
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -242,14 +370,48 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/admin", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	if sid, fromCookie := credential(r); fromCookie {
+		if err := closeSession(r.Context(), s.cfg.Pool, sid); err != nil {
+			s.logger.Error("admin: closing a session", "err", err)
+			writeProblem(w, http.StatusServiceUnavailable, "database_unavailable", "The sign-out could not be recorded; try again shortly.")
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/admin", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: s.overTLS(r)})
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 }
 
-// safeNext keeps a post-sign-in redirect on this server, under /admin.
-func safeNext(next string) string {
-	if strings.HasPrefix(next, "/admin/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") {
-		return next
+// session says whether a session id is an open session: 0 when it is,
+// 401 otherwise (or 503 when the database cannot say).
+func (s *Server) session(ctx context.Context, sid string) int {
+	ok, err := sessionOpen(ctx, s.cfg.Pool, sid)
+	switch {
+	case err != nil:
+		s.logger.Error("admin: reading a session", "err", err)
+		return http.StatusServiceUnavailable
+	case !ok:
+		return http.StatusUnauthorized
 	}
-	return Prefix + "/"
+	return 0
+}
+
+// safeNext keeps a post-sign-in redirect on this server: a path under
+// /admin/, cleaned, with no scheme, host, backslash, control character or
+// "..", else River UI.
+func safeNext(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		strings.ContainsAny(next, "\\") || strings.IndexFunc(next, unicode.IsControl) >= 0 {
+		return Prefix + "/"
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	if !strings.HasPrefix(clean, "/admin/") || strings.Contains(u.Path, "..") {
+		return Prefix + "/"
+	}
+	out := &url.URL{Path: clean, RawQuery: u.RawQuery}
+	return out.String()
 }

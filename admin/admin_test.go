@@ -28,7 +28,7 @@ const (
 	adminToken = "admin-token-0123456789abcdef0123456789"
 )
 
-func setup(t *testing.T) string {
+func setup(t *testing.T, opts ...func(*admin.Config)) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -37,8 +37,11 @@ func setup(t *testing.T) string {
 	require.NoError(t, err)
 	verifier, err := auth.New(ctx, auth.Config{Secret: []byte(secret)})
 	require.NoError(t, err)
-	srv, err := admin.New(admin.Config{Token: adminToken, Verifier: verifier, Claim: "realm_access.roles", Value: "folio-admin"},
-		client, slog.New(slog.DiscardHandler))
+	cfg := admin.Config{Token: adminToken, Verifier: verifier, Claim: "realm_access.roles", Value: "folio-admin", Pool: db.Pool}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := admin.New(cfg, client, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	require.NoError(t, srv.Start(ctx))
 	ts := httptest.NewServer(srv)

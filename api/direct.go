@@ -99,6 +99,9 @@ func (s *Server) writeDirectError(w http.ResponseWriter, err error) {
 		p = problem(http.StatusConflict, "upload_incomplete", "The object is not complete yet: complete the multipart upload first.")
 	case errors.Is(err, uploads.ErrDirectNotPDF):
 		p = problem(http.StatusUnsupportedMediaType, "not_pdf", "The file is not a PDF: no %PDF- signature in its first 1024 bytes. It was deleted.")
+	case errors.Is(err, uploads.ErrDirectPastSize):
+		p = problem(http.StatusRequestEntityTooLarge, "past_declared_size",
+			"That part lies past the size declared at creation: a direct upload stores no more than it declared (parts of part_size bytes).")
 	case errors.Is(err, uploads.ErrDirectSizeMismatch):
 		p = problem(http.StatusRequestEntityTooLarge, "larger_than_declared", "The object is larger than the size declared (or the upload limit). It was deleted.")
 	default:

@@ -18,9 +18,10 @@ import (
 )
 
 type directUpload struct {
-	ID  string `json:"id"`
-	Key string `json:"key"`
-	URL string `json:"url"`
+	ID       string `json:"id"`
+	Key      string `json:"key"`
+	URL      string `json:"url"`
+	PartSize int64  `json:"part_size"`
 }
 
 func (b *testBundle) postJSON(t *testing.T, path, sub string, v any) *http.Response {
@@ -52,6 +53,13 @@ func (b *testBundle) sign(t *testing.T, sub string, req uploads.SignRequest) str
 // create the multipart upload, send body as one part, complete it.
 func (b *testBundle) directSend(t *testing.T, sub string, up directUpload, body []byte) {
 	t.Helper()
+	require.Equal(t, http.StatusOK, b.directSendStatus(t, sub, up, body))
+}
+
+// directSendStatus is directSend up to the part's answer, which it returns
+// when it is not a success.
+func (b *testBundle) directSendStatus(t *testing.T, sub string, up directUpload, body []byte) int {
+	t.Helper()
 	resp := s3Do(t, http.MethodPost, up.URL, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var created struct {
@@ -60,7 +68,9 @@ func (b *testBundle) directSend(t *testing.T, sub string, up directUpload, body 
 	require.NoError(t, xml.NewDecoder(resp.Body).Decode(&created))
 	partURL := b.sign(t, sub, uploads.SignRequest{Method: "PUT", Key: up.Key, UploadID: created.UploadID, PartNumber: 1})
 	resp = s3Do(t, http.MethodPut, partURL, body)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode
+	}
 	etag := resp.Header.Get("ETag")
 	listURL := b.sign(t, sub, uploads.SignRequest{Method: "GET", Key: up.Key, UploadID: created.UploadID})
 	resp = s3Do(t, http.MethodGet, listURL, nil)
@@ -70,6 +80,7 @@ func (b *testBundle) directSend(t *testing.T, sub string, up directUpload, body 
 	resp = s3Do(t, http.MethodPost, completeURL, []byte(xmlBody))
 	out, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", out)
+	return resp.StatusCode
 }
 
 func (b *testBundle) directCreate(t *testing.T, sub string, size int) directUpload {
@@ -124,9 +135,12 @@ func TestDirectUploadRefusals(t *testing.T) {
 	b.directSend(t, "alice", notPDF, bytes.Repeat([]byte("x"), 5000))
 	requireProblem(t, finalize(notPDF), http.StatusUnsupportedMediaType, "not_pdf")
 
+	// More than declared cannot even be stored (TestDirectUploadStoresNoMoreThanDeclared).
 	bigger := b.directCreate(t, "alice", 1000)
-	b.directSend(t, "alice", bigger, pdfBytes(t, 2000))
-	requireProblem(t, finalize(bigger), http.StatusRequestEntityTooLarge, "larger_than_declared")
+	require.Equal(t, http.StatusForbidden, b.directSendStatus(t, "alice", bigger, pdfBytes(t, 2000)))
+	requireProblem(t, finalize(bigger), http.StatusConflict, "upload_incomplete")
+	_, err := b.db.Pool.Exec(context.Background(), `UPDATE direct_uploads SET expires_at = now() - interval '1 second' WHERE id = $1`, bigger.ID)
+	require.NoError(t, err)
 
 	requireProblem(t, b.postJSON(t, "/v1/direct-uploads", "alice", map[string]any{"filename": "a.pdf", "size": 1<<20 + 1}),
 		http.StatusRequestEntityTooLarge, "too_large")
@@ -158,11 +172,60 @@ func TestDirectUploadRefusals(t *testing.T) {
 	// Never finalized: the sweep deletes it, object and all.
 	abandoned := b.directCreate(t, "bob", 3000)
 	b.directSend(t, "bob", abandoned, pdfBytes(t, 3000))
-	_, err := b.db.Pool.Exec(context.Background(), `UPDATE direct_uploads SET expires_at = now() - interval '1 second'`)
+	_, err = b.db.Pool.Exec(context.Background(), `UPDATE direct_uploads SET expires_at = now() - interval '1 second'`)
 	require.NoError(t, err)
 	n, err := uploads.SweepDirect(context.Background(), b.db.Pool, b.bucket.Store, time.Now())
 	require.NoError(t, err)
-	require.Equal(t, 4, n)
+	require.Equal(t, 5, n)
 	require.Zero(t, b.count(t, "SELECT count(*) FROM direct_uploads"))
 	b.requireNothingStored(t)
+}
+
+// TestDirectUploadStoresNoMoreThanDeclared: a direct upload that declared
+// n bytes can store no more: each part is signed for its length (parts of
+// part_size, as Uppy cuts them), S3 refuses any other body, no part past
+// the declared size is signed, and the creation URL works once: a replay
+// makes an upload that is aborted as soon as the first is recorded.
+func TestDirectUploadStoresNoMoreThanDeclared(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *setupOpts) { o.limits.MaxUploadBytes = 100 << 30 })
+	const declared = 1 // what mallory declared
+	up := b.directCreate(t, "mallory", declared)
+	require.Equal(t, int64(5<<20), up.PartSize, "Uppy's default part size")
+	resp := s3Do(t, http.MethodPost, up.URL, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var created struct {
+		UploadID string `xml:"UploadId"`
+	}
+	require.NoError(t, xml.NewDecoder(resp.Body).Decode(&created))
+	replay := s3Do(t, http.MethodPost, up.URL, nil) // the creation URL again
+	var second struct {
+		UploadID string `xml:"UploadId"`
+	}
+	if replay.StatusCode == http.StatusOK {
+		require.NoError(t, xml.NewDecoder(replay.Body).Decode(&second))
+	}
+
+	for n := int32(2); n <= 3; n++ {
+		requireProblem(t, b.postJSON(t, "/v1/direct-uploads/sign", "mallory",
+			uploads.SignRequest{Method: "PUT", Key: up.Key, UploadID: created.UploadID, PartNumber: n}),
+			http.StatusRequestEntityTooLarge, "past_declared_size")
+	}
+	partURL := b.sign(t, "mallory", uploads.SignRequest{Method: "PUT", Key: up.Key, UploadID: created.UploadID, PartNumber: 1})
+	require.NotEqual(t, http.StatusOK, s3Do(t, http.MethodPut, partURL, bytes.Repeat([]byte("x"), 5<<20)).StatusCode,
+		"5 MiB on a part signed for 1 byte")
+	require.Equal(t, http.StatusOK, s3Do(t, http.MethodPut, partURL, []byte("%")).StatusCode, "the declared byte")
+
+	list, err := b.bucket.Store.ListUploads(context.Background(), up.Key)
+	require.NoError(t, err)
+	require.Len(t, list, 1, "the replayed creation was aborted")
+	require.Equal(t, created.UploadID, list[0].UploadID)
+	if second.UploadID != "" {
+		requireProblem(t, b.postJSON(t, "/v1/direct-uploads/sign", "mallory",
+			uploads.SignRequest{Method: "PUT", Key: up.Key, UploadID: second.UploadID, PartNumber: 1}), http.StatusForbidden, "bad_upload_id")
+	}
+
+	// A large declared size: parts of a 10,000th of it, the last shorter.
+	big := b.directCreate(t, "bob", 60<<30)
+	require.Equal(t, int64((60<<30+9999)/10000), big.PartSize)
 }

@@ -168,6 +168,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 		writeProblem(w, problem(http.StatusBadRequest, "bad_resume", "after / Last-Event-ID must be a whole number."))
 		return
 	}
+	addr, ok := s.underFailureLimit(w, r)
+	if !ok {
+		return
+	}
 	owner, expires, err := s.streamOwner(r)
 	if err == nil && !expires.IsZero() && !time.Now().Before(expires) {
 		// Accepted within the verifier's clock-skew leeway, but already
@@ -176,6 +180,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, one bool) {
 		err = errors.New("credentials expired")
 	}
 	if err != nil {
+		s.authFailures.Count(addr)
 		s.Logger.Debug("unauthorized stream", "path", r.URL.Path, "reason", err.Error())
 		writeProblem(w, errUnauthorized("A valid bearer token or stream ticket (?ticket=) is required."))
 		return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/events"
+	"github.com/foliohq/folio/internal/clientaddr"
 	"github.com/foliohq/folio/internal/health"
 	"github.com/foliohq/folio/internal/telemetry"
 	"github.com/foliohq/folio/storage"
@@ -56,6 +58,10 @@ type Limits struct {
 	// RenderWait is how long a request for a page image that is not
 	// rendered yet waits for it (30 s when zero).
 	RenderWait time.Duration
+	// AuthFailureLimit caps the requests per minute a client address may
+	// make without valid credentials (60 when zero); beyond it, 429
+	// before any token is checked.
+	AuthFailureLimit int
 }
 
 // Deps are the Server's collaborators.
@@ -73,6 +79,8 @@ type Deps struct {
 	Hub            *events.Hub // live events for streams
 	Limits         Limits
 	AllowedOrigins []string
+	// ClientAddr finds a request's client address (FOLIO_TRUSTED_PROXIES).
+	ClientAddr clientaddr.Resolver
 	// Dev, when set (`folio dev` only), hands out tokens at POST /v1/dev/token.
 	Dev *DevMode
 	// Web, when set, serves GET and HEAD requests no route matches outside
@@ -101,6 +109,8 @@ type Server struct {
 
 	renders singleflight.Group // on-demand renders this process waits for
 
+	authFailures *clientaddr.Limiter // requests without valid credentials, per client address
+
 	direct          *uploads.Direct          // direct-to-S3 uploads
 	tusd            *handler.UnroutedHandler // resumable uploads
 	locker          *uploads.Locker
@@ -128,6 +138,10 @@ func New(deps Deps) *Server {
 	if s.Limits.DirectMaxPending <= 0 {
 		s.Limits.DirectMaxPending = 20
 	}
+	if s.Limits.AuthFailureLimit <= 0 {
+		s.Limits.AuthFailureLimit = 60
+	}
+	s.authFailures = clientaddr.NewLimiter(s.Limits.AuthFailureLimit, time.Minute)
 	signTTL := s.Limits.PresignTTL
 	if signTTL <= 0 {
 		signTTL = 15 * time.Minute
@@ -322,8 +336,13 @@ type identityKey struct{}
 // puts the token's identity in the context (its subject is the owner).
 func (s *Server) authenticated(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		addr, ok := s.underFailureLimit(w, r)
+		if !ok {
+			return
+		}
 		id, err := s.Verifier.FromRequest(r)
 		if err != nil {
+			s.authFailures.Count(addr)
 			// The reason goes to the log at debug level, never the token.
 			s.Logger.Debug("unauthorized request", "path", r.URL.Path, "reason", err.Error())
 			writeProblem(w, errUnauthorized("A valid bearer token is required (Authorization: Bearer <JWT>)."))
@@ -331,6 +350,22 @@ func (s *Server) authenticated(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	}
+}
+
+// underFailureLimit answers 429 (and false) when the request's client
+// address made more than AuthFailureLimit requests without valid
+// credentials this minute: a flood of bad tokens costs a map lookup, not
+// a signature check each. It returns the address, to count a failure.
+func (s *Server) underFailureLimit(w http.ResponseWriter, r *http.Request) (netip.Addr, bool) {
+	addr := s.ClientAddr.Of(r)
+	if over, wait := s.authFailures.Over(addr); over {
+		p := problem(http.StatusTooManyRequests, "too_many_failures",
+			fmt.Sprintf("Too many requests without valid credentials from your address; wait %d s.", int(wait.Seconds()+1)))
+		p.retryAfter = wait
+		writeProblem(w, p)
+		return addr, false
+	}
+	return addr, true
 }
 
 func identityOf(ctx context.Context) auth.Identity { return ctx.Value(identityKey{}).(auth.Identity) }

@@ -42,7 +42,7 @@ func TestUpDownUp(t *testing.T) {
 	status, riverPending, err := migrations.StatusOf(ctx, db.Pool)
 	require.NoError(t, err)
 	require.Empty(t, riverPending)
-	require.Len(t, status, 12)
+	require.Len(t, status, 13)
 	require.True(t, status[0].Applied)
 	require.Equal(t, "00001_documents.sql", status[0].Name)
 	require.Equal(t, "00002_upload.sql", status[1].Name)
@@ -56,10 +56,11 @@ func TestUpDownUp(t *testing.T) {
 	require.Equal(t, "00010_cjk_search.sql", status[9].Name)
 	require.Equal(t, "00011_page_images.sql", status[10].Name)
 	require.Equal(t, "00012_resumable_uploads.sql", status[11].Name)
+	require.Equal(t, "00013_admin_sessions.sql", status[12].Name)
 
 	rep, err = migrations.DownTo(ctx, db.Pool, 0, nil)
 	require.NoError(t, err)
-	require.Equal(t, []int64{12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, rep.Folio, "undone newest first")
+	require.Equal(t, []int64{13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, rep.Folio, "undone newest first")
 	require.False(t, tableExists(t, db.Pool, "documents"))
 	require.True(t, tableExists(t, db.Pool, "river_job"), "River's tables are not ours to drop")
 

@@ -26,20 +26,15 @@ const (
 
 // PresignMultipart returns a URL that performs one multipart operation on
 // key (and uploadID) for ttl, for a client sending the bytes to S3
-// itself. The SDK presigns only upload-part; the others are signed here
-// the same way (SigV4 query signing, unsigned payload).
+// itself: create, list, complete or abort (parts: PresignPart). The SDK
+// presigns only upload-part; these are signed the same way (SigV4 query
+// signing, unsigned payload).
 func (s *Store) PresignMultipart(ctx context.Context, op, key, uploadID string, part int32, ttl time.Duration) (string, error) {
 	if s.presign == nil {
 		return "", errors.New("storage: presigning needs an *s3.Client")
 	}
 	if op == OpPart {
-		req, err := s.presign.PresignUploadPart(ctx, &s3.UploadPartInput{
-			Bucket: &s.bucket, Key: &key, UploadId: &uploadID, PartNumber: aws.Int32(part),
-		}, s3.WithPresignExpires(ttl))
-		if err != nil {
-			return "", fmt.Errorf("error presigning a part of %s: %w", key, err)
-		}
-		return req.URL, nil
+		return "", errors.New("storage: parts are presigned with PresignPart")
 	}
 	// The object's URL as the SDK addresses it (endpoint, path style).
 	base, err := s.presign.PresignHeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
@@ -81,6 +76,22 @@ func (s *Store) PresignMultipart(ctx context.Context, op, key, uploadID string, 
 		return "", fmt.Errorf("error presigning %s of %s: %w", op, key, err)
 	}
 	return signed, nil
+}
+
+// PresignPart returns a URL that uploads part number part of uploadID, of
+// exactly size bytes: Content-Length is signed, so S3 refuses a body of
+// any other length, and a client can store no more than it was signed for.
+func (s *Store) PresignPart(ctx context.Context, key, uploadID string, part int32, size int64, ttl time.Duration) (string, error) {
+	if s.presign == nil {
+		return "", errors.New("storage: presigning needs an *s3.Client")
+	}
+	req, err := s.presign.PresignUploadPart(ctx, &s3.UploadPartInput{
+		Bucket: &s.bucket, Key: &key, UploadId: &uploadID, PartNumber: aws.Int32(part), ContentLength: aws.Int64(size),
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("error presigning a part of %s: %w", key, err)
+	}
+	return req.URL, nil
 }
 
 // HasMultipart reports whether uploadID is an unfinished multipart upload

@@ -38,10 +38,37 @@ type Direct struct {
 
 // DirectUpload is a direct upload just made.
 type DirectUpload struct {
-	ID        uuid.UUID `json:"id"`
-	Key       string    `json:"key"`
-	URL       string    `json:"url"` // presigned CreateMultipartUpload
+	ID  uuid.UUID `json:"id"`
+	Key string    `json:"key"`
+	URL string    `json:"url"` // presigned CreateMultipartUpload, for createTTL
+	// PartSize is the size of every part but the last: the client cuts
+	// the file so (Uppy's default does: the larger of 5 MiB and a
+	// 10,000th of the file), and each part is signed for its length.
+	PartSize  int64     `json:"part_size"`
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// createTTL bounds the presigned CreateMultipartUpload: the client uses it
+// at once; a replay later makes nothing.
+const createTTL = time.Minute
+
+// minPartSize is S3's smallest part but the last.
+const minPartSize = 5 << 20
+
+// PartSize is the part size of a direct upload of size bytes: the larger
+// of 5 MiB and a 10,000th of the file, as Uppy cuts it by default.
+func PartSize(size int64) int64 {
+	return max(minPartSize, (size+maxParts-1)/maxParts)
+}
+
+// partLength is the length of part n (from 1) of a file of size bytes in
+// parts of ps; 0 when the file has no such part.
+func partLength(size, ps int64, n int32) int64 {
+	start := int64(n-1) * ps
+	if n < 1 || start >= size {
+		return 0
+	}
+	return min(ps, size-start)
 }
 
 // Errors of direct uploads (the API maps them to problems).
@@ -56,6 +83,7 @@ var (
 	ErrDirectIncomplete   = errors.New("uploads: the object is not complete")
 	ErrDirectNotPDF       = errors.New("uploads: not a PDF")
 	ErrDirectSizeMismatch = errors.New("uploads: the object is larger than declared")
+	ErrDirectPastSize     = errors.New("uploads: a part past the declared size")
 )
 
 // Create records a direct upload of size bytes for owner and presigns its
@@ -69,7 +97,7 @@ func (d *Direct) Create(ctx context.Context, owner, filename string, size int64)
 		return nil, ErrDirectTooLarge
 	}
 	id := uuid.Must(uuid.NewV7())
-	up := &DirectUpload{ID: id, Key: documents.OriginalKey(owner, id), ExpiresAt: time.Now().Add(d.Expiry)}
+	up := &DirectUpload{ID: id, Key: documents.OriginalKey(owner, id), PartSize: PartSize(size), ExpiresAt: time.Now().Add(d.Expiry)}
 	err := pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
 		// One owner's creations one at a time: the count and the quota
 		// hold under concurrent requests.
@@ -105,7 +133,7 @@ func (d *Direct) Create(ctx context.Context, owner, filename string, size int64)
 		}
 		return nil, fmt.Errorf("error recording a direct upload: %w", err)
 	}
-	if up.URL, err = d.Store.PresignMultipart(ctx, storage.OpCreate, up.Key, "", 0, d.SignTTL); err != nil {
+	if up.URL, err = d.Store.PresignMultipart(ctx, storage.OpCreate, up.Key, "", 0, min(d.SignTTL, createTTL)); err != nil {
 		return nil, err
 	}
 	return up, nil
@@ -127,8 +155,9 @@ type SignRequest struct {
 func (d *Direct) Sign(ctx context.Context, owner string, req SignRequest) (string, error) {
 	var id uuid.UUID
 	var recorded *string
-	err := d.Pool.QueryRow(ctx, `SELECT id, s3_upload_id FROM direct_uploads WHERE key = $1 AND owner = $2 AND expires_at > now()`,
-		req.Key, owner).Scan(&id, &recorded)
+	var declared int64
+	err := d.Pool.QueryRow(ctx, `SELECT id, s3_upload_id, size FROM direct_uploads WHERE key = $1 AND owner = $2 AND expires_at > now()`,
+		req.Key, owner).Scan(&id, &recorded, &declared)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", ErrDirectNotFound
 	}
@@ -144,6 +173,9 @@ func (d *Direct) Sign(ctx context.Context, owner string, req SignRequest) (strin
 		op = storage.OpList
 	case req.Method == http.MethodPut && req.PartNumber >= 1 && req.PartNumber <= maxParts:
 		op = storage.OpPart
+		if partLength(declared, PartSize(declared), req.PartNumber) == 0 {
+			return "", ErrDirectPastSize // the declared size has no such part
+		}
 	case req.Method == http.MethodPost:
 		op = storage.OpComplete
 	case req.Method == http.MethodDelete:
@@ -168,10 +200,33 @@ func (d *Direct) Sign(ctx context.Context, owner string, req SignRequest) (strin
 		if tag.RowsAffected() != 1 {
 			return d.Sign(ctx, owner, req) // recorded meanwhile: check against it
 		}
+		// Any other multipart upload on the key (the creation URL used
+		// twice) is aborted: one upload per direct upload.
+		d.abortOthers(ctx, req.Key, req.UploadID)
 	} else if *recorded != req.UploadID {
 		return "", ErrDirectUploadID
 	}
+	if op == storage.OpPart {
+		ps := PartSize(declared)
+		return d.Store.PresignPart(ctx, req.Key, req.UploadID, req.PartNumber, partLength(declared, ps, req.PartNumber), d.SignTTL)
+	}
 	return d.Store.PresignMultipart(ctx, op, req.Key, req.UploadID, req.PartNumber, d.SignTTL)
+}
+
+// abortOthers aborts every multipart upload on key but keep.
+func (d *Direct) abortOthers(ctx context.Context, key, keep string) {
+	list, err := d.Store.ListUploads(ctx, key)
+	if err != nil {
+		d.Logger.Warn("direct upload: listing multipart uploads", "key", key, "err", err)
+		return
+	}
+	for _, u := range list {
+		if u.Key == key && u.UploadID != keep {
+			if err := d.Store.AbortUpload(ctx, u); err != nil {
+				d.Logger.Warn("direct upload: aborting a second multipart upload", "key", key, "err", err)
+			}
+		}
+	}
 }
 
 // IDOfKey returns the id in a direct upload's key (its last segment).
@@ -203,6 +258,9 @@ func (d *Direct) Finalize(ctx context.Context, owner string, id uuid.UUID) (*doc
 	if err != nil {
 		return nil, err
 	}
+	// The object is complete: no other multipart upload on its key may
+	// ever complete over it (a creation URL used twice).
+	d.abortOthers(ctx, key, "")
 	fail := func(reason error) (*documents.Document, error) {
 		d.discard(ctx, id, key)
 		return nil, reason

@@ -36,17 +36,14 @@ type devOptions struct {
 	pgPort int
 	s3Port int
 	web    string
+	// Listeners, each on loopback unless told otherwise (a flag, else its
+	// variable): two stacks can run side by side on other ports.
+	httpAddr, healthAddr, adminAddr string
 }
 
 func dev(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("folio dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var opts devOptions
-	fs.StringVar(&opts.dir, "dir", "", "state folder (default: .folio at the root of the source tree, else in the current folder)")
-	fs.IntVar(&opts.pgPort, "pg-port", envInt("FOLIO_DEV_PG_PORT", 54329), "port of the local Postgres (when DATABASE_URL is unset)")
-	fs.IntVar(&opts.s3Port, "s3-port", envInt("FOLIO_DEV_S3_PORT", 7070), "port of the local versitygw (when AWS_ENDPOINT_URL_S3 is unset)")
-	fs.StringVar(&opts.web, "web", "", "folder of the built demo app served at / (default: web/demo/dist in the source tree)")
-	if err := fs.Parse(args); err != nil {
+	opts, err := parseDevFlags(args, stderr)
+	if err != nil {
 		return app.ExitUsage
 	}
 	cfg, err := config.Load()
@@ -69,6 +66,23 @@ func dev(args []string, stdout, stderr io.Writer) int {
 		return app.ExitFailed
 	}
 	return app.ExitOK
+}
+
+// parseDevFlags reads folio dev's flags; each defaults to its variable,
+// else to loopback.
+func parseDevFlags(args []string, stderr io.Writer) (devOptions, error) {
+	fs := flag.NewFlagSet("folio dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts devOptions
+	fs.StringVar(&opts.dir, "dir", "", "state folder (default: .folio at the root of the source tree, else in the current folder)")
+	fs.IntVar(&opts.pgPort, "pg-port", envInt("FOLIO_DEV_PG_PORT", 54329), "port of the local Postgres (when DATABASE_URL is unset)")
+	fs.IntVar(&opts.s3Port, "s3-port", envInt("FOLIO_DEV_S3_PORT", 7070), "port of the local versitygw (when AWS_ENDPOINT_URL_S3 is unset)")
+	fs.StringVar(&opts.web, "web", "", "folder of the built demo app served at / (default: web/demo/dist in the source tree)")
+	fs.StringVar(&opts.httpAddr, "http-addr", envOr("FOLIO_HTTP_ADDR", "127.0.0.1:8080"), "the API's and the demo's address")
+	fs.StringVar(&opts.healthAddr, "health-addr", envOr("FOLIO_HEALTH_ADDR", "127.0.0.1:8081"), "the worker's health and metrics address")
+	fs.StringVar(&opts.adminAddr, "admin-addr", envOr("FOLIO_ADMIN_ADDR", "127.0.0.1:8082"), "the admin listener's address (River UI)")
+	err := fs.Parse(args)
+	return opts, err
 }
 
 func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *slog.Logger, stdout io.Writer) error {
@@ -95,11 +109,10 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 			return err
 		}
 	}
-	// The admin surface (River UI) is on in folio dev, on this machine
-	// only, with an admin token kept next to the dev secret.
-	if os.Getenv("FOLIO_ADMIN_ADDR") == "" {
-		cfg.AdminAddr = "localhost:8082"
-	}
+	// Every listener on loopback unless moved (flags, variables). The
+	// admin surface (River UI) is on in folio dev, with an admin token
+	// kept next to the dev secret.
+	cfg.HTTPAddr, cfg.HealthAddr, cfg.AdminAddr = opts.httpAddr, opts.healthAddr, opts.adminAddr
 	if cfg.AdminAddr != "" && cfg.AdminToken == "" && cfg.AdminClaimValue == "" {
 		if cfg.AdminToken, err = stateSecret(opts.dir, devAdminTokenFile); err != nil {
 			return err

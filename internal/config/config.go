@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	neturl "net/url"
 	"os"
 	"regexp"
@@ -187,6 +188,25 @@ type Config struct {
 	// DirectMaxPending caps one owner's direct-to-S3 uploads waiting to be
 	// finalized (FOLIO_DIRECT_MAX_PENDING).
 	DirectMaxPending int
+
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client (FOLIO_TRUSTED_PROXIES: addresses or CIDR prefixes).
+	TrustedProxies []netip.Prefix
+	// AuthFailureLimit caps the requests per minute one client address
+	// may make without valid credentials, on the API and the admin
+	// listener alike; beyond it, 429 before any token is checked
+	// (FOLIO_AUTH_FAILURE_LIMIT).
+	AuthFailureLimit int
+	// AdminLoginLimit caps admin sign-in attempts per minute per client
+	// address (FOLIO_ADMIN_LOGIN_LIMIT).
+	AdminLoginLimit int
+	// AdminHosts are the host names the admin listener answers to besides
+	// loopback names and IP addresses (FOLIO_ADMIN_HOSTS): other Host
+	// headers are refused (DNS rebinding).
+	AdminHosts []string
+	// AdminSessionTTL is how long an admin's browser sign-in lasts
+	// (FOLIO_ADMIN_SESSION_TTL).
+	AdminSessionTTL time.Duration
 }
 
 // Error is a configuration error. It names the variable at fault.
@@ -228,6 +248,11 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		ResumableMaxActive:   r.integer("FOLIO_RESUMABLE_MAX_ACTIVE", 32, 1, 10_000),
 		ResumableMaxPartials: r.integer("FOLIO_RESUMABLE_MAX_PARTIALS", 64, 1, 10_000),
 		DirectMaxPending:     r.integer("FOLIO_DIRECT_MAX_PENDING", 20, 1, 100_000),
+		TrustedProxies:       r.prefixes("FOLIO_TRUSTED_PROXIES"),
+		AuthFailureLimit:     r.integer("FOLIO_AUTH_FAILURE_LIMIT", 60, 1, 1_000_000),
+		AdminLoginLimit:      r.integer("FOLIO_ADMIN_LOGIN_LIMIT", 10, 1, 1_000_000),
+		AdminHosts:           r.list("FOLIO_ADMIN_HOSTS"),
+		AdminSessionTTL:      r.duration("FOLIO_ADMIN_SESSION_TTL", 12*time.Hour),
 
 		AuthJWTSecret:  r.secret("FOLIO_AUTH_JWT_SECRET", ""),
 		AuthJWKSURL:    r.url("FOLIO_AUTH_JWKS_URL"),
@@ -508,6 +533,24 @@ func (r *reader) list(key string) []string {
 		if item = strings.TrimSpace(item); item != "" {
 			out = append(out, item)
 		}
+	}
+	return out
+}
+
+// prefixes reads a list of IP addresses and CIDR prefixes.
+func (r *reader) prefixes(key string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, item := range r.list(key) {
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			r.fail(key, "%q is not an IP address or a CIDR prefix (like 10.0.0.0/8)", item)
+			continue
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out
 }

@@ -44,6 +44,7 @@ func TestMigrateFromThreeProcesses(t *testing.T) {
 	require.Regexp(t, `9\s+00009_ocr.sql\s+applied`, st.stdout.String())
 	require.Regexp(t, `11\s+00011_page_images.sql\s+applied`, st.stdout.String())
 	require.Regexp(t, `12\s+00012_resumable_uploads.sql\s+applied`, st.stdout.String())
+	require.Regexp(t, `13\s+00013_admin_sessions.sql\s+applied`, st.stdout.String())
 	require.Contains(t, st.stdout.String(), "river: all migrations applied")
 
 	down := start(t, env, "folio", "migrate", "down", "--to", "0")
@@ -138,9 +139,10 @@ func TestDevStack(t *testing.T) {
 		requireOrSkip(t, err)
 	}
 	dir := sharedTempDir(t)
-	apiAddr, healthAddr := freeAddr(t), freeAddr(t)
-	env := []string{"FOLIO_HTTP_ADDR=" + apiAddr, "FOLIO_HEALTH_ADDR=" + healthAddr}
-	args := []string{"dev", "--dir", dir, "--pg-port", freePort(t), "--s3-port", freePort(t)}
+	apiAddr, healthAddr, adminAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	env := []string{"FOLIO_HTTP_ADDR=" + apiAddr}
+	args := []string{"dev", "--dir", dir, "--pg-port", freePort(t), "--s3-port", freePort(t),
+		"--health-addr", healthAddr, "--admin-addr", adminAddr}
 
 	for run := 1; run <= 2; run++ {
 		began := time.Now()
@@ -150,6 +152,9 @@ func TestDevStack(t *testing.T) {
 		require.Contains(t, p.stdout.String(), "Folio is running")
 		require.Contains(t, p.stdout.String(), "http://127.0.0.1:")
 		require.Contains(t, p.stdout.String(), "export T=")
+		// Every listener where it was told to be.
+		waitStatus(t, p, "http://"+healthAddr+"/healthz", 200, time.Minute)
+		require.Equal(t, http.StatusUnauthorized, status("http://"+adminAddr+"/admin/river/api/queues"))
 
 		// A token from `folio token` (the dev secret folio dev made) is
 		// accepted, and an upload goes through to a queued document.

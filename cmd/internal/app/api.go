@@ -15,6 +15,7 @@ import (
 	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/events"
+	"github.com/foliohq/folio/internal/clientaddr"
 	"github.com/foliohq/folio/internal/startstop"
 )
 
@@ -92,8 +93,10 @@ func (a *App) newAPI(hub *events.Hub, deps apiDeps) *api.Server {
 			ResumableExpiry:      cfg.ResumableExpiry,
 			ResumableMaxPartials: cfg.ResumableMaxPartials,
 			DirectMaxPending:     cfg.DirectMaxPending,
+			AuthFailureLimit:     cfg.AuthFailureLimit,
 		},
 		AllowedOrigins: cfg.AllowedOrigins,
+		ClientAddr:     clientaddr.Resolver{Trusted: cfg.TrustedProxies},
 		Dev:            a.Dev,
 		Web:            a.Web,
 	})
@@ -181,7 +184,9 @@ func (a *App) ListenAdmin(ctx context.Context) (net.Listener, error) {
 func (a *App) startAdmin(ctx context.Context, deps apiDeps) (*startstop.Service, error) {
 	cfg := a.Config
 	srv, err := admin.New(admin.Config{Token: cfg.AdminToken, Verifier: deps.verifier,
-		Claim: cfg.AdminClaim, Value: cfg.AdminClaimValue}, deps.river, a.Logger)
+		Claim: cfg.AdminClaim, Value: cfg.AdminClaimValue, Pool: a.Pool, SessionTTL: cfg.AdminSessionTTL,
+		Hosts: cfg.AdminHosts, ClientAddr: clientaddr.Resolver{Trusted: cfg.TrustedProxies},
+		LoginLimit: cfg.AdminLoginLimit, FailureLimit: cfg.AuthFailureLimit}, deps.river, a.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -209,6 +209,9 @@ export interface paths {
                             /** Format: uuid */
                             id?: string;
                             key?: string;
+                            /** @description the size of every part but the last (the larger of 5 MiB and a 10,000th of the file, as Uppy cuts it by default): each part is signed for its length */
+                            part_size?: number;
+                            /** @description presigned CreateMultipartUpload, for one minute */
                             url?: string;
                         };
                     };
@@ -288,7 +291,7 @@ export interface paths {
         put?: never;
         /**
          * Presign one multipart request of a direct upload
-         * @description Body: Uppy's signRequest argument `{method, key, uploadId, partNumber}`. Signed: GET (list parts), PUT with partNumber 1–10000 (a part), POST (complete), DELETE (abort), for a key of the caller's direct uploads and the one multipart upload made on it.
+         * @description Body: Uppy's signRequest argument `{method, key, uploadId, partNumber}`. Signed: GET (list parts), PUT of a part within the declared size (its Content-Length signed: parts of `part_size`), POST (complete), DELETE (abort), for a key of the caller's direct uploads and the one multipart upload made on it (a second one made on the key is aborted).
          */
         post: {
             parameters: {
@@ -323,6 +326,7 @@ export interface paths {
                 401: components["responses"]["Problem"];
                 403: components["responses"]["Problem"];
                 404: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
                 503: components["responses"]["Problem"];
             };
         };

@@ -59,7 +59,7 @@ export function UppyPage() {
       const direct = client.directUploads();
       uppy.use(AwsS3, {
         shouldUseMultipart: true, // Folio signs multipart uploads only
-        getChunkSize: () => 5 * 1024 * 1024, // S3's smallest part: the most resume points
+        getChunkSize: (file) => direct.getChunkSize(file), // Folio signs each part for its length
         generateObjectKey: (file) => direct.generateObjectKey({ name: file.name ?? "document.pdf", size: file.size }),
         signRequest: (req) => direct.signRequest(req),
       });
