@@ -34,17 +34,18 @@ func tusHead(t *testing.T, url, tok string) *http.Response {
 
 // tusStep is what web/e2e/tus-conformance.mjs prints for a step.
 type tusStep struct {
-	Statuses   []int   `json:"statuses"`
-	Patches    []int64 `json:"patches"`
-	DocumentID string  `json:"documentId"`
-	URL        string  `json:"url"`
-	FirstURL   string  `json:"firstUrl"`
-	Error      string  `json:"error"`
-	Status     int     `json:"status"`
-	SHA256     string  `json:"sha256"`
-	Size       int64   `json:"size"`
-	StoppedAt  int64   `json:"stoppedAt"`
-	Offset     int64   `json:"offset"`
+	Statuses   []int    `json:"statuses"`
+	Patches    []int64  `json:"patches"`
+	DocumentID string   `json:"documentId"`
+	URL        string   `json:"url"`
+	FirstURL   string   `json:"firstUrl"`
+	Error      string   `json:"error"`
+	Status     int      `json:"status"`
+	SHA256     string   `json:"sha256"`
+	Size       int64    `json:"size"`
+	StoppedAt  int64    `json:"stoppedAt"`
+	Offset     int64    `json:"offset"`
+	Methods    []string `json:"methods"`
 }
 
 // runTusStep runs one step of the conformance script with stock
@@ -120,6 +121,14 @@ func TestTusJsClientConformance(t *testing.T) {
 		requireClean("resume " + protocol)
 	}
 
+	// overridePatchMethod: PATCHes sent as POSTs with X-HTTP-Method-Override.
+	ov := runTusStep(t, apiURL, tok, "resume", "tus-v1", "override")
+	require.Empty(t, ov.Error, "overridePatchMethod")
+	require.NotContains(t, ov.Methods, "PATCH", "every PATCH went as a POST")
+	require.Equal(t, ov.SHA256, documentSHA(ov.DocumentID), "overridePatchMethod: byte-identical")
+	require.Equal(t, ov.FirstURL, ov.URL, "overridePatchMethod: the same upload went on")
+	requireClean("resume with overridePatchMethod")
+
 	par := runTusStep(t, apiURL, tok, "parallel")
 	require.Empty(t, par.Error)
 	require.Equal(t, par.SHA256, documentSHA(par.DocumentID), "parallel uploads concatenated in order")
@@ -168,8 +177,15 @@ func TestTusJsClientConformance(t *testing.T) {
 	require.Positive(t, term.Offset)
 	requireClean("terminate")
 
-	// Not a PDF: 415 on the first chunk, nothing kept.
-	np := runTusStep(t, apiURL, tok, "not-pdf")
-	require.Equal(t, http.StatusUnsupportedMediaType, np.Status, np.Error)
-	requireClean("not a pdf")
+	// Not a PDF: 415 on the first chunk, nothing kept; through the IETF
+	// drafts too (refused after the 104, never a 2xx).
+	for _, protocol := range []string{"tus-v1", "ietf-draft-03", "ietf-draft-05"} {
+		np := runTusStep(t, apiURL, tok, "not-pdf", protocol)
+		require.Equal(t, http.StatusUnsupportedMediaType, np.Status, "%s: %s", protocol, np.Error)
+		for _, st := range np.Statuses {
+			require.False(t, st >= 200 && st < 300 && st != http.StatusCreated, "%s: refused, never a success: %v", protocol, np.Statuses)
+		}
+		require.Empty(t, np.DocumentID, protocol)
+		requireClean("not a pdf, " + protocol)
+	}
 }

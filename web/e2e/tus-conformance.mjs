@@ -45,10 +45,10 @@ function run(file, options) {
 
 // Starts an upload, sends its first chunk and stops: resolves with its URL
 // and the offset the server holds.
-function startAndStop(file, chunkSize, protocol) {
+function startAndStop(file, chunkSize, protocol, overridePatchMethod) {
   return new Promise((resolve, reject) => {
     const upload = new tus.Upload(file, {
-      endpoint, chunkSize, protocol: protocol ?? 'tus-v1',
+      endpoint, chunkSize, protocol: protocol ?? 'tus-v1', overridePatchMethod: Boolean(overridePatchMethod),
       headers: { Authorization: `Bearer ${token}` },
       metadata: { filename: 'interrupted.pdf' },
       onChunkComplete(_size, accepted) {
@@ -66,14 +66,21 @@ async function main() {
     case 'resume': {
       // Interrupted after the first chunk, resumed by a new client from
       // the URL alone (what a page reload or a new process does).
+      // With "override": every PATCH goes as a POST with
+      // X-HTTP-Method-Override (for proxies that drop PATCH).
       const protocol = args[0] || 'tus-v1';
+      const overridePatchMethod = args[1] === 'override';
       const file = pdf(20 * 1024 * 1024 + 4321);
-      const stopped = await startAndStop(file, 7 * 1024 * 1024, protocol);
+      const stopped = await startAndStop(file, 7 * 1024 * 1024, protocol, overridePatchMethod);
       let resumedFrom = -1;
+      const methods = [];
       const seen = await run(file, {
-        uploadUrl: stopped.url, protocol, chunkSize: 7 * 1024 * 1024,
+        uploadUrl: stopped.url, protocol, chunkSize: 7 * 1024 * 1024, overridePatchMethod,
         onProgress(sent) { if (resumedFrom < 0) resumedFrom = sent; },
+        onBeforeRequest(req) { methods.push(req.getMethod()); },
       });
+      seen.patches = overridePatchMethod ? [] : seen.patches;
+      seen.methods = methods;
       return { ...seen, sha256: sha256(file), size: file.length, stoppedAt: stopped.offset, firstUrl: stopped.url };
     }
     case 'parallel': {
@@ -139,8 +146,10 @@ async function main() {
       return stopped;
     }
     case 'not-pdf': {
+      // args[0]: the protocol (an IETF draft sends the bytes with the
+      // creation, after the server's 104).
       const file = Buffer.alloc(50_000, 'x');
-      return run(file, { retryDelays: [] });
+      return run(file, { retryDelays: [], protocol: args[0] || 'tus-v1' });
     }
     default:
       throw new Error(`unknown step ${step}`);
