@@ -54,6 +54,24 @@ func (s *Server) pageImage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if img == nil {
+		// Nothing is queued for a document not parsed yet (its page count
+		// is not known, and its thumbnails are on their way), nor beyond an
+		// owner's share of the render queue.
+		if !requireDone(w, doc) {
+			return
+		}
+		backlog, err := jobargs.Backlog(r.Context(), s.Pool, jobargs.QueueRender, owner)
+		if err != nil {
+			s.writeError(w, err)
+			return
+		}
+		if backlog >= s.Limits.RenderMaxQueued {
+			p := problem(http.StatusTooManyRequests, "render_busy",
+				fmt.Sprintf("You have %d page images being drawn already; ask again when they are done.", backlog))
+			p.retryAfter = 2 * time.Second
+			writeProblem(w, p)
+			return
+		}
 		if img, err = s.awaitRender(r.Context(), owner, id, n, width); err != nil {
 			s.renderError(w, r, err)
 			return
@@ -132,7 +150,11 @@ func (s *Server) awaitRender(ctx context.Context, owner string, id uuid.UUID, pa
 		// Not the first caller's context: its leaving must not fail the rest.
 		wctx, cancel := context.WithTimeoutCause(context.WithoutCancel(ctx), s.renderWait(), errRenderWait)
 		defer cancel()
-		res, err := s.River.Insert(wctx, jobargs.RenderArgs{DocumentID: id, Page: page, Width: width}, nil)
+		opts, err := jobargs.FairOpts(wctx, s.Pool, jobargs.QueueRender, owner, nil)
+		if err != nil {
+			return nil, err
+		}
+		res, err := s.River.Insert(wctx, jobargs.RenderArgs{DocumentID: id, Page: page, Width: width, Owner: owner}, opts)
 		if err != nil {
 			return nil, fmt.Errorf("error enqueueing render: %w", err)
 		}

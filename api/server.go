@@ -58,6 +58,9 @@ type Limits struct {
 	// RenderWait is how long a request for a page image that is not
 	// rendered yet waits for it (30 s when zero).
 	RenderWait time.Duration
+	// RenderMaxQueued caps one owner's on-demand renders waiting or
+	// running (16 when zero): beyond, 429 render_busy.
+	RenderMaxQueued int
 	// AuthFailureLimit caps the requests per minute a client address may
 	// make without valid credentials (60 when zero); beyond it, 429
 	// before any token is checked.
@@ -137,6 +140,9 @@ func New(deps Deps) *Server {
 	}
 	if s.Limits.DirectMaxPending <= 0 {
 		s.Limits.DirectMaxPending = 20
+	}
+	if s.Limits.RenderMaxQueued <= 0 {
+		s.Limits.RenderMaxQueued = 16
 	}
 	if s.Limits.AuthFailureLimit <= 0 {
 		s.Limits.AuthFailureLimit = 60

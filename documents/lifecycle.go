@@ -89,8 +89,13 @@ func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, quotaBytes
 	if err := insert(ctx, tx, doc); err != nil {
 		return err
 	}
-	// The parse carries this trace on: its job's metadata holds it.
-	if _, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: doc.ID}, &river.InsertOpts{Metadata: tracing.Inject(ctx)}); err != nil {
+	// The parse carries this trace on: its job's metadata holds it; its
+	// priority comes from the owner's backlog (fair share).
+	opts, err := jobargs.FairOpts(ctx, tx, jobargs.QueueParse, doc.Owner, &river.InsertOpts{Metadata: tracing.Inject(ctx)})
+	if err != nil {
+		return err
+	}
+	if _, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: doc.ID, Owner: doc.Owner}, opts); err != nil {
 		return fmt.Errorf("error enqueueing parse: %w", err)
 	}
 	return appendEvent(ctx, tx, doc.ID, events.DocumentQueuedData{Filename: doc.Filename, SizeBytes: doc.SizeBytes})
@@ -114,7 +119,11 @@ func Reparse(ctx context.Context, pool *pgxpool.Pool, q Queue, owner string, id 
 			pages_done = 0, updated_at = now() WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("error requeueing document: %w", err)
 		}
-		res, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: id}, &river.InsertOpts{Metadata: tracing.Inject(ctx)})
+		opts, err := jobargs.FairOpts(ctx, tx, jobargs.QueueParse, owner, &river.InsertOpts{Metadata: tracing.Inject(ctx)})
+		if err != nil {
+			return err
+		}
+		res, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: id, Owner: owner}, opts)
 		if err != nil {
 			return fmt.Errorf("error enqueueing parse: %w", err)
 		}

@@ -196,3 +196,25 @@ func FailCanceledOCR(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64) er
 	}
 	return failOCR(ctx, tx, id, gen, FailureCanceled)
 }
+
+// YieldOCR puts generation gen's running OCR back to pending after a
+// slice that gave its slot to another owner's OCR (fair share), with an
+// ocr.progress of the pages read so far. Its job is snoozed: the pages
+// left are read when its turn comes again.
+func YieldOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := RequeueOCR(ctx, tx, id, gen); err != nil {
+			return err
+		}
+		var done, total int
+		err := tx.QueryRow(ctx, `SELECT ocr_pages_done, coalesce(ocr_pages, 0) FROM documents WHERE id = $1 AND parse_generation = $2`,
+			id, gen).Scan(&done, &total)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("error reading OCR progress: %w", err)
+		}
+		return appendEvent(ctx, tx, id, events.OCRProgressData{PagesDone: done, PagesTotal: total})
+	})
+}

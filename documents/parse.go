@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -13,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/foliohq/folio/events"
+	"github.com/foliohq/folio/internal/pg"
 	"github.com/foliohq/folio/internal/tracing"
 	"github.com/foliohq/folio/pdf/pdftype"
 )
@@ -89,7 +91,8 @@ func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64
 		// done already or older than the document's generation.
 		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'parsing', parse_generation = $2, parse_stage = $3,
 			failure_code = NULL, failure_message = NULL, ocr_status = NULL, ocr_pages = NULL, ocr_pages_done = 0,
-			pages_rendered = 0, updated_at = now()
+			pages_rendered = 0, updated_at = now(),
+			parse_ms = CASE WHEN parse_generation = $2 THEN parse_ms ELSE 0 END
 			WHERE id = $1 AND (parse_generation IS NULL OR parse_generation < $2
 				OR (parse_generation = $2 AND status <> 'done'))`, id, gen, StageReading)
 		if err != nil {
@@ -276,5 +279,36 @@ func RequeueParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int
 	defer tracing.End(span, &err)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		return requeue(ctx, tx, id, gen, events.ParseRequeuedData{Why: why, Attempt: attempt})
+	})
+}
+
+// ParseSpent is the time the runs of generation gen's parse used so far
+// (a parse cut into slices spends one budget across them).
+func ParseSpent(ctx context.Context, db pg.DBTX, id uuid.UUID, gen int64) (time.Duration, error) {
+	var ms int64
+	err := db.QueryRow(ctx, `SELECT parse_ms FROM documents WHERE id = $1 AND parse_generation = $2`, id, gen).Scan(&ms)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("error reading the parse's time: %w", err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// YieldParse puts generation gen's parse back to queued after a slice
+// that gave its slot to another owner's work (its job is snoozed: it runs
+// again behind that work, resuming where this run stopped), adds what the
+// run used to the parse's time, and announces it (parse.requeued,
+// fair_share).
+func YieldParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, spent time.Duration) (err error) {
+	ctx, span := tracing.Start(ctx, "documents.YieldParse", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
+	defer tracing.End(span, &err)
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE documents SET parse_ms = parse_ms + $3 WHERE id = $1 AND parse_generation = $2`,
+			id, gen, spent.Milliseconds()); err != nil {
+			return fmt.Errorf("error recording the parse's time: %w", err)
+		}
+		return requeue(ctx, tx, id, gen, events.ParseRequeuedData{Why: events.RequeuedFairShare})
 	})
 }

@@ -51,6 +51,7 @@ const (
 	RequeuedRetry      = "retry"       // a transient failure; River retries
 	RequeuedDraining   = "draining"    // its worker is stopping
 	RequeuedWorkerLost = "worker_lost" // its worker stopped heartbeating
+	RequeuedFairShare  = "fair_share"  // it gave its slot to another owner's work for a while
 )
 
 // ParseRequeuedData is the data of parse.requeued: the parse went back to

@@ -42,6 +42,9 @@ type Deps struct {
 	// other widths in render jobs (RenderConcurrency at once).
 	Renderer          *PageRenderer
 	RenderConcurrency int
+	// Slice is how long a parse or an OCR may hold its slot while another
+	// owner's job waits in its queue (fair share); 0: unbounded.
+	Slice time.Duration
 }
 
 // Workers registers every Folio worker.
@@ -51,13 +54,14 @@ func Workers(deps Deps) *river.Workers {
 	river.AddWorker(workers, &PruneEventsWorker{Pool: deps.Pool, Retention: deps.EventRetention})
 	river.AddWorker(workers, &ParseWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.Sandbox, Logger: deps.Logger,
 		ProgressInterval: deps.ProgressInterval, Draining: deps.Draining, Metrics: deps.ParseMetrics, OCR: deps.OCR != nil,
-		Renderer: deps.Renderer})
+		Renderer: deps.Renderer, Slice: deps.Slice})
 	if deps.Renderer != nil {
 		river.AddWorker(workers, &RenderWorker{Renderer: deps.Renderer, Logger: deps.Logger})
 	}
 	if deps.OCR != nil {
 		river.AddWorker(workers, &OCRWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.OCRSandbox, Tools: *deps.OCR,
-			Logger: deps.Logger, ProgressInterval: deps.ProgressInterval, Draining: deps.Draining, Metrics: deps.OCRMetrics})
+			Logger: deps.Logger, ProgressInterval: deps.ProgressInterval, Draining: deps.Draining, Metrics: deps.OCRMetrics,
+			Slice: deps.Slice})
 	}
 	return workers
 }

@@ -40,6 +40,10 @@ type OCRWorker struct {
 	Draining func() bool
 	// Metrics, when set, count and time pages.
 	Metrics *OCRMetrics
+	// Slice is how long a run may hold its slot while another owner's
+	// job waits (fair share): it stops after the page in hand; 0: as long
+	// as it needs.
+	Slice time.Duration
 }
 
 // Timeout gives an attempt the sandbox's time plus room for S3 and
@@ -67,7 +71,10 @@ func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (
 	if len(pages) > 0 {
 		open := func(ctx context.Context) (io.ReadCloser, error) { return w.Store.Get(ctx, key) }
 		lastEvent, lastPage := time.Time{}, time.Now()
+		_, sl := watchSlice(ctx, w.Pool, w.Slice, jobargs.QueueOCR, job.Args.Owner, false)
+		read := 0
 		stats, err := w.Sandbox.OCR(ctx, open, pages, w.Tools, func(p sandbox.OCRPage) error {
+			read++
 			w.Metrics.observe(p.Code != "", time.Since(lastPage))
 			lastPage = time.Now()
 			r := documents.OCRResult{Number: p.Number, Text: p.Text, Confidence: p.Confidence, Failure: p.Code}
@@ -81,8 +88,21 @@ func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (
 			if announce {
 				lastEvent = time.Now()
 			}
+			if sl.Over() && read < len(pages) {
+				return ErrYield
+			}
 			return nil
 		})
+		sl.end()
+		if errors.Is(err, ErrYield) {
+			// Another owner's OCR waits: the pages read are stored; the
+			// rest are read when this job's turn comes again.
+			if rerr := documents.YieldOCR(ctx, w.Pool, id, gen); rerr != nil {
+				return w.retry(ctx, job, rerr)
+			}
+			log.Info("ocr: slice over, another owner's OCR waits: back in the queue", "pages_read", read, "pages_left", len(pages)-read)
+			return river.JobSnooze(0)
+		}
 		if err != nil {
 			return w.retry(ctx, job, err)
 		}
@@ -121,12 +141,17 @@ func (w *OCRWorker) retry(ctx context.Context, job *river.Job[jobargs.OCRArgs], 
 }
 
 // enqueueOCR inserts the OCR job of a parse generation in the parse's
-// last transaction, through the River client working the parse.
-func enqueueOCR(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64) error {
+// last transaction, through the River client working the parse, with the
+// priority of the owner's OCR backlog (fair share).
+func enqueueOCR(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64, owner string) error {
 	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
 	if err != nil {
 		return err
 	}
-	_, err = client.InsertTx(ctx, tx, jobargs.OCRArgs{DocumentID: id, Generation: gen}, nil)
+	opts, err := jobargs.FairOpts(ctx, tx, jobargs.QueueOCR, owner, nil)
+	if err != nil {
+		return err
+	}
+	_, err = client.InsertTx(ctx, tx, jobargs.OCRArgs{DocumentID: id, Generation: gen, Owner: owner}, opts)
 	return err
 }

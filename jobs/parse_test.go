@@ -51,14 +51,20 @@ func setupParse(t *testing.T) *parseBundle {
 // returns its id.
 func (b *parseBundle) document(t *testing.T, data []byte) uuid.UUID {
 	t.Helper()
+	return b.documentOf(t, "alice", data)
+}
+
+// documentOf is document for another owner.
+func (b *parseBundle) documentOf(t *testing.T, owner string, data []byte) uuid.UUID {
+	t.Helper()
 	ctx := context.Background()
 	id := uuid.Must(uuid.NewV7())
-	key := documents.OriginalKey("alice", id)
+	key := documents.OriginalKey(owner, id)
 	_, err := b.bucket.Store.Put(ctx, key, bytes.NewReader(data), storage.PutOptions{})
 	require.NoError(t, err)
 	sum := sha256.Sum256(data)
 	require.NoError(t, documents.Create(ctx, b.db.Pool, b.client, &documents.Document{
-		ID: id, Owner: "alice", Filename: "a.pdf",
+		ID: id, Owner: owner, Filename: "a.pdf",
 		SizeBytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), S3Key: key,
 	}, 1<<40))
 	return id

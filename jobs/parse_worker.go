@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"go.opentelemetry.io/otel/attribute"
@@ -48,6 +50,9 @@ type ParseWorker struct {
 	// Renderer, when set, draws every page's thumbnail after its text is
 	// extracted (the parse's rendering stage).
 	Renderer *PageRenderer
+	// Slice is how long a run may hold its slot while another owner's
+	// job waits (fair share); 0: as long as it needs.
+	Slice time.Duration
 }
 
 // flushPages bounds how many pages wait in memory before being written.
@@ -110,6 +115,16 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	if err != nil {
 		return w.transient(ctx, job, err)
 	}
+	// One time budget for every slice of this parse.
+	spent, err := documents.ParseSpent(ctx, w.Pool, id, gen)
+	if err != nil {
+		return w.transient(ctx, job, err)
+	}
+	remaining := w.Sandbox.Timeout - spent
+	if remaining <= 0 {
+		return w.permanent(ctx, job, log, "time_limit", fmt.Sprintf("Parsing took longer than the limit of %s.", w.Sandbox.Timeout))
+	}
+	runStart := time.Now()
 	obj, err := w.Store.Get(ctx, doc.S3Key)
 	if err != nil {
 		return w.transient(ctx, job, err)
@@ -145,9 +160,13 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	}
 	started := time.Now()
 	var stats sandbox.Stats
-	sctx, sspan := tracing.Start(ctx, "sandbox.run", attribute.Int("folio.first_page", firstPage))
+	// The text: cut at once when the slice is over (the pages reported
+	// are kept; the page in hand is read again next time).
+	textCtx, textSlice := watchSlice(ctx, w.Pool, w.Slice, jobargs.QueueParse, job.Args.Owner, true)
+	sctx, sspan := tracing.Start(textCtx, "sandbox.run", attribute.Int("folio.first_page", firstPage))
 	res, err := w.Sandbox.Run(sctx, src, firstPage, sandbox.Handler{
-		Finished: func(s sandbox.Stats) { stats = s },
+		Remaining: remaining,
+		Finished:  func(s sandbox.Stats) { stats = s },
 		Started: func(n int) error {
 			lastEvent = time.Now()
 			return documents.SetPageCount(ctx, w.Pool, id, gen, n, firstPage-1)
@@ -170,6 +189,11 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 		},
 	})
 	tracing.End(sspan, &err)
+	textSlice.end()
+	yielded := textSlice.Over() && errors.Is(err, ErrYield)
+	if yielded {
+		err = nil // what the child reported is kept below; the run stops after it
+	}
 	if digest != nil && digest.n == doc.SizeBytes {
 		if serr := documents.SetSHA256(ctx, w.Pool, id, hex.EncodeToString(digest.h.Sum(nil))); serr != nil {
 			log.Warn("parse: recording the SHA-256", "err", serr)
@@ -178,9 +202,23 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	if err == nil {
 		err = flush()
 	}
+	if err == nil && yielded {
+		return w.yield(ctx, job, log, time.Since(runStart), pagesDone)
+	}
 	rendered := 0
 	if err == nil && w.Renderer != nil {
-		rendered, err = w.Renderer.thumbnails(ctx, doc, gen, res.PageCount, w.ProgressInterval)
+		// The thumbnails: given back between pages once the slice (what
+		// is left of it) is over.
+		left := time.Duration(0) // never over
+		if w.Slice > 0 {
+			left = max(w.Slice-time.Since(runStart), time.Millisecond)
+		}
+		_, drawSlice := watchSlice(ctx, w.Pool, left, jobargs.QueueParse, job.Args.Owner, false)
+		rendered, err = w.Renderer.thumbnails(ctx, doc, gen, res.PageCount, w.ProgressInterval, drawSlice.Over)
+		drawSlice.end()
+		if errors.Is(err, ErrYield) {
+			return w.yield(ctx, job, log, time.Since(runStart), pagesDone)
+		}
 	}
 	if err != nil && ctx.Err() != nil && w.Draining != nil && w.Draining() && len(pending) > 0 {
 		// Handed back while draining: keep the pages the child finished, so
@@ -199,7 +237,9 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	case err == nil:
 		var ocr documents.EnqueueOCR
 		if w.OCR {
-			ocr = enqueueOCR
+			ocr = func(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64) error {
+				return enqueueOCR(ctx, tx, id, gen, doc.Owner)
+			}
 		}
 		ok, ferr := documents.FinishParse(ctx, w.Pool, id, gen, res.PageCount, summaryOf(res), nonNil(res.Outline), ocr)
 		if ferr != nil {
@@ -219,6 +259,19 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	}
 	w.Metrics.observe(attemptOutcome(ctx, w.Draining), time.Since(started), 0)
 	return w.transient(ctx, job, err)
+}
+
+// yield ends a slice that gives its slot to another owner's work: the
+// document goes back to queued (parse.requeued, fair_share) with what this
+// run used added to the parse's time, and the job is snoozed behind that
+// work (no attempt counted); its next run goes on where this one stopped.
+func (w *ParseWorker) yield(ctx context.Context, job *river.Job[jobargs.ParseArgs], log *slog.Logger, spent time.Duration, pagesDone int) error {
+	if err := documents.YieldParse(ctx, w.Pool, job.Args.DocumentID, job.ID, spent); err != nil {
+		return w.transient(ctx, job, err)
+	}
+	log.Info("parse: slice over, another owner's work waits: back in the queue", "pages_done", pagesDone, "slice", spent.String())
+	w.Metrics.observe("yielded", spent, 0)
+	return river.JobSnooze(0)
 }
 
 // attemptOutcome names an attempt that will run again: handed back by a

@@ -89,7 +89,7 @@ func (r *PageRenderer) render(ctx context.Context, doc *documents.Document, page
 // thumbnails is the parse's rendering stage: every page of generation gen
 // that has no thumbnail by this renderer yet gets one (or its reason),
 // with progress as they come.
-func (r *PageRenderer) thumbnails(ctx context.Context, doc *documents.Document, gen int64, pageCount int, interval time.Duration) (int, error) {
+func (r *PageRenderer) thumbnails(ctx context.Context, doc *documents.Document, gen int64, pageCount int, interval time.Duration, over func() bool) (int, error) {
 	have, err := documents.RenderedPages(ctx, r.Pool, doc.ID, jobargs.ThumbnailWidth, sandbox.Renderer)
 	if err != nil {
 		return 0, err
@@ -105,15 +105,25 @@ func (r *PageRenderer) thumbnails(ctx context.Context, doc *documents.Document, 
 		return 0, err
 	}
 	last := time.Now()
+	drawn := 0
 	_, err = r.render(ctx, doc, todo, jobargs.ThumbnailWidth, func(documents.PageImage) error {
 		rendered++
+		drawn++
+		if over() && rendered < pageCount {
+			// The slice is over: the count goes out, and the run stops
+			// here (fair share); the next draws only what is missing.
+			if err := documents.SetPagesRendered(ctx, r.Pool, doc.ID, gen, rendered, pageCount, true); err != nil {
+				return err
+			}
+			return ErrYield
+		}
 		if time.Since(last) < interval && rendered < pageCount {
 			return nil // the count and its event go out at most every interval
 		}
 		last = time.Now()
 		return documents.SetPagesRendered(ctx, r.Pool, doc.ID, gen, rendered, pageCount, true)
 	})
-	return len(todo), err
+	return drawn, err
 }
 
 // RenderWorker draws one page image on demand (a width the parse does not

@@ -162,6 +162,13 @@ type Config struct {
 	// RenderWait is how long a request for a page image not rendered yet
 	// waits for it before answering 503 (FOLIO_RENDER_WAIT).
 	RenderWait time.Duration
+	// RenderMaxQueued caps one owner's on-demand renders waiting or
+	// running (FOLIO_RENDER_MAX_QUEUED).
+	RenderMaxQueued int
+	// FairSlice is how long a parse or an OCR may hold its worker slot
+	// while another owner's job waits in its queue (FOLIO_FAIR_SLICE; 0:
+	// unbounded).
+	FairSlice time.Duration
 
 	// EventRetention is how long document events are kept for replay
 	// (FOLIO_EVENT_RETENTION).
@@ -288,6 +295,8 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		RenderTimeout:     r.duration("FOLIO_RENDER_TIMEOUT", 10*time.Minute),
 		RenderCacheDir:    r.str("FOLIO_RENDER_CACHE_DIR", ""),
 		RenderWait:        r.duration("FOLIO_RENDER_WAIT", 30*time.Second),
+		RenderMaxQueued:   r.integer("FOLIO_RENDER_MAX_QUEUED", 16, 1, 100_000),
+		FairSlice:         r.durationOrZero("FOLIO_FAIR_SLICE", 15*time.Second),
 		EventRetention:    r.duration("FOLIO_EVENT_RETENTION", 7*24*time.Hour),
 
 		QueueMetricsInterval: r.duration("FOLIO_QUEUE_METRICS_INTERVAL", 5*time.Second),

@@ -45,6 +45,7 @@ func TestMigrateFromThreeProcesses(t *testing.T) {
 	require.Regexp(t, `11\s+00011_page_images.sql\s+applied`, st.stdout.String())
 	require.Regexp(t, `12\s+00012_resumable_uploads.sql\s+applied`, st.stdout.String())
 	require.Regexp(t, `13\s+00013_admin_sessions.sql\s+applied`, st.stdout.String())
+	require.Regexp(t, `14\s+00014_fair_share.sql\s+applied`, st.stdout.String())
 	require.Contains(t, st.stdout.String(), "river: all migrations applied")
 
 	down := start(t, env, "folio", "migrate", "down", "--to", "0")

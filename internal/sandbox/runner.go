@@ -65,6 +65,10 @@ type Handler struct {
 	Page    func(pdf.Page) error
 	// Finished receives the child's resource use once it has exited.
 	Finished func(Stats)
+	// Remaining, when positive and below the Runner's Timeout, is what is
+	// left of it for this run: a parse cut into slices spends one budget
+	// across its runs (time_limit still names the whole Timeout).
+	Remaining time.Duration
 }
 
 // Stats is what one child used.
@@ -78,7 +82,11 @@ const maxLine = 64 << 20
 
 // Run parses the PDF read from input in a child, starting at firstPage.
 func (r *Runner) Run(ctx context.Context, input io.Reader, firstPage int, h Handler) (*pdf.Result, error) {
-	cpu := uint64(r.Timeout/time.Second) + 1
+	limit := r.Timeout
+	if h.Remaining > 0 && h.Remaining < limit {
+		limit = h.Remaining
+	}
+	cpu := uint64(limit/time.Second) + 1
 	args := []string{childArg,
 		"-memory-limit", strconv.FormatInt(r.MemoryLimit, 10),
 		"-cpu-seconds", strconv.FormatUint(cpu, 10),
@@ -89,7 +97,7 @@ func (r *Runner) Run(ctx context.Context, input io.Reader, firstPage int, h Hand
 		result  *pdf.Result
 		failure *Failure
 	)
-	out, err := r.exchange(ctx, args, input, func(m message) error {
+	out, err := r.exchange(ctx, args, input, limit, func(m message) error {
 		switch m.Type {
 		case "started":
 			if h.Started != nil {
@@ -136,11 +144,11 @@ type outcome struct {
 	timedOut bool   // Timeout ran out
 }
 
-// exchange runs a child with args, feeds it input, and hands each report
-// line to handle. An error from handle stops the child and is returned;
+// exchange runs a child with args for at most limit, feeds it input, and
+// hands each report line to handle. An error from handle stops the child and is returned;
 // so are a failure to read input and the caller's cancellation. Anything
 // else is in the outcome for the caller to judge.
-func (r *Runner) exchange(ctx context.Context, args []string, input io.Reader, handle func(message) error) (outcome, error) {
+func (r *Runner) exchange(ctx context.Context, args []string, input io.Reader, limit time.Duration, handle func(message) error) (outcome, error) {
 	exe := r.Exe
 	if exe == "" {
 		var err error
@@ -153,7 +161,7 @@ func (r *Runner) exchange(ctx context.Context, args []string, input io.Reader, h
 		return outcome{}, err
 	}
 
-	runCtx, cancel := context.WithTimeout(ctx, r.Timeout)
+	runCtx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	stop := context.AfterFunc(runCtx, kill)

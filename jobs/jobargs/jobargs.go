@@ -21,6 +21,8 @@ const ParseMaxAttempts = 5
 // ParseArgs are the arguments of the parse job of one document.
 type ParseArgs struct {
 	DocumentID uuid.UUID `json:"document_id" river:"unique"`
+	// Owner is the document's owner: fair share counts jobs by it.
+	Owner string `json:"owner,omitempty"`
 }
 
 // KindParse is the parse job's kind.
@@ -58,6 +60,7 @@ const KindOCR = "ocr"
 type OCRArgs struct {
 	DocumentID uuid.UUID `json:"document_id" river:"unique"`
 	Generation int64     `json:"generation" river:"unique"`
+	Owner      string    `json:"owner,omitempty"`
 }
 
 // Kind is the job kind.
@@ -93,6 +96,7 @@ type RenderArgs struct {
 	DocumentID uuid.UUID `json:"document_id" river:"unique"`
 	Page       int       `json:"page" river:"unique"`
 	Width      int       `json:"width" river:"unique"`
+	Owner      string    `json:"owner,omitempty"`
 }
 
 // Kind is the job kind.

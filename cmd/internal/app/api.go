@@ -90,6 +90,7 @@ func (a *App) newAPI(hub *events.Hub, deps apiDeps) *api.Server {
 			TicketRateLimit:      cfg.TicketRateLimit,
 			MaxStreamsPerOwner:   cfg.MaxStreamsPerOwner,
 			RenderWait:           cfg.RenderWait,
+			RenderMaxQueued:      cfg.RenderMaxQueued,
 			ResumableExpiry:      cfg.ResumableExpiry,
 			ResumableMaxPartials: cfg.ResumableMaxPartials,
 			DirectMaxPending:     cfg.DirectMaxPending,

@@ -54,6 +54,7 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 		OCRMetrics:        jobs.NewOCRMetrics(a.Metrics.Registry),
 		Renderer:          render,
 		RenderConcurrency: cfg.RenderConcurrency,
+		Slice:             cfg.FairSlice,
 	}, cfg.WorkerConcurrency)
 	if err != nil {
 		return err
