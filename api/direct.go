@@ -105,6 +105,11 @@ func (s *Server) writeDirectError(w http.ResponseWriter, err error) {
 	case errors.Is(err, uploads.ErrDirectSizeMismatch):
 		p = problem(http.StatusRequestEntityTooLarge, "larger_than_declared", "The object is larger than the size declared (or the upload limit). It was deleted.")
 	default:
+		var limited *uploads.RateLimitedError
+		if errors.As(err, &limited) {
+			p = s.problemFor(err)
+			break
+		}
 		s.Logger.Error("direct upload", "err", err)
 		p = errStorage
 	}

@@ -322,3 +322,34 @@ func TestRefusedStreamKeepsItsTicket(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "and used once")
 }
+
+// TestDeferredLengthUploadCountsAsItGrows: an upload whose length is not
+// declared counts what it holds against the quota: the PATCH that would
+// pass it keeps the bytes that fit and is refused (413 quota_exceeded); a
+// length past the room is refused; and every other upload path sees the
+// room it took.
+func TestDeferredLengthUploadCountsAsItGrows(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *setupOpts) { o.limits.OwnerQuotaBytes = 10_000 })
+	resp := b.do(t, http.MethodPost, "/v1/uploads", "alice", nil, map[string]string{"Tus-Resumable": "1.0.0", "Upload-Defer-Length": "1"})
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	loc := resp.Header.Get("Location")
+	body := pdfBytes(t, 12_000)
+	require.Equal(t, http.StatusNoContent, b.tusPatch(t, "alice", loc, 0, body[:6000], nil).StatusCode)
+	requireProblem(t, b.tusPatch(t, "alice", loc, 6000, body[6000:], nil), http.StatusRequestEntityTooLarge, "quota_exceeded")
+	require.Equal(t, "10000", b.tusHead(t, "alice", loc).Header.Get("Upload-Offset"), "the bytes that fit are kept")
+	requireProblem(t, b.tusPatch(t, "alice", loc, 10_000, body[10_000:], map[string]string{"Upload-Length": "12000"}),
+		http.StatusRequestEntityTooLarge, "quota_exceeded")
+
+	// The room is gone for every path.
+	requireProblem(t, b.uploadRaw(t, "alice", "a.pdf", pdfBytes(t, 100)), http.StatusTooManyRequests, "quota_exceeded")
+	requireProblem(t, b.postJSON(t, "/v1/direct-uploads", "alice", map[string]any{"filename": "a.pdf", "size": 100}),
+		http.StatusTooManyRequests, "quota_exceeded")
+	resp = b.do(t, http.MethodPost, "/v1/uploads", "alice", nil, map[string]string{"Tus-Resumable": "1.0.0", "Upload-Length": "100"})
+	requireProblem(t, resp, http.StatusTooManyRequests, "quota_exceeded")
+
+	// Declaring what it holds finishes it, within the quota.
+	resp = b.tusPatch(t, "alice", loc, 10_000, nil, map[string]string{"Upload-Length": "10000"})
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	require.NotEmpty(t, resp.Header.Get("Folio-Document-Id"))
+}

@@ -3,11 +3,13 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/uploads"
 )
 
 // Problem is an RFC 9457 problem detail. Code is Folio's stable,
@@ -73,8 +75,17 @@ func (s *Server) problemFor(err error) *Problem {
 		return errNotFound
 	case errors.As(err, &running):
 		return problem(http.StatusConflict, "parse_in_progress", "A parse of this document is already "+string(running.Status)+".")
-	case errors.Is(err, documents.ErrQuotaExceeded):
+	case errors.Is(err, documents.ErrQuotaExceeded), errors.Is(err, uploads.ErrOverQuota):
 		return overQuota(s.Limits.OwnerQuotaBytes)
+	case errors.Is(err, uploads.ErrTooLarge):
+		return tooLarge(s.Limits.MaxUploadBytes)
+	}
+	var limited *uploads.RateLimitedError
+	if errors.As(err, &limited) {
+		p := problem(http.StatusTooManyRequests, "rate_limited",
+			fmt.Sprintf("At most %d uploads per %s; try again later.", limited.Limit, limited.Window))
+		p.retryAfter = limited.RetryAfter
+		return p
 	}
 	return errDatabase
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -15,8 +16,6 @@ import (
 	"github.com/tus/tusd/v2/pkg/handler"
 	expslog "golang.org/x/exp/slog"
 
-	"github.com/foliohq/folio/documents"
-	"github.com/foliohq/folio/internal/ratelimit"
 	"github.com/foliohq/folio/storage"
 	"github.com/foliohq/folio/uploads"
 )
@@ -92,23 +91,22 @@ func (s *Server) StopUploads() { s.stopUploadsOnce.Do(func() { close(s.stopUploa
 func (s *Server) admitResumable(hook handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
 	ctx := hook.Context
 	owner := ownerOf(ctx)
-	if p := s.limit(ctx, owner, ratelimit.Upload, s.Limits.UploadRateLimit, s.Limits.UploadRateWindow, "uploads"); p != nil {
-		return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(p)
+	// The rule of every upload path; a deferred length is counted as it
+	// grows (the store refuses the bytes past the quota).
+	size := hook.Upload.Size
+	if hook.Upload.SizeIsDeferred {
+		size = -1
 	}
-	if !hook.Upload.IsFinal { // a final upload's bytes are its partial uploads', counted already
-		// The quota holds the documents and what unfinished uploads
-		// declared: uploads never finished cannot pile up past it.
-		usage, err := documents.UsageBytes(ctx, s.Pool, owner)
-		if err != nil {
-			return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(errDatabase)
+	_, err := s.admission.Admit(ctx, s.Pool, owner, size, true)
+	if hook.Upload.IsFinal && errors.Is(err, uploads.ErrOverQuota) {
+		err = nil // a final upload's bytes are its partial uploads', counted already
+	}
+	if err != nil {
+		p := s.problemFor(err)
+		if p == errDatabase {
+			s.Logger.Error("resumable upload: admission", "err", err)
 		}
-		pending, err := uploads.PendingBytes(ctx, s.Pool, owner)
-		if err != nil {
-			return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(errDatabase)
-		}
-		if usage+pending+hook.Upload.Size > s.Limits.OwnerQuotaBytes {
-			return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(overQuota(s.Limits.OwnerQuotaBytes))
-		}
+		return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(p)
 	}
 	meta := hook.Upload.MetaData
 	name := meta["filename"]

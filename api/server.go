@@ -114,6 +114,7 @@ type Server struct {
 
 	authFailures *clientaddr.Limiter // requests without valid credentials, per client address
 
+	admission       *uploads.Admission       // rate, size and quota of every upload path
 	direct          *uploads.Direct          // direct-to-S3 uploads
 	tusd            *handler.UnroutedHandler // resumable uploads
 	locker          *uploads.Locker
@@ -152,8 +153,10 @@ func New(deps Deps) *Server {
 	if signTTL <= 0 {
 		signTTL = 15 * time.Minute
 	}
-	s.direct = &uploads.Direct{Pool: s.Pool, Store: s.Store, Queue: s.River, Logger: s.Logger,
-		MaxSize: s.Limits.MaxUploadBytes, Quota: s.Limits.OwnerQuotaBytes, MaxPending: s.Limits.DirectMaxPending,
+	s.admission = &uploads.Admission{MaxSize: s.Limits.MaxUploadBytes, Quota: s.Limits.OwnerQuotaBytes,
+		RateLimit: s.Limits.UploadRateLimit, RateWindow: s.Limits.UploadRateWindow}
+	s.direct = &uploads.Direct{Pool: s.Pool, Store: s.Store, Queue: s.River, Logger: s.Logger, Admission: s.admission,
+		MaxPending: s.Limits.DirectMaxPending,
 		Expiry: s.Limits.ResumableExpiry, SignTTL: signTTL}
 	tusd, err := s.resumable()
 	if err != nil {

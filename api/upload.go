@@ -23,7 +23,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/foliohq/folio/documents"
-	"github.com/foliohq/folio/internal/ratelimit"
 	"github.com/foliohq/folio/internal/tracing"
 	"github.com/foliohq/folio/storage"
 )
@@ -86,7 +85,8 @@ func (s *Server) upload(rw http.ResponseWriter, r *http.Request) {
 	owner := ownerOf(ctx)
 	log := s.Logger.With(append([]any{"owner", owner}, tracing.LogAttrs(ctx)...)...)
 
-	if p := s.admit(ctx, owner, r.ContentLength); p != nil {
+	room, p := s.admit(ctx, owner, r.ContentLength)
+	if p != nil {
 		s.uploads.WithLabelValues(outcomeOf(p)).Inc()
 		writeProblem(w, p)
 		return
@@ -98,14 +98,6 @@ func (s *Server) upload(rw http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
-	usage, err := documents.UsageBytes(ctx, s.Pool, owner)
-	if err != nil {
-		s.uploads.WithLabelValues("database_error").Inc()
-		log.Error("upload: reading usage", "err", err)
-		writeProblem(w, errDatabase)
-		return
-	}
-
 	// The first bytes must carry the PDF signature before anything is kept.
 	head := make([]byte, documents.SniffLen)
 	n, err := io.ReadFull(content, head)
@@ -127,7 +119,7 @@ func (s *Server) upload(rw http.ResponseWriter, r *http.Request) {
 	id := uuid.Must(uuid.NewV7())
 	key := documents.OriginalKey(owner, id)
 	hash := sha256.New()
-	body := &limitedReader{r: io.MultiReader(bytes.NewReader(head), content), max: s.Limits.MaxUploadBytes, quota: s.Limits.OwnerQuotaBytes - usage}
+	body := &limitedReader{r: io.MultiReader(bytes.NewReader(head), content), max: s.Limits.MaxUploadBytes, quota: room}
 	size, err := s.Store.Put(ctx, key, io.TeeReader(body, hash), storage.PutOptions{
 		ContentType:        "application/pdf",
 		ContentDisposition: contentDisposition(filename),
@@ -181,13 +173,22 @@ func (s *Server) upload(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, doc)
 }
 
-// admit applies the checks that need no body: declared size, rate limit,
-// quota already used up.
-func (s *Server) admit(ctx context.Context, owner string, contentLength int64) *Problem {
+// admit applies the checks that need no body (uploads.Admission, the rule
+// of every upload path): declared size, rate limit, quota already used
+// up. It returns the room left in the quota, which the body may fill.
+func (s *Server) admit(ctx context.Context, owner string, contentLength int64) (int64, *Problem) {
 	if contentLength > s.Limits.MaxUploadBytes+multipartSlack {
-		return tooLarge(s.Limits.MaxUploadBytes)
+		return 0, tooLarge(s.Limits.MaxUploadBytes)
 	}
-	return s.limit(ctx, owner, ratelimit.Upload, s.Limits.UploadRateLimit, s.Limits.UploadRateWindow, "uploads")
+	room, err := s.admission.Admit(ctx, s.Pool, owner, -1, true) // the size is the body's, checked as it comes
+	if err != nil {
+		p := s.problemFor(err)
+		if p == errDatabase {
+			s.Logger.Error("upload: admission", "err", err)
+		}
+		return 0, p
+	}
+	return room, nil
 }
 
 // commit records the document and enqueues its parse (documents.Create),

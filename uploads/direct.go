@@ -26,8 +26,8 @@ type Direct struct {
 	Store  *storage.Store
 	Queue  documents.Queue
 	Logger *slog.Logger
-	// MaxSize and Quota as for every upload.
-	MaxSize, Quota int64
+	// Admission is the rule of every upload path: rate, size, quota.
+	Admission *Admission
 	// MaxPending caps an owner's direct uploads not yet finalized.
 	MaxPending int
 	// Expiry is how long a direct upload may stay unfinalized.
@@ -90,10 +90,11 @@ var (
 // CreateMultipartUpload. The declared size is checked against the limit
 // and the quota here (and the object against it at Finalize).
 func (d *Direct) Create(ctx context.Context, owner, filename string, size int64) (*DirectUpload, error) {
+	adm := d.Admission
 	switch {
 	case size <= 0:
 		return nil, ErrDirectEmpty
-	case size > d.MaxSize:
+	case size > adm.MaxSize:
 		return nil, ErrDirectTooLarge
 	}
 	id := uuid.Must(uuid.NewV7())
@@ -112,23 +113,20 @@ func (d *Direct) Create(ctx context.Context, owner, filename string, size int64)
 		if pending >= int64(d.MaxPending) {
 			return ErrDirectTooMany
 		}
-		pendingBytes, err := PendingBytes(ctx, tx, owner)
-		if err != nil {
+		// Documents and every unfinished upload, under the lock.
+		if _, err := adm.Admit(ctx, tx, owner, size, true); err != nil {
+			if errors.Is(err, ErrOverQuota) {
+				return ErrDirectQuota
+			}
 			return err
 		}
-		usage, err := documents.UsageBytes(ctx, tx, owner)
-		if err != nil {
-			return err
-		}
-		if usage+pendingBytes+size > d.Quota { // documents and every unfinished upload
-			return ErrDirectQuota
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO direct_uploads (id, owner, key, size, filename, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		_, err := tx.Exec(ctx, `INSERT INTO direct_uploads (id, owner, key, size, filename, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 			id, owner, up.Key, size, filename, up.ExpiresAt)
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrDirectTooMany) || errors.Is(err, ErrDirectQuota) {
+		var limited *RateLimitedError
+		if errors.Is(err, ErrDirectTooMany) || errors.Is(err, ErrDirectQuota) || errors.As(err, &limited) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("error recording a direct upload: %w", err)
@@ -265,7 +263,7 @@ func (d *Direct) Finalize(ctx context.Context, owner string, id uuid.UUID) (*doc
 		d.discard(ctx, id, key)
 		return nil, reason
 	}
-	if size > declared || size > d.MaxSize {
+	if size > declared || size > d.Admission.MaxSize {
 		return fail(ErrDirectSizeMismatch)
 	}
 	if size == 0 {
@@ -287,7 +285,7 @@ func (d *Direct) Finalize(ctx context.Context, owner string, id uuid.UUID) (*doc
 		if tag.RowsAffected() != 1 {
 			return ErrDirectNotFound // finalized by a concurrent request
 		}
-		return documents.CreateTx(ctx, tx, d.Queue, doc, d.Quota)
+		return documents.CreateTx(ctx, tx, d.Queue, doc, d.Admission.Quota)
 	})
 	switch {
 	case errors.Is(err, documents.ErrQuotaExceeded):

@@ -122,6 +122,7 @@ var (
 	ErrExpired          = handler.NewError("upload_expired", "The upload expired and its bytes were deleted; start a new one.", http.StatusGone)
 	ErrChecksumMismatch = handler.NewError("checksum_mismatch", "The chunk does not match its Upload-Checksum; it was dropped. Send it again.", 460)
 	ErrQuotaExceeded    = handler.NewError("quota_exceeded", "Your documents would exceed your quota; delete some to make room. The upload was deleted.", http.StatusTooManyRequests)
+	ErrQuotaReached     = handler.NewError("quota_exceeded", "The upload reached your quota: the bytes that fit are kept; delete documents to make room, then resume.", http.StatusRequestEntityTooLarge)
 	ErrTooManyParts     = handler.NewError("too_large", "The upload is larger than the store can hold.", http.StatusRequestEntityTooLarge)
 	ErrNotFinished      = handler.NewError("upload_not_finished", "A partial upload of this concatenation has not finished.", http.StatusBadRequest)
 	ErrBadConcat        = handler.NewError("bad_concatenation", "A final upload may name only your own partial uploads (created with Upload-Concat: partial), each once.", http.StatusBadRequest)
@@ -263,6 +264,22 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	if req.Stop != nil {
 		src = stopReader{r: src, stop: req.Stop}
 	}
+	// A length not declared yet counts what the upload holds against the
+	// quota as it grows: the bytes past the room left are refused.
+	var quota *capReader
+	if u.st.Size == nil {
+		room, err := u.s.admission().Room(ctx, u.s.cfg.Pool, u.st.Owner)
+		if err != nil {
+			w.release()
+			return 0, err
+		}
+		if room <= 0 {
+			w.release()
+			return 0, ErrQuotaReached
+		}
+		quota = &capReader{r: src, left: room}
+		src = quota
+	}
 	n, err := w.write(src, !u.st.Partial)
 	if err != nil {
 		return n, err
@@ -275,7 +292,39 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	}
 	u.st.ExpiresAt = w.expires
 	u.tell(req)
+	if quota != nil && quota.over {
+		return n, ErrQuotaReached
+	}
 	return n, nil
+}
+
+// admission is the quota rule of the store's uploads.
+func (s *Store) admission() *Admission {
+	return &Admission{MaxSize: s.cfg.MaxSize, Quota: s.cfg.Quota}
+}
+
+// capReader reads at most left bytes of r, then ends; over says that r
+// had more.
+type capReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var probe [1]byte
+		if n, _ := io.ReadFull(c.r, probe[:]); n > 0 {
+			c.over = true
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // FinishUpload completes the object and, unless the upload is partial,
@@ -443,6 +492,14 @@ func (s *Store) AsLengthDeclarableUpload(up handler.Upload) handler.LengthDeclar
 func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 	if length > u.s.cfg.MaxSize {
 		return handler.ErrMaxSizeExceeded
+	}
+	// What it holds is counted already; what it will hold must fit.
+	room, err := u.s.admission().Room(ctx, u.s.cfg.Pool, u.st.Owner)
+	if err != nil {
+		return err
+	}
+	if length-u.st.Offset > room {
+		return ErrQuotaReached
 	}
 	tag, err := u.s.cfg.Pool.Exec(ctx, `UPDATE uploads SET size = $2, updated_at = now() WHERE id = $1 AND size IS NULL AND "offset" <= $2`, u.st.ID, length)
 	if err != nil {

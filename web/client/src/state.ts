@@ -116,6 +116,8 @@ export function describeFailure(code: string): string {
       return "The PDF took too long to read.";
     case "internal":
       return "Something went wrong on our side; try parsing it again.";
+    case "canceled":
+      return "Its parse was canceled by an operator; parse it again to try once more.";
     case "too_large":
       return "The file is larger than this service accepts.";
     case "unsupported_media_type":
