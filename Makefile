@@ -8,7 +8,7 @@ TOOLS := .folio/bin
 # npm ci writes node_modules/.package-lock.json: newer than the lock file = installed.
 WEB_DEPS := web/node_modules/.package-lock.json
 
-.PHONY: help build run test test-go web web-test e2e bench corpus chaos faults fuzz lint tools clean
+.PHONY: help build run test test-go test-busy web web-test e2e bench corpus chaos faults noisy fuzz lint tools clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "usage: make <target>\n\n"} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -71,6 +71,9 @@ chaos: $(TOOLS)/versitygw ## Restart and kill APIs and workers while CHAOS_DOCS 
 FAULT_FOR ?= 60s
 faults: $(TOOLS)/versitygw ## Uploads, parses and a live stream through Postgres and S3 faults, FAULT_FOR each (make test runs a 3 s form); table in docs/faults-report.md
 	$(GO) test -count=1 -timeout 90m -run '^TestFaults$$' -v ./internal/e2e -args -faults.duration $(FAULT_FOR) -faults.report $(CURDIR)/docs/faults-report.md
+
+noisy: $(TOOLS)/versitygw ## One owner abuses the service (each abuse the fair-share issue found, then all at once) while another works: her figures beside the idle ones, bounds checked (make test runs a short form); table in docs/noisy-report.md
+	$(GO) test -count=1 -timeout 120m -run '^TestNoisyNeighbours$$' -v ./internal/e2e -args -noisy.full -noisy.report $(CURDIR)/docs/noisy-report.md
 
 FUZZTIME ?= 30s
 fuzz: ## Fuzz the text extractor, FUZZTIME per target (crashers are kept in pdf/testdata/fuzz)

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
@@ -11,9 +12,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/internal/testenv"
 	"github.com/foliohq/folio/storage"
 )
 
@@ -352,4 +355,90 @@ func TestDeferredLengthUploadCountsAsItGrows(t *testing.T) {
 	resp = b.tusPatch(t, "alice", loc, 10_000, nil, map[string]string{"Upload-Length": "10000"})
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	require.NotEmpty(t, resp.Header.Get("Folio-Document-Id"))
+}
+
+// countingDoer counts the S3 requests in flight, by method.
+type countingDoer struct {
+	next    interface{ Do(*http.Request) (*http.Response, error) }
+	mu      sync.Mutex
+	now     map[string]int
+	maxSeen map[string]int
+}
+
+func (c *countingDoer) Do(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.now[r.Method]++
+	c.maxSeen[r.Method] = max(c.maxSeen[r.Method], c.now[r.Method])
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.now[r.Method]--
+		c.mu.Unlock()
+	}()
+	resp, err := c.next.Do(r)
+	if err == nil && r.Method == http.MethodGet {
+		// A read holds its connection until its body is read.
+		resp.Body = &countedBody{ReadCloser: resp.Body, c: c}
+		c.mu.Lock()
+		c.now["GET body"]++
+		c.maxSeen["GET body"] = max(c.maxSeen["GET body"], c.now["GET body"])
+		c.mu.Unlock()
+	}
+	return resp, err
+}
+
+type countedBody struct {
+	io.ReadCloser
+	c    *countingDoer
+	once sync.Once
+}
+
+func (b *countedBody) Close() error {
+	b.once.Do(func() {
+		b.c.mu.Lock()
+		b.c.now["GET body"]--
+		b.c.mu.Unlock()
+	})
+	return b.ReadCloser.Close()
+}
+
+// TestConcatenationOfTheMostPartialsReadsOneAtATime: a final upload naming
+// the most partial uploads allowed completes, reading one partial's object
+// at a time (no request opens a read per partial); one more is refused
+// before anything is read.
+func TestConcatenationOfTheMostPartialsReadsOneAtATime(t *testing.T) {
+	t.Parallel()
+	const most = 40
+	doer := &countingDoer{now: map[string]int{}, maxSeen: map[string]int{}}
+	b := setup(t, func(o *setupOpts) {
+		o.limits.ResumableMaxPartials = most
+		bucket := testenv.S3(t)
+		client := s3.New(bucket.Client.Options(), func(so *s3.Options) {
+			doer.next = so.HTTPClient
+			so.HTTPClient = doer
+		})
+		o.store = storage.New(client, bucket.Name, storage.Options{PartSize: 6 << 20, PartsInFlight: 2})
+		o.bucket = bucket
+	})
+	body := pdfBytes(t, most*500)
+	var parts []string
+	for i := range most {
+		chunk := body[i*500 : (i+1)*500]
+		loc := b.tusCreate(t, "alice", int64(len(chunk)), map[string]string{"Upload-Concat": "partial"})
+		require.Equal(t, http.StatusNoContent, b.tusPatch(t, "alice", loc, 0, chunk, nil).StatusCode)
+		parts = append(parts, loc)
+	}
+	requireProblem(t, b.do(t, http.MethodPost, "/v1/uploads", "alice", nil, map[string]string{"Tus-Resumable": "1.0.0",
+		"Upload-Concat": "final;" + strings.Join(append(parts, parts[0]), " ")}), http.StatusBadRequest, "bad_concatenation")
+	doer.mu.Lock()
+	doer.maxSeen = map[string]int{}
+	doer.mu.Unlock()
+	resp := b.do(t, http.MethodPost, "/v1/uploads", "alice", nil, map[string]string{"Tus-Resumable": "1.0.0",
+		"Upload-Concat": "final;" + strings.Join(parts, " ")})
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	doc := decode[documents.Document](t, b.do(t, http.MethodGet, "/v1/documents/"+resp.Header.Get("Folio-Document-Id"), "alice", nil, nil))
+	require.Equal(t, sha(body), doc.SHA256)
+	doer.mu.Lock()
+	defer doer.mu.Unlock()
+	require.Equal(t, 1, doer.maxSeen["GET body"], "one partial's object open at a time: %v", doer.maxSeen)
 }

@@ -61,6 +61,11 @@ type Limits struct {
 	// RenderMaxQueued caps one owner's on-demand renders waiting or
 	// running (16 when zero): beyond, 429 render_busy.
 	RenderMaxQueued int
+	// MaxRequestsPerOwner caps one owner's requests in progress on this
+	// process (streams apart, limited on their own) (32 when zero):
+	// beyond, 429 too_many_requests. One owner's flood cannot take every
+	// database connection and goroutine from the others.
+	MaxRequestsPerOwner int
 	// AuthFailureLimit caps the requests per minute a client address may
 	// make without valid credentials (60 when zero); beyond it, 429
 	// before any token is checked.
@@ -106,6 +111,9 @@ type Server struct {
 
 	streamsMu      sync.Mutex
 	streamsByOwner map[string]int // open streams on this process
+
+	requestsMu      sync.Mutex
+	requestsByOwner map[string]int // requests in progress on this process
 	// cutoff ends uploads still running when the shutdown timeout is up.
 	cutoff     context.Context
 	cutoffFunc context.CancelFunc
@@ -132,7 +140,8 @@ type route struct {
 
 // New returns a Server with every route mounted.
 func New(deps Deps) *Server {
-	s := &Server{Deps: deps, shutdown: make(chan struct{}), streamsByOwner: map[string]int{}, stopUploads: make(chan struct{})}
+	s := &Server{Deps: deps, shutdown: make(chan struct{}), streamsByOwner: map[string]int{}, requestsByOwner: map[string]int{},
+		stopUploads: make(chan struct{})}
 	if s.Limits.ResumableExpiry <= 0 {
 		s.Limits.ResumableExpiry = 24 * time.Hour
 	}
@@ -144,6 +153,9 @@ func New(deps Deps) *Server {
 	}
 	if s.Limits.RenderMaxQueued <= 0 {
 		s.Limits.RenderMaxQueued = 16
+	}
+	if s.Limits.MaxRequestsPerOwner <= 0 {
+		s.Limits.MaxRequestsPerOwner = 32
 	}
 	if s.Limits.AuthFailureLimit <= 0 {
 		s.Limits.AuthFailureLimit = 60
@@ -357,8 +369,35 @@ func (s *Server) authenticated(next http.HandlerFunc) http.HandlerFunc {
 			writeProblem(w, errUnauthorized("A valid bearer token is required (Authorization: Bearer <JWT>)."))
 			return
 		}
+		release, ok := s.startRequest(id.Subject)
+		if !ok {
+			p := problem(http.StatusTooManyRequests, "too_many_requests",
+				fmt.Sprintf("At most %d of your requests at once on one server; wait for some to finish.", s.Limits.MaxRequestsPerOwner))
+			p.retryAfter = time.Second
+			writeProblem(w, p)
+			return
+		}
+		defer release()
 		next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	}
+}
+
+// startRequest counts a request of owner in progress, unless the owner
+// has MaxRequestsPerOwner in progress already; release uncounts it.
+func (s *Server) startRequest(owner string) (release func(), ok bool) {
+	s.requestsMu.Lock()
+	defer s.requestsMu.Unlock()
+	if s.requestsByOwner[owner] >= s.Limits.MaxRequestsPerOwner {
+		return nil, false
+	}
+	s.requestsByOwner[owner]++
+	return func() {
+		s.requestsMu.Lock()
+		defer s.requestsMu.Unlock()
+		if s.requestsByOwner[owner]--; s.requestsByOwner[owner] <= 0 {
+			delete(s.requestsByOwner, owner)
+		}
+	}, true
 }
 
 // underFailureLimit answers 429 (and false) when the request's client

@@ -44,6 +44,7 @@ type testBundle struct {
 type setupOpts struct {
 	limits api.Limits
 	store  *storage.Store // instead of the test bucket's
+	bucket *testenv.Bucket // the bucket store uses
 	dev    *api.DevMode
 	web    http.Handler
 	// on: another API process on this bundle's database and bucket
@@ -61,9 +62,12 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 	}
 	var db *testenv.DB
 	var bucket *testenv.Bucket
-	if o.on != nil {
+	switch {
+	case o.on != nil:
 		db, bucket = o.on.db, o.on.bucket
-	} else {
+	case o.bucket != nil:
+		db, bucket = testenv.Postgres(t), o.bucket
+	default:
 		db, bucket = testenv.Postgres(t), testenv.S3(t)
 	}
 	if o.store == nil {

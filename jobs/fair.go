@@ -10,22 +10,28 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/foliohq/folio/internal/pg"
+	"github.com/foliohq/folio/jobs/jobargs"
 )
 
 // Fair share between owners (jobargs.Priority says how jobs are ordered).
 // A job that has held its slot for a slice while another owner's job waits
 // in its queue gives the slot back: it stops at its next boundary (a parse
-// at once, keeping the pages it has; thumbnails and OCR after the page in
-// hand), keeps what it did, and is snoozed behind the waiting work (River
-// counts a snooze as no attempt; the job is never out of the database, so
-// a drain or a crash cannot lose it). The next run goes on where this one
-// stopped. Nobody waits for a slot longer than one slice (and the page in
-// hand); an owner alone keeps every slot as long as nobody waits.
+// at once, keeping the pages it has; thumbnails and OCR at the last page
+// boundary that keeps it within the slice), keeps what it did, and is
+// snoozed behind the waiting work (River counts a snooze as no attempt;
+// the job is never out of the database, so a drain or a crash cannot lose
+// it). The next run goes on where this one stopped. Nobody waits for a
+// slot longer than about one slice; an owner alone keeps every slot as
+// long as nobody waits.
+//
+// Slots are not the whole story on a shared machine: the children of an
+// owner who has many jobs running run at a higher nice value (ownerNice),
+// so that the CPU too goes first to those who asked for little.
 
 // ErrYield stops a job's slice: another owner's work gets its slot.
 var ErrYield = errors.New("the slice is over and another owner's job is waiting")
 
-// yieldPoll is how often a job past its slice looks for waiting work.
+// yieldPoll is how often a running job looks for waiting work.
 const yieldPoll = time.Second
 
 // OthersWaiting reports whether a job of another owner than owner waits
@@ -40,47 +46,79 @@ func OthersWaiting(ctx context.Context, db pg.DBTX, queue, owner string) (bool, 
 	return waiting, nil
 }
 
-// slice watches one run of a job: once it has run for length, it looks
-// every yieldPoll for another owner's job waiting in the queue, and when
-// there is one, it is over: Over reports it, and the context Watch
-// returned is cancelled with ErrYield.
-type slice struct {
-	over   atomic.Bool
-	cancel context.CancelCauseFunc
-	done   chan struct{}
-	stop   chan struct{}
+// ownerNice is the nice value of the children of a run of owner's job:
+// by how many of the owner's jobs run at this moment in every queue (this
+// one included): 5 for one, 10 for two, 15 for up to four, 19 beyond. An
+// owner who keeps many slots busy gets the CPU after one who has a single
+// job running, whatever their priorities said when they were queued.
+func ownerNice(ctx context.Context, db pg.DBTX, owner string) int {
+	if owner == "" {
+		return 10 // a job from before jobs named their owner
+	}
+	var running int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE queue = ANY($1) AND args->>'owner' = $2 AND state = 'running'`,
+		fairQueues, owner).Scan(&running); err != nil {
+		return 10
+	}
+	switch {
+	case running <= 1:
+		return 5
+	case running == 2:
+		return 10
+	case running <= 4:
+		return 15
+	}
+	return 19
 }
 
-// watchSlice starts watching; length 0 never ends the slice. With hard,
-// the returned context is cancelled (ErrYield) when the slice is over;
-// otherwise the run checks Over at its boundaries. The caller calls end
-// when the run is over.
+// fairQueues are the queues whose jobs carry their owner.
+var fairQueues = []string{jobargs.QueueParse, jobargs.QueueOCR, jobargs.QueueRender}
+
+// slice watches one run of a job: every yieldPoll it looks for another
+// owner's job waiting in the queue. Due says whether the run should stop
+// before work that takes next; with hard, the context watchSlice returned
+// is cancelled (ErrYield) as soon as the slice is over.
+type slice struct {
+	ctx     context.Context // the run's, cancelled (ErrYield) when a hard slice is over
+	start   time.Time
+	length  time.Duration
+	waiting atomic.Bool
+	over    atomic.Bool
+	cancel  context.CancelCauseFunc
+	done    chan struct{}
+	stop    chan struct{}
+}
+
+// watchSlice starts watching; length 0 never ends the slice. The caller
+// calls end when the run is over.
 func watchSlice(ctx context.Context, pool *pgxpool.Pool, length time.Duration, queue, owner string, hard bool) (context.Context, *slice) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	s := &slice{cancel: cancel, done: make(chan struct{}), stop: make(chan struct{})}
+	s := &slice{ctx: ctx, start: time.Now(), length: length, cancel: cancel, done: make(chan struct{}), stop: make(chan struct{})}
 	if length <= 0 || pool == nil {
 		close(s.done)
 		return ctx, s
 	}
 	go func() {
 		defer close(s.done)
-		wait := length
 		for {
 			select {
 			case <-s.stop:
 				return
 			case <-ctx.Done():
 				return
-			case <-time.After(wait):
+			case <-time.After(yieldPoll):
 			}
-			wait = yieldPoll
 			waiting, err := OthersWaiting(ctx, pool, queue, owner)
-			if err == nil && waiting {
+			if err != nil {
+				continue
+			}
+			s.waiting.Store(waiting)
+			if waiting && time.Since(s.start) >= length {
 				s.over.Store(true)
 				if hard {
 					cancel(ErrYield)
+					return
 				}
-				return
 			}
 		}
 	}()
@@ -89,6 +127,13 @@ func watchSlice(ctx context.Context, pool *pgxpool.Pool, length time.Duration, q
 
 // Over reports whether the slice is over (another owner waits).
 func (s *slice) Over() bool { return s.over.Load() }
+
+// Due reports whether the run should stop now rather than start work that
+// takes about next: another owner waits, and that work would take the run
+// past its slice.
+func (s *slice) Due(next time.Duration) bool {
+	return s.length > 0 && s.waiting.Load() && time.Since(s.start)+next >= s.length
+}
 
 // end stops watching.
 func (s *slice) end() {

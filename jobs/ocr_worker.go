@@ -73,7 +73,9 @@ func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (
 		lastEvent, lastPage := time.Time{}, time.Now()
 		_, sl := watchSlice(ctx, w.Pool, w.Slice, jobargs.QueueOCR, job.Args.Owner, false)
 		read := 0
-		stats, err := w.Sandbox.OCR(ctx, open, pages, w.Tools, func(p sandbox.OCRPage) error {
+		tools := w.Tools
+		tools.Nice = ownerNice(ctx, w.Pool, job.Args.Owner)
+		stats, err := w.Sandbox.OCR(ctx, open, pages, tools, func(p sandbox.OCRPage) error {
 			read++
 			w.Metrics.observe(p.Code != "", time.Since(lastPage))
 			lastPage = time.Now()
@@ -88,7 +90,9 @@ func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (
 			if announce {
 				lastEvent = time.Now()
 			}
-			if sl.Over() && read < len(pages) {
+			// Given back at the last page that keeps the run within its
+			// slice, when another owner's OCR waits.
+			if read < len(pages) && sl.Due(time.Since(started)/time.Duration(read)) {
 				return ErrYield
 			}
 			return nil

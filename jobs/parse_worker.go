@@ -125,6 +125,7 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 		return w.permanent(ctx, job, log, "time_limit", fmt.Sprintf("Parsing took longer than the limit of %s.", w.Sandbox.Timeout))
 	}
 	runStart := time.Now()
+	nice := ownerNice(ctx, w.Pool, job.Args.Owner)
 	obj, err := w.Store.Get(ctx, doc.S3Key)
 	if err != nil {
 		return w.transient(ctx, job, err)
@@ -166,6 +167,7 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	sctx, sspan := tracing.Start(textCtx, "sandbox.run", attribute.Int("folio.first_page", firstPage))
 	res, err := w.Sandbox.Run(sctx, src, firstPage, sandbox.Handler{
 		Remaining: remaining,
+		Nice:      nice,
 		Finished:  func(s sandbox.Stats) { stats = s },
 		Started: func(n int) error {
 			lastEvent = time.Now()
@@ -207,14 +209,14 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	}
 	rendered := 0
 	if err == nil && w.Renderer != nil {
-		// The thumbnails: given back between pages once the slice (what
-		// is left of it) is over.
+		// The thumbnails: cut where they are once the slice (what is left
+		// of it) is over; the next run draws what is missing.
 		left := time.Duration(0) // never over
 		if w.Slice > 0 {
 			left = max(w.Slice-time.Since(runStart), time.Millisecond)
 		}
-		_, drawSlice := watchSlice(ctx, w.Pool, left, jobargs.QueueParse, job.Args.Owner, false)
-		rendered, err = w.Renderer.thumbnails(ctx, doc, gen, res.PageCount, w.ProgressInterval, drawSlice.Over)
+		_, drawSlice := watchSlice(ctx, w.Pool, left, jobargs.QueueParse, job.Args.Owner, true)
+		rendered, err = w.Renderer.thumbnails(ctx, doc, gen, res.PageCount, w.ProgressInterval, drawSlice, w.Slice, nice)
 		drawSlice.end()
 		if errors.Is(err, ErrYield) {
 			return w.yield(ctx, job, log, time.Since(runStart), pagesDone)

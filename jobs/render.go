@@ -36,13 +36,13 @@ type PageRenderer struct {
 // render draws pages of doc at width and stores each, calling saved after
 // each one (image or reason). Pages the renderer cannot reach because it
 // cannot open the document at all get that reason each.
-func (r *PageRenderer) render(ctx context.Context, doc *documents.Document, pages []int, width int, saved func(documents.PageImage) error) (sandbox.Stats, error) {
+func (r *PageRenderer) render(ctx context.Context, doc *documents.Document, pages []int, width, nice int, saved func(documents.PageImage) error) (sandbox.Stats, error) {
 	ctx, span := tracing.Start(ctx, "render", attribute.String("folio.document.id", doc.ID.String()),
 		attribute.Int("folio.pages", len(pages)), attribute.Int("folio.render.width", width))
 	var err error
 	defer tracing.End(span, &err)
 	opt := r.Options
-	opt.Width = width
+	opt.Width, opt.Nice = width, nice
 	open := func(ctx context.Context) (io.ReadCloser, error) { return r.Store.Get(ctx, doc.S3Key) }
 	done := make(map[int]bool, len(pages))
 	keep := func(p sandbox.RenderedPage) error {
@@ -88,8 +88,12 @@ func (r *PageRenderer) render(ctx context.Context, doc *documents.Document, page
 
 // thumbnails is the parse's rendering stage: every page of generation gen
 // that has no thumbnail by this renderer yet gets one (or its reason),
-// with progress as they come.
-func (r *PageRenderer) thumbnails(ctx context.Context, doc *documents.Document, gen int64, pageCount int, interval time.Duration, over func() bool) (int, error) {
+// with progress as they come. sl, when its slice is over, cuts the
+// rendering where it is (ErrYield): the next run draws only what is
+// missing; a page that alone held the whole slice (fullSlice) while
+// others waited gets time_limit instead of holding every slice after.
+func (r *PageRenderer) thumbnails(ctx context.Context, doc *documents.Document, gen int64, pageCount int, interval time.Duration,
+	sl *slice, fullSlice time.Duration, nice int) (int, error) {
 	have, err := documents.RenderedPages(ctx, r.Pool, doc.ID, jobargs.ThumbnailWidth, sandbox.Renderer)
 	if err != nil {
 		return 0, err
@@ -104,26 +108,47 @@ func (r *PageRenderer) thumbnails(ctx context.Context, doc *documents.Document, 
 	if err := documents.SetPagesRendered(ctx, r.Pool, doc.ID, gen, rendered, pageCount, true); err != nil {
 		return 0, err
 	}
-	last := time.Now()
+	last, lastPage := time.Now(), time.Now()
 	drawn := 0
-	_, err = r.render(ctx, doc, todo, jobargs.ThumbnailWidth, func(documents.PageImage) error {
+	_, err = r.render(sl.ctx, doc, todo, jobargs.ThumbnailWidth, nice, func(documents.PageImage) error {
 		rendered++
 		drawn++
-		if over() && rendered < pageCount {
-			// The slice is over: the count goes out, and the run stops
-			// here (fair share); the next draws only what is missing.
-			if err := documents.SetPagesRendered(ctx, r.Pool, doc.ID, gen, rendered, pageCount, true); err != nil {
-				return err
-			}
-			return ErrYield
-		}
+		lastPage = time.Now()
 		if time.Since(last) < interval && rendered < pageCount {
 			return nil // the count and its event go out at most every interval
 		}
 		last = time.Now()
 		return documents.SetPagesRendered(ctx, r.Pool, doc.ID, gen, rendered, pageCount, true)
 	})
+	if drawn == len(todo) && (err == nil || errors.Is(err, ErrYield)) {
+		return drawn, nil // every page drawn, whatever the slice says
+	}
+	if sl.Over() && ctx.Err() == nil {
+		if drawn < len(todo) && time.Since(lastPage) >= fullSlice {
+			msg := fmt.Sprintf("Drawing the page took longer than a slice (%s) while other owners' work waited.", fullSlice)
+			if err := r.fail(ctx, doc, todo[drawn], jobargs.ThumbnailWidth, "time_limit", msg); err != nil {
+				return drawn, err
+			}
+			rendered++
+			drawn++
+		}
+		if err := documents.SetPagesRendered(ctx, r.Pool, doc.ID, gen, rendered, pageCount, true); err != nil {
+			return drawn, err
+		}
+		return drawn, ErrYield
+	}
 	return drawn, err
+}
+
+// fail records that a page has no image at width, and why.
+func (r *PageRenderer) fail(ctx context.Context, doc *documents.Document, page, width int, code, message string) error {
+	img := documents.PageImage{DocumentID: doc.ID, Page: page, Width: width, Renderer: sandbox.Renderer,
+		Failure: &documents.Failure{Code: code, Message: message}}
+	if _, err := documents.SaveImage(ctx, r.Pool, img); err != nil {
+		return err
+	}
+	r.Metrics.observe(img)
+	return nil
 }
 
 // RenderWorker draws one page image on demand (a width the parse does not
@@ -163,7 +188,7 @@ func (w *RenderWorker) Work(ctx context.Context, job *river.Job[jobargs.RenderAr
 	}
 	started := time.Now()
 	var img documents.PageImage
-	stats, err := w.Renderer.render(ctx, doc, []int{a.Page}, a.Width, func(i documents.PageImage) error { img = i; return nil })
+	stats, err := w.Renderer.render(ctx, doc, []int{a.Page}, a.Width, ownerNice(ctx, w.Renderer.Pool, a.Owner), func(i documents.PageImage) error { img = i; return nil })
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,10 @@ package storage
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -17,6 +19,11 @@ type ClientOptions struct {
 	// Endpoint, Region and static credentials override the SDK's sources
 	// when set (tests and `folio dev`).
 	Endpoint, Region, AccessKey, SecretKey string
+	// MaxConns bounds the connections to S3 this process opens at once
+	// (FOLIO_S3_MAX_CONNS): requests beyond wait for one, so that no
+	// request, however many objects it touches, starves the rest or
+	// the S3 server. 0: unbounded.
+	MaxConns int
 }
 
 // NewClient builds an S3 client from the SDK's standard sources plus opts.
@@ -30,6 +37,12 @@ func NewClient(ctx context.Context, opts ClientOptions) (*s3.Client, error) {
 			func(context.Context) (aws.Credentials, error) {
 				return aws.Credentials{AccessKeyID: opts.AccessKey, SecretAccessKey: opts.SecretKey, Source: "folio"}, nil
 			})))
+	}
+	if opts.MaxConns > 0 {
+		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.MaxConnsPerHost = opts.MaxConns
+			tr.MaxIdleConnsPerHost = min(opts.MaxConns, 100)
+		})))
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {

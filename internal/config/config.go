@@ -29,6 +29,9 @@ type Config struct {
 	// http://bucket.host, as most S3-compatible servers want
 	// (FOLIO_S3_PATH_STYLE).
 	S3PathStyle bool
+	// S3MaxConns bounds one process's connections to S3 at once
+	// (FOLIO_S3_MAX_CONNS).
+	S3MaxConns int
 	// S3UnsignedPayload sends upload bytes to S3 without SigV4's payload
 	// hash (FOLIO_S3_UNSIGNED_PAYLOAD): Folio hashes every upload itself
 	// (SHA-256), and TLS protects the bytes on the way.
@@ -199,6 +202,9 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
 	// client (FOLIO_TRUSTED_PROXIES: addresses or CIDR prefixes).
 	TrustedProxies []netip.Prefix
+	// MaxRequestsPerOwner caps one owner's requests in progress on one
+	// API process (FOLIO_MAX_REQUESTS_PER_OWNER).
+	MaxRequestsPerOwner int
 	// AuthFailureLimit caps the requests per minute one client address
 	// may make without valid credentials, on the API and the admin
 	// listener alike; beyond it, 429 before any token is checked
@@ -238,6 +244,7 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		DatabaseURL:          r.secret("DATABASE_URL", ""),
 		S3Bucket:             r.str("FOLIO_S3_BUCKET", "folio"),
 		S3PathStyle:          r.boolean("FOLIO_S3_PATH_STYLE", false),
+		S3MaxConns:           r.integer("FOLIO_S3_MAX_CONNS", 128, 1, 100_000),
 		HTTPAddr:             r.addr("FOLIO_HTTP_ADDR", ":8080"),
 		HealthAddr:           r.addr("FOLIO_HEALTH_ADDR", ":8081"),
 		AdminAddr:            r.optionalAddr("FOLIO_ADMIN_ADDR"),
@@ -257,6 +264,7 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		DirectMaxPending:     r.integer("FOLIO_DIRECT_MAX_PENDING", 20, 1, 100_000),
 		TrustedProxies:       r.prefixes("FOLIO_TRUSTED_PROXIES"),
 		AuthFailureLimit:     r.integer("FOLIO_AUTH_FAILURE_LIMIT", 60, 1, 1_000_000),
+		MaxRequestsPerOwner:  r.integer("FOLIO_MAX_REQUESTS_PER_OWNER", 32, 1, 1_000_000),
 		AdminLoginLimit:      r.integer("FOLIO_ADMIN_LOGIN_LIMIT", 10, 1, 1_000_000),
 		AdminHosts:           r.list("FOLIO_ADMIN_HOSTS"),
 		AdminSessionTTL:      r.duration("FOLIO_ADMIN_SESSION_TTL", 12*time.Hour),

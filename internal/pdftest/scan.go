@@ -58,6 +58,16 @@ func Scanned(dpi int, jpegs ...[]byte) ([]byte, error) {
 // with Scanned: a scan of the document, for OCR tests. pages are 1-based;
 // empty means all.
 func ScanWithPoppler(ctx context.Context, pdf []byte, dpi int, pages ...int) ([]byte, error) {
+	jpegs, err := PageJPEGs(ctx, pdf, dpi, pages...)
+	if err != nil {
+		return nil, err
+	}
+	return Scanned(dpi, jpegs...)
+}
+
+// PageJPEGs renders pages of a PDF with pdftoppm (poppler-utils) to grey
+// JPEGs at dpi, without annotations. pages are 1-based; empty means all.
+func PageJPEGs(ctx context.Context, pdf []byte, dpi int, pages ...int) ([][]byte, error) {
 	dir, err := os.MkdirTemp("", "folio-scan-")
 	if err != nil {
 		return nil, err
@@ -97,5 +107,5 @@ func ScanWithPoppler(ctx context.Context, pdf []byte, dpi int, pages ...int) ([]
 		}
 		jpegs = append(jpegs, img)
 	}
-	return Scanned(dpi, jpegs...)
+	return jpegs, nil
 }

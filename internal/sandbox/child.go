@@ -56,10 +56,11 @@ func childMain(args []string, stdin io.Reader, stdout io.Writer) int {
 	cpuSeconds := fs.Uint64("cpu-seconds", 300, "")
 	maxPages := fs.Int("max-pages", 5000, "")
 	firstPage := fs.Int("first-page", 1, "")
+	nice := fs.Int("nice", DefaultNice, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	limitSelf(*memLimit, *cpuSeconds)
+	limitSelf(*memLimit, *cpuSeconds, *nice)
 
 	send := reporter(stdout)
 
@@ -107,7 +108,7 @@ func reporter(stdout io.Writer) func(message) error {
 // limitSelf caps this process: address space (hard, so a runaway
 // allocation fails instead of swallowing the machine), a Go soft limit
 // below it (the collector works harder first), and CPU time.
-func limitSelf(memLimit int64, cpuSeconds uint64) {
+func limitSelf(memLimit int64, cpuSeconds uint64, nice int) {
 	// The Go runtime reserves address space it never touches (a fresh
 	// process is already about 1.2 GB of it): allow what is reserved now,
 	// the limit, and a margin for stacks and the collector.
@@ -117,7 +118,19 @@ func limitSelf(memLimit int64, cpuSeconds uint64) {
 	}
 	_ = syscall.Setrlimit(syscall.RLIMIT_CPU, &syscall.Rlimit{Cur: cpuSeconds, Max: cpuSeconds + 5})
 	debug.SetMemoryLimit(memLimit * 3 / 4)
+	// Users' files are worked on at a lower CPU priority than the
+	// processes that serve: on a shared machine the API, Postgres and S3
+	// keep answering (readiness, other owners' requests) while children
+	// parse, draw and read (what they exec, Tesseract, inherits it).
+	if nice <= 0 || nice > 19 {
+		nice = DefaultNice
+	}
+	_ = syscall.Setpriority(syscall.PRIO_PROCESS, 0, nice)
 }
+
+// DefaultNice is the nice value of sandboxed children unless their caller
+// says (jobs give their children one by the owner's backlog: fair share).
+const DefaultNice = 10
 
 // statusBytes reads a kB field of /proc/self/status (VmSize:, VmHWM:) in
 // bytes; 0 if unknown.

@@ -30,6 +30,8 @@ type OCRTools struct {
 	PageTimeout time.Duration
 	// CacheDir keeps the renderer's compiled WebAssembly (RenderOptions).
 	CacheDir string
+	// Nice is the children's nice value (DefaultNice when 0).
+	Nice int
 }
 
 // FindOCRTools looks for tesseract on PATH and checks that it has every
@@ -85,7 +87,7 @@ func (r *Runner) OCR(ctx context.Context, open func(context.Context) (io.ReadClo
 	if err := os.Chmod(work, 0o700); err != nil {
 		return Stats{}, err
 	}
-	opt := RenderOptions{DPI: max(tools.DPI, 72), PageTimeout: tools.PageTimeout, CacheDir: tools.CacheDir}
+	opt := RenderOptions{DPI: max(tools.DPI, 72), PageTimeout: tools.PageTimeout, CacheDir: tools.CacheDir, Nice: tools.Nice}
 	img := filepath.Join(work, "page.png")
 	return r.Render(ctx, open, pages, opt, func(rp RenderedPage) error {
 		p := OCRPage{Number: rp.Number, Code: rp.Code, Message: rp.Message}
@@ -107,7 +109,7 @@ func (r *Runner) tesseract(ctx context.Context, path string, image []byte, tools
 		return "", 0, "ocr_failed", "Writing the page image failed: " + err.Error()
 	}
 	defer os.Remove(path)
-	tsv, err := r.tool(ctx, tools.PageTimeout, tools.Tesseract, path, "stdout", "-l", tools.Languages, "--psm", "3", "tsv")
+	tsv, err := r.tool(ctx, tools.PageTimeout, tools.Nice, tools.Tesseract, path, "stdout", "-l", tools.Languages, "--psm", "3", "tsv")
 	if err != nil {
 		code, message = failureOf(err, "ocr_failed", "Reading the page failed")
 		return "", 0, code, message
@@ -119,7 +121,7 @@ func (r *Runner) tesseract(ctx context.Context, path string, image []byte, tools
 // tool runs a program under the sandbox's limits (this binary sets them on
 // itself, then execs it) with a wall-clock limit, and returns its standard
 // output.
-func (r *Runner) tool(ctx context.Context, timeout time.Duration, name string, args ...string) ([]byte, error) {
+func (r *Runner) tool(ctx context.Context, timeout time.Duration, nice int, name string, args ...string) ([]byte, error) {
 	exe := r.Exe
 	if exe == "" {
 		var err error
@@ -129,7 +131,8 @@ func (r *Runner) tool(ctx context.Context, timeout time.Duration, name string, a
 	}
 	cpu := uint64(timeout/time.Second) + 1
 	cmd, stdin, stdout, stderr, err := r.start(exe, append([]string{toolChildArg,
-		"-memory-limit", strconv.FormatInt(r.MemoryLimit, 10), "-cpu-seconds", strconv.FormatUint(cpu, 10), "--", name}, args...))
+		"-memory-limit", strconv.FormatInt(r.MemoryLimit, 10), "-cpu-seconds", strconv.FormatUint(cpu, 10),
+		"-nice", strconv.Itoa(nice), "--", name}, args...))
 	if err != nil {
 		return nil, err
 	}
@@ -152,10 +155,11 @@ func toolChildMain(args []string) int {
 	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
 	memLimit := fs.Int64("memory-limit", 1<<30, "")
 	cpuSeconds := fs.Uint64("cpu-seconds", 120, "")
+	nice := fs.Int("nice", DefaultNice, "")
 	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
 		return 2
 	}
-	limitSelf(*memLimit, *cpuSeconds)
+	limitSelf(*memLimit, *cpuSeconds, *nice)
 	prog := fs.Args()
 	// One thread: the worker runs as many OCR jobs as it has CPUs for.
 	err := syscall.Exec(prog[0], prog, []string{"OMP_THREAD_LIMIT=1"})

@@ -62,6 +62,9 @@ type RenderOptions struct {
 	// compile takes seconds; loading it, tens of milliseconds). Empty: a
 	// directory under the user's cache or temp directory.
 	CacheDir string
+	// Nice is the child's nice value (DefaultNice when 0): warm children
+	// are kept apart by it.
+	Nice int
 }
 
 // MaxSide bounds either side of a page drawn at a DPI, in pixels (a
@@ -80,6 +83,9 @@ func (o RenderOptions) withDefaults() RenderOptions {
 	}
 	if o.CacheDir == "" {
 		o.CacheDir = DefaultRenderCacheDir()
+	}
+	if o.Nice <= 0 || o.Nice > 19 {
+		o.Nice = DefaultNice
 	}
 	return o
 }
@@ -201,7 +207,7 @@ type renderRequest struct {
 // caller's cancellation, or the handler's or input's error. The child goes
 // back to the pool only when the document ended cleanly.
 func (r *Runner) renderOnce(ctx context.Context, input io.Reader, pages []int, opt RenderOptions, page func(RenderedPage) error) (int, renderOutcome, error) {
-	proc, err := r.renderProc(opt.CacheDir)
+	proc, err := r.renderProc(opt.CacheDir, opt.Nice)
 	if err != nil {
 		return 0, renderOutcome{}, err
 	}
@@ -308,6 +314,7 @@ type renderProc struct {
 	lines    *bufio.Scanner
 	stderr   *tailbuf.Buffer
 	cacheDir string
+	nice     int
 	docs     int
 	idleAt   time.Time
 	waited   chan struct{}
@@ -371,8 +378,8 @@ type renderPool struct {
 	idle []*renderProc
 }
 
-// renderProc returns a warm child for cacheDir, or starts one.
-func (r *Runner) renderProc(cacheDir string) (*renderProc, error) {
+// renderProc returns a warm child for cacheDir at nice, or starts one.
+func (r *Runner) renderProc(cacheDir string, nice int) (*renderProc, error) {
 	r.renders.mu.Lock()
 	var stale []*renderProc
 	var found *renderProc
@@ -381,7 +388,7 @@ func (r *Runner) renderProc(cacheDir string) (*renderProc, error) {
 		switch {
 		case time.Since(p.idleAt) > renderIdle:
 			stale = append(stale, p)
-		case found == nil && p.cacheDir == cacheDir:
+		case found == nil && p.cacheDir == cacheDir && p.nice == nice:
 			found = p
 		default:
 			keep = append(keep, p)
@@ -396,7 +403,7 @@ func (r *Runner) renderProc(cacheDir string) (*renderProc, error) {
 	if found != nil {
 		return found, nil
 	}
-	return r.startRenderProc(cacheDir)
+	return r.startRenderProc(cacheDir, nice)
 }
 
 func (r *Runner) putRenderProc(p *renderProc) {
@@ -424,7 +431,7 @@ func (r *Runner) CloseRenderers() {
 	}
 }
 
-func (r *Runner) startRenderProc(cacheDir string) (*renderProc, error) {
+func (r *Runner) startRenderProc(cacheDir string, nice int) (*renderProc, error) {
 	exe := r.Exe
 	if exe == "" {
 		var err error
@@ -439,12 +446,13 @@ func (r *Runner) startRenderProc(cacheDir string) (*renderProc, error) {
 		"-memory-limit", strconv.FormatInt(r.MemoryLimit, 10),
 		"-cpu-seconds", strconv.FormatUint(cpu, 10),
 		"-cache-dir", cacheDir,
+		"-nice", strconv.Itoa(nice),
 	})
 	if err != nil {
 		return nil, err
 	}
 	r.renderStarts.Add(1)
-	p := &renderProc{cmd: cmd, stdin: stdin, stderr: stderr, cacheDir: cacheDir, waited: make(chan struct{})}
+	p := &renderProc{cmd: cmd, stdin: stdin, stderr: stderr, cacheDir: cacheDir, nice: nice, waited: make(chan struct{})}
 	p.lines = bufio.NewScanner(stdout)
 	p.lines.Buffer(make([]byte, 64<<10), maxLine)
 	go func() {
@@ -478,10 +486,11 @@ func renderChildMain(args []string, stdin io.Reader, stdout io.Writer) int {
 	memLimit := fs.Int64("memory-limit", 1<<30, "")
 	cpuSeconds := fs.Uint64("cpu-seconds", 300, "")
 	cacheDir := fs.String("cache-dir", "", "")
+	nice := fs.Int("nice", DefaultNice, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	limitSelf(*memLimit, *cpuSeconds)
+	limitSelf(*memLimit, *cpuSeconds, *nice)
 	send := reporter(stdout)
 	in := bufio.NewReaderSize(stdin, 256<<10)
 	pool, err := startPDFium(*cacheDir, *memLimit)

@@ -69,6 +69,8 @@ type Handler struct {
 	// left of it for this run: a parse cut into slices spends one budget
 	// across its runs (time_limit still names the whole Timeout).
 	Remaining time.Duration
+	// Nice is the child's nice value (DefaultNice when 0).
+	Nice int
 }
 
 // Stats is what one child used.
@@ -92,6 +94,7 @@ func (r *Runner) Run(ctx context.Context, input io.Reader, firstPage int, h Hand
 		"-cpu-seconds", strconv.FormatUint(cpu, 10),
 		"-max-pages", strconv.Itoa(r.MaxPages),
 		"-first-page", strconv.Itoa(max(firstPage, 1)),
+		"-nice", strconv.Itoa(h.Nice),
 	}
 	var (
 		result  *pdf.Result

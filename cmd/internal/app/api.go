@@ -95,6 +95,7 @@ func (a *App) newAPI(hub *events.Hub, deps apiDeps) *api.Server {
 			ResumableMaxPartials: cfg.ResumableMaxPartials,
 			DirectMaxPending:     cfg.DirectMaxPending,
 			AuthFailureLimit:     cfg.AuthFailureLimit,
+			MaxRequestsPerOwner:  cfg.MaxRequestsPerOwner,
 		},
 		AllowedOrigins: cfg.AllowedOrigins,
 		ClientAddr:     clientaddr.Resolver{Trusted: cfg.TrustedProxies},

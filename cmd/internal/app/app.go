@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,6 +57,12 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, s3opts s
 	if _, set := poolCfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
 		poolCfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
 	}
+	// pgxpool's default (four connections on two cores) lets a burst of
+	// slow requests take every connection from the rest, /readyz's ping
+	// included: more, unless DATABASE_URL says (pool_max_conns).
+	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
+		poolCfg.MaxConns = max(poolCfg.MaxConns, 20)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("error creating Postgres pool: %w", err)
@@ -69,6 +76,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, s3opts s
 		return nil, fmt.Errorf("error creating Postgres pool: %w", err)
 	}
 	s3opts.PathStyle = s3opts.PathStyle || cfg.S3PathStyle
+	s3opts.MaxConns = cfg.S3MaxConns
 	client, err := storage.NewClient(ctx, s3opts)
 	if err != nil {
 		pool.Close()
