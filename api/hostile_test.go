@@ -359,7 +359,9 @@ func TestDeferredLengthUploadCountsAsItGrows(t *testing.T) {
 
 // countingDoer counts the S3 requests in flight, by method.
 type countingDoer struct {
-	next    interface{ Do(*http.Request) (*http.Response, error) }
+	next interface {
+		Do(*http.Request) (*http.Response, error)
+	}
 	mu      sync.Mutex
 	now     map[string]int
 	maxSeen map[string]int

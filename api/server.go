@@ -169,7 +169,7 @@ func New(deps Deps) *Server {
 		RateLimit: s.Limits.UploadRateLimit, RateWindow: s.Limits.UploadRateWindow}
 	s.direct = &uploads.Direct{Pool: s.Pool, Store: s.Store, Queue: s.River, Logger: s.Logger, Admission: s.admission,
 		MaxPending: s.Limits.DirectMaxPending,
-		Expiry: s.Limits.ResumableExpiry, SignTTL: signTTL}
+		Expiry:     s.Limits.ResumableExpiry, SignTTL: signTTL}
 	tusd, err := s.resumable()
 	if err != nil {
 		panic(fmt.Sprintf("api: resumable uploads: %v", err)) // the configuration is Folio's own

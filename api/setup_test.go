@@ -43,7 +43,7 @@ type testBundle struct {
 
 type setupOpts struct {
 	limits api.Limits
-	store  *storage.Store // instead of the test bucket's
+	store  *storage.Store  // instead of the test bucket's
 	bucket *testenv.Bucket // the bucket store uses
 	dev    *api.DevMode
 	web    http.Handler
