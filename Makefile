@@ -11,7 +11,7 @@ WEB_DEPS := web/node_modules/.package-lock.json
 .PHONY: help build run test test-go test-busy web web-test e2e bench corpus chaos faults noisy fuzz lint tools clean
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "; printf "usage: make <target>\n\n"} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "; printf "usage: make <target>\n\n"} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build folio, api and worker into bin/
 	$(GO) build -o bin/ ./cmd/...
@@ -23,8 +23,13 @@ run: ## Run the whole stack on this machine (Postgres, S3, API, worker, the demo
 
 test: test-go web-test ## Run every test: Go (real Postgres and S3, -race), then the web client's
 
+# PKGS and GO_TEST_FLAGS narrow a run: make test-go PKGS=./jobs GO_TEST_FLAGS='-run Fair'.
+PKGS ?= ./...
 test-go: $(TOOLS)/versitygw $(WEB_DEPS) ## Run the Go tests against real Postgres and S3, with the race detector
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $(GO_TEST_FLAGS) $(PKGS)
+
+test-busy: ## Run make test with two CPU-bound processes beside it for the whole run (BUSY_PROCS; PKGS and GO_TEST_FLAGS as for test-go)
+	./scripts/busy.sh $(MAKE) --no-print-directory test
 
 $(WEB_DEPS): web/package-lock.json web/package.json web/client/package.json web/demo/package.json
 	@command -v $(NPM) >/dev/null || { echo "the web side needs Node.js 20 and npm"; exit 1; }
