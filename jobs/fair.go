@@ -34,16 +34,47 @@ var ErrYield = errors.New("the slice is over and another owner's job is waiting"
 // yieldPoll is how often a running job looks for waiting work.
 const yieldPoll = time.Second
 
-// OthersWaiting reports whether a job of another owner than owner waits
-// to run in queue (available now).
-func OthersWaiting(ctx context.Context, db pg.DBTX, queue, owner string) (bool, error) {
+// Running counts owner's jobs running in queue.
+func Running(ctx context.Context, db pg.DBTX, queue, owner string) (int, error) {
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE queue = $1 AND args->>'owner' = $2 AND state = 'running'`,
+		queue, owner).Scan(&n); err != nil {
+		return 0, fmt.Errorf("error counting running jobs: %w", err)
+	}
+	return n, nil
+}
+
+// OthersWaiting reports whether a job of another owner than owner waits to
+// run in queue (available now) while that owner has fewer than below jobs
+// running there: someone with a smaller share of the queue than below is
+// kept waiting.
+func OthersWaiting(ctx context.Context, db pg.DBTX, queue, owner string, below int) (bool, error) {
 	var waiting bool
-	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE state = 'available' AND queue = $1
-		AND scheduled_at <= now() AND coalesce(args->>'owner', '') <> $2)`, queue, owner).Scan(&waiting)
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job w WHERE w.state = 'available' AND w.queue = $1
+		AND w.scheduled_at <= now() AND coalesce(w.args->>'owner', '') <> $2
+		AND (SELECT count(*) FROM river_job r WHERE r.queue = $1 AND r.state = 'running'
+			AND r.args->>'owner' = w.args->>'owner') < $3)`, queue, owner, below).Scan(&waiting)
 	if err != nil {
 		return false, fmt.Errorf("error looking for waiting jobs: %w", err)
 	}
 	return waiting, nil
+}
+
+// shareExceeded reports whether a job of owner that has just started in
+// queue would give its owner two slots more than another owner who has a
+// job waiting there: then it steps back (snoozes) before doing anything,
+// so that the waiting one gets the slot. Max-min fair: two owners with a
+// job running each keep starting theirs, and nobody snoozes in turn.
+func shareExceeded(ctx context.Context, db pg.DBTX, queue, owner string) bool {
+	if owner == "" {
+		return false
+	}
+	mine, err := Running(ctx, db, queue, owner) // this job included
+	if err != nil || mine < 2 {
+		return false
+	}
+	waiting, err := OthersWaiting(ctx, db, queue, owner, mine-1)
+	return err == nil && waiting
 }
 
 // ownerNice is the nice value of the children of a run of owner's job:
@@ -75,7 +106,8 @@ func ownerNice(ctx context.Context, db pg.DBTX, owner string) int {
 var fairQueues = []string{jobargs.QueueParse, jobargs.QueueOCR, jobargs.QueueRender}
 
 // slice watches one run of a job: every yieldPoll it looks for another
-// owner's job waiting in the queue. Due says whether the run should stop
+// owner's job waiting in the queue whose owner has fewer jobs running there
+// than this one's. Due says whether the run should stop
 // before work that takes next; with hard, the context watchSlice returned
 // is cancelled (ErrYield) as soon as the slice is over.
 type slice struct {
@@ -108,7 +140,11 @@ func watchSlice(ctx context.Context, pool *pgxpool.Pool, length time.Duration, q
 				return
 			case <-time.After(yieldPoll):
 			}
-			waiting, err := OthersWaiting(ctx, pool, queue, owner)
+			mine, err := Running(ctx, pool, queue, owner)
+			if err != nil {
+				continue
+			}
+			waiting, err := OthersWaiting(ctx, pool, queue, owner, mine)
 			if err != nil {
 				continue
 			}

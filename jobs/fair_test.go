@@ -141,13 +141,16 @@ func TestFairSharePrioritiesFollowTheBacklog(t *testing.T) {
 	n, err = jobargs.Backlog(ctx, b.db.Pool, jobargs.QueueOCR, "mallory")
 	require.NoError(t, err)
 	require.Zero(t, n)
-	waiting, err := jobs.OthersWaiting(ctx, b.db.Pool, jobargs.QueueParse, "mallory")
+	waiting, err := jobs.OthersWaiting(ctx, b.db.Pool, jobargs.QueueParse, "mallory", 1)
 	require.NoError(t, err)
 	require.False(t, waiting, "only mallory's own jobs wait")
 	b.documentOf(t, "alice", pdftest.TextPages([]string{"x"}))
-	waiting, err = jobs.OthersWaiting(ctx, b.db.Pool, jobargs.QueueParse, "mallory")
+	waiting, err = jobs.OthersWaiting(ctx, b.db.Pool, jobargs.QueueParse, "mallory", 1)
 	require.NoError(t, err)
-	require.True(t, waiting)
+	require.True(t, waiting, "alice waits with nothing running")
+	waiting, err = jobs.OthersWaiting(ctx, b.db.Pool, jobargs.QueueParse, "mallory", 0)
+	require.NoError(t, err)
+	require.False(t, waiting, "nobody has fewer than none running")
 }
 
 // TestFairShareOCR: one OCR slot; an owner's long scan is being read when

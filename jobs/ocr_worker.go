@@ -59,6 +59,10 @@ func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (
 		attribute.String("folio.document.id", id.String()), attribute.Int64("folio.job.id", job.ID))
 	defer tracing.End(span, &err)
 	log := w.Logger.With("document_id", id, "job_id", job.ID, "attempt", job.Attempt)
+	if w.Slice > 0 && shareExceeded(ctx, w.Pool, jobargs.QueueOCR, job.Args.Owner) {
+		log.Info("ocr: another owner with fewer OCRs running waits: this one steps back")
+		return river.JobSnooze(0)
+	}
 	key, pages, err := documents.StartOCR(ctx, w.Pool, id, gen)
 	if errors.Is(err, documents.ErrNoOCR) {
 		log.Info("ocr: nothing to do (document gone, reparsed, or read already)")

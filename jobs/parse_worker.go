@@ -103,6 +103,10 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 			attribute.Int("folio.job.attempt", job.Attempt)))
 	defer span.End()
 	log := w.Logger.With(append([]any{"document_id", id, "job_id", job.ID, "attempt", job.Attempt}, tracing.LogAttrs(ctx)...)...)
+	if w.Slice > 0 && shareExceeded(ctx, w.Pool, jobargs.QueueParse, job.Args.Owner) {
+		log.Info("parse: another owner with fewer parses running waits: this one steps back")
+		return river.JobSnooze(0)
+	}
 	doc, firstPage, err := documents.StartParse(ctx, w.Pool, id, gen, job.Attempt)
 	if errors.Is(err, documents.ErrNotFound) {
 		log.Info("parse: document is gone; nothing to do")
