@@ -122,6 +122,12 @@ func Inspect(data []byte, opts Options) (res *Result, err error) {
 		page := Page{Number: i + 1, Width: p.width, Height: p.height, Rotation: p.rotate}
 		if page.Number >= opts.FirstPage {
 			text, images, warn := pageText(o, p)
+			if len(text) > MaxPageText {
+				text = cutText(text, MaxPageText)
+				if len(res.Warnings) < 100 {
+					res.Warnings = append(res.Warnings, fmt.Sprintf("page %d: its text was cut at %d bytes", page.Number, MaxPageText))
+				}
+			}
 			page.Text = text
 			if area := p.width * p.height; area > 0 {
 				page.ImageCoverage = min(1, images/area)
@@ -472,4 +478,18 @@ func encryption(x *model.XRefTable) *Encryption {
 
 func clean(s string) string {
 	return strings.TrimSpace(strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), ""))
+}
+
+// MaxPageText bounds one page's text: a hundred times a dense page's. A
+// page that draws more (the same word millions of times through nested
+// forms) is a file made to cost: its text is cut there, with a warning,
+// so that storing and indexing it costs what a real page does.
+const MaxPageText = 1 << 20
+
+// cutText cuts s to at most n bytes, at a rune boundary.
+func cutText(s string, n int) string {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

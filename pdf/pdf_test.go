@@ -270,3 +270,16 @@ func TestAnnotationsWithoutAppearance(t *testing.T) {
 	require.NotContains(t, text, "pop-up", "other markup shows its contents in a pop-up only")
 	require.NotContains(t, text, "caption", "a Line without /Cap shows no caption")
 }
+
+// TestPageTextIsBounded: a page that draws a word millions of times
+// through nested form XObjects (a few kilobytes of file) yields at most
+// MaxPageText of text, with a warning: storing and indexing it costs
+// what a real page does.
+func TestPageTextIsBounded(t *testing.T) {
+	t.Parallel()
+	res, pages := inspect(t, pdftest.NestedFormsShowing(5, 10, strings.Repeat("w", 128)))
+	require.Len(t, pages, 1)
+	require.LessOrEqual(t, len(pages[0].Text), pdf.MaxPageText)
+	require.Greater(t, len(pages[0].Text), pdf.MaxPageText/2)
+	require.Contains(t, strings.Join(res.Warnings, "\n"), "page 1: its text was cut")
+}

@@ -304,7 +304,7 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		RenderCacheDir:    r.str("FOLIO_RENDER_CACHE_DIR", ""),
 		RenderWait:        r.duration("FOLIO_RENDER_WAIT", 30*time.Second),
 		RenderMaxQueued:   r.integer("FOLIO_RENDER_MAX_QUEUED", 16, 1, 100_000),
-		FairSlice:         r.durationOrZero("FOLIO_FAIR_SLICE", 15*time.Second),
+		FairSlice:         r.durationOrZero("FOLIO_FAIR_SLICE", 5*time.Second),
 		EventRetention:    r.duration("FOLIO_EVENT_RETENTION", 7*24*time.Hour),
 
 		QueueMetricsInterval: r.duration("FOLIO_QUEUE_METRICS_INTERVAL", 5*time.Second),

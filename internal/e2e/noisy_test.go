@@ -39,7 +39,7 @@ type noisySize struct {
 }
 
 var (
-	fullNoisy  = noisySize{slice: 15 * time.Second, concatNames: 20_500, imagePages: 300, scanPages: 300, bombs: 4, depth: 7, hold: 3 * time.Second}
+	fullNoisy  = noisySize{slice: 5 * time.Second, concatNames: 20_500, imagePages: 300, scanPages: 300, bombs: 4, depth: 7, hold: 3 * time.Second}
 	shortNoisy = noisySize{slice: 2 * time.Second, concatNames: 2_000, imagePages: 40, scanPages: 12, bombs: 2, depth: 6, hold: time.Second}
 )
 

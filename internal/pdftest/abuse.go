@@ -11,7 +11,10 @@ import (
 // draws fanout copies of the next, depth levels deep, the last showing a
 // word: fanout^depth words from a few kilobytes (a parse that takes as
 // long as its limit allows: the noisy-neighbour suite's slow file).
-func NestedForms(depth, fanout int) []byte {
+func NestedForms(depth, fanout int) []byte { return NestedFormsShowing(depth, fanout, "w") }
+
+// NestedFormsShowing is NestedForms whose last form shows word.
+func NestedFormsShowing(depth, fanout int, word string) []byte {
 	objs := []string{
 		"<< /Type /Catalog /Pages 2 0 R >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -22,7 +25,7 @@ func NestedForms(depth, fanout int) []byte {
 	// Forms 6 .. 6+depth-1: each draws the next fanout times; the last
 	// shows a word.
 	for i := range depth {
-		res, body := "/Font << /F1 4 0 R >>", "BT /F1 1 Tf 0 0 Td (w) Tj ET"
+		res, body := "/Font << /F1 4 0 R >>", "BT /F1 1 Tf 0 0 Td ("+escape(word)+") Tj ET"
 		if i < depth-1 {
 			res += fmt.Sprintf(" /XObject << /F %d 0 R >>", 7+i)
 			body = strings.Repeat("q 1 0 0 1 0.01 0 cm /F Do Q ", fanout)
