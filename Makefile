@@ -8,10 +8,10 @@ TOOLS := .folio/bin
 # npm ci writes node_modules/.package-lock.json: newer than the lock file = installed.
 WEB_DEPS := web/node_modules/.package-lock.json
 
-.PHONY: help build run test test-go test-busy web web-test e2e bench corpus chaos faults noisy fuzz lint tools clean
+.PHONY: help build run test test-go test-busy web web-test e2e bench corpus corpus-quick chaos faults noisy fuzz lint tools clean
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "; printf "usage: make <target>\n\n"} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "; printf "usage: make <target>\n\n"} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build folio, api and worker into bin/
 	$(GO) build -o bin/ ./cmd/...
@@ -66,6 +66,13 @@ corpus: ## Parse real PDFs (pdfcpu's, texlive's, CJK) against poppler: F1, page 
 	$(GO) test -count=1 -timeout 30m -run '^TestCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -report $(CURDIR)/docs/corpus-report.txt
 	$(GO) test -count=1 -timeout 30m -run '^TestOCRCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -ocr-report $(CURDIR)/docs/ocr-report.txt
 	$(GO) test -count=1 -timeout 30m -run '^TestRenderCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -render-report $(CURDIR)/docs/render-report.txt
+
+corpus-quick: ## CI's corpus check: a third of the corpus, two files at a time, no speed peers (ocrmypdf, pdftoppm); the same bars as make corpus, reports to artifacts/corpus
+	CORPUS_PEERS=0 ./scripts/fetch-corpus.sh .folio/corpus
+	mkdir -p artifacts/corpus
+	$(GO) test -count=1 -timeout 30m -run '^(TestCorpus|TestOCRCorpus|TestRenderCorpus)$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus \
+		-corpus.quick -corpus.sample 3 -ocr-pages 20 -report $(CURDIR)/artifacts/corpus/corpus-report.txt \
+		-ocr-report $(CURDIR)/artifacts/corpus/ocr-report.txt -render-report $(CURDIR)/artifacts/corpus/render-report.txt
 
 CHAOS_DOCS ?= 200
 chaos: $(TOOLS)/versitygw ## Restart and kill APIs and workers while CHAOS_DOCS corpus PDFs are parsed, and while 1 GiB uploads arrive (make test runs short forms)

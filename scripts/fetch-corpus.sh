@@ -18,8 +18,12 @@ if ! command -v pdftotext >/dev/null || ! command -v pdfinfo >/dev/null || [ ! -
   apt-get update -qq && apt-get install -y -qq --no-install-recommends poppler-utils poppler-data
 fi
 
+# The peers only the speed comparisons use (CORPUS_PEERS=0, make
+# corpus-quick: none of them).
+peers="${CORPUS_PEERS:-1}"
+
 # GNU time: the peak memory of pdftoppm, which page images are compared with.
-if [ ! -x /usr/bin/time ]; then
+if [ "$peers" = 1 ] && [ ! -x /usr/bin/time ]; then
   echo "corpus: installing time (GNU time, for pdftoppm's peak memory)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends time
@@ -27,7 +31,7 @@ fi
 
 # OCR: the worker's tools, and ocrmypdf to compare with.
 "$(dirname "$0")/install-ocr.sh"
-if ! command -v ocrmypdf >/dev/null; then
+if [ "$peers" = 1 ] && ! command -v ocrmypdf >/dev/null; then
   echo "corpus: installing ocrmypdf (the OCR comparison)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends ocrmypdf

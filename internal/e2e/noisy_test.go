@@ -25,6 +25,7 @@ import (
 var (
 	noisyFull   = flag.Bool("noisy.full", false, "TestNoisyNeighbours: every abuse at full size, one at a time and all at once, with the bounds checked (make noisy)")
 	noisyReport = flag.String("noisy.report", "", "write TestNoisyNeighbours' table to this file too")
+	noisyOnly   = flag.String("noisy.only", "", "TestNoisyNeighbours: run only the abuses whose name holds this")
 )
 
 // noisySize is how big the abuses are: full (make noisy, the sizes the
@@ -193,10 +194,12 @@ type victimFigures struct {
 
 func (n *neighbourhood) measure(scan []byte) victimFigures {
 	var f victimFigures
+	// One after the other, as three people would: each figure is what one
+	// upload sees, not what alice's own two uploads do to each other.
 	doc := n.victimUpload(pdftest.TextPages([]string{"alice writes one page"}))
-	scanned := n.victimUpload(scan)
 	n.waitDone(n.victim, doc)
 	f.parse = n.eventGap(doc, "document.queued", "document.done")
+	scanned := n.victimUpload(scan)
 	n.waitFor(n.victim, scanned, "read by OCR", func(d docState) bool { return d.OCR != nil && d.OCR.Status == "done" })
 	f.ocr = n.eventGap(scanned, "document.queued", "ocr.done")
 	if testing.Verbose() {
@@ -376,9 +379,13 @@ func TestNoisyNeighbours(t *testing.T) {
 	if *noisyFull {
 		scenarios = nil
 		for _, a := range all {
-			scenarios = append(scenarios, []abuse{a})
+			if strings.Contains(a.name, *noisyOnly) {
+				scenarios = append(scenarios, []abuse{a})
+			}
 		}
-		scenarios = append(scenarios, all)
+		if *noisyOnly == "" {
+			scenarios = append(scenarios, all)
+		}
 	}
 	for _, sc := range scenarios {
 		name := "all of them at once"

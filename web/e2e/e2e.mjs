@@ -29,8 +29,8 @@ mkdirSync(artifacts, { recursive: true });
 const pdfcpuDir = JSON.parse(execFileSync("go", ["mod", "download", "-json", "github.com/pdfcpu/pdfcpu@v0.15.0"], { cwd: root }).toString()).Dir;
 const testdata = (name) => join(pdfcpuDir, "pkg/testdata", name);
 const small = ["TheGoProgrammingLanguageCh1.pdf", "BuildingWebappsWithGo.pdf", "Walden.pdf"].map(testdata);
-const large = join(artifacts, "long-4800-pages.pdf");
-execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/longpdf -pages 4800 -lines 90 -title "Large e2e document" > "${large}"`], { cwd: root });
+const large = join(artifacts, "long-1200-pages.pdf");
+execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/longpdf -pages 1200 -lines 90 -title "Large e2e document" > "${large}"`], { cwd: root });
 // A scan of Walden.pdf (image-only pages): its text can only come from OCR.
 const scanned = join(artifacts, "walden-scan.pdf");
 execFileSync("sh", ["-c", `go run ./internal/pdftest/cmd/scanpdf -dpi 300 "${testdata("Walden.pdf")}" > "${scanned}"`], { cwd: root });
@@ -231,11 +231,11 @@ try {
   });
 
   await step("upload a large PDF with the keyboard; reload mid-parse; progress continues without going back", async () => {
-    const name = "long-4800-pages.pdf";
-    // A slower uplink (25 MB/s), so the upload's own progress bar shows.
+    const name = "long-1200-pages.pdf";
+    // A slower uplink (6 MB/s), so the upload's own progress bar shows.
     const cdp = await page.context().newCDPSession(page);
     await cdp.send("Network.enable");
-    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 25 << 20 });
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 6 << 20 });
     const chooser = page.waitForEvent("filechooser");
     await page.getByRole("button", { name: "Choose PDFs…" }).focus();
     await page.keyboard.press("Enter");
