@@ -23,12 +23,13 @@ run: ## Run the whole stack on this machine (Postgres, S3, API, worker, the demo
 
 test: test-go web-test ## Run every test: Go (real Postgres and S3, -race), then the web client's
 
-# PKGS and GO_TEST_FLAGS narrow a run: make test-go PKGS=./jobs GO_TEST_FLAGS='-run Fair'.
+# PKGS and RUN narrow a run: make test-go PKGS=./jobs RUN='^TestFair'.
 PKGS ?= ./...
-test-go: $(TOOLS)/versitygw $(WEB_DEPS) ## Run the Go tests against real Postgres and S3, with the race detector
-	$(GO) test -race -count=1 $(GO_TEST_FLAGS) $(PKGS)
+RUN ?=
+test-go: $(TOOLS)/versitygw $(WEB_DEPS) ## Run the Go tests against real Postgres and S3, with the race detector (PKGS, RUN narrow it)
+	$(GO) test -race -count=1 $(if $(RUN),-run '$(RUN)') $(PKGS)
 
-test-busy: ## Run make test with two CPU-bound processes beside it for the whole run (BUSY_PROCS; PKGS and GO_TEST_FLAGS as for test-go)
+test-busy: ## Run make test with two CPU-bound processes beside it for the whole run (BUSY_PROCS; PKGS and RUN as for test-go)
 	./scripts/busy.sh $(MAKE) --no-print-directory test
 
 $(WEB_DEPS): web/package-lock.json web/package.json web/client/package.json web/demo/package.json

@@ -25,7 +25,7 @@ import (
 // long as nobody waits.
 //
 // Slots are not the whole story on a shared machine: the children of an
-// owner who has many jobs running run at a higher nice value (ownerNice),
+// owner with many jobs unfinished run at a higher nice value (ownerNice),
 // so that the CPU too goes first to those who asked for little.
 
 // ErrYield stops a job's slice: another owner's work gets its slot.
@@ -78,25 +78,26 @@ func shareExceeded(ctx context.Context, db pg.DBTX, queue, owner string) bool {
 }
 
 // ownerNice is the nice value of the children of a run of owner's job:
-// by how many of the owner's jobs run at this moment in every queue (this
-// one included): 5 for one, 10 for two, 15 for up to four, 19 beyond. An
-// owner who keeps many slots busy gets the CPU after one who has a single
-// job running, whatever their priorities said when they were queued.
+// by how many of the owner's jobs are unfinished at this moment in every
+// fair queue (this one included; running or waiting): 5 for one, 10 for
+// two, 15 for up to four, 19 beyond. An owner with a backlog gets the CPU
+// after one who asked for a single thing, whatever their priorities said
+// when they were queued (a slice's next run looks again).
 func ownerNice(ctx context.Context, db pg.DBTX, owner string) int {
 	if owner == "" {
 		return 10 // a job from before jobs named their owner
 	}
-	var running int
-	if err := db.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE queue = ANY($1) AND args->>'owner' = $2 AND state = 'running'`,
-		fairQueues, owner).Scan(&running); err != nil {
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE queue = ANY($1) AND args->>'owner' = $2
+		AND state IN ('available', 'pending', 'retryable', 'running', 'scheduled')`, fairQueues, owner).Scan(&n); err != nil {
 		return 10
 	}
 	switch {
-	case running <= 1:
+	case n <= 1:
 		return 5
-	case running == 2:
+	case n == 2:
 		return 10
-	case running <= 4:
+	case n <= 4:
 		return 15
 	}
 	return 19
