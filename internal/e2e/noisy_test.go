@@ -60,6 +60,12 @@ type neighbourhood struct {
 	nextImg  int
 	stopped  chan struct{}
 	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// stopWatching ends the /readyz watch and the abuses' loops.
+func (n *neighbourhood) stopWatching() {
+	n.stopOnce.Do(func() { close(n.stopped); n.wg.Wait() })
 }
 
 func newNeighbourhood(ctx context.Context, t *testing.T, size noisySize) *neighbourhood {
@@ -92,10 +98,19 @@ func newNeighbourhood(ctx context.Context, t *testing.T, size noisySize) *neighb
 			}
 		}
 	}()
-	t.Cleanup(func() { close(n.stopped); n.wg.Wait() })
+	t.Cleanup(n.stopWatching)
 	n.imageDoc = n.victimUpload(pdftest.TextPages(pages(12, "alice's page")...))
 	n.waitDone(n.victim, n.imageDoc)
 	return n
+}
+
+// close stops the stack's processes (their clean-ups wait for them).
+func (n *neighbourhood) close() {
+	n.stopWatching()
+	for _, p := range []*proc{n.st.worker, n.st.api} {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
 }
 
 func pages(n int, text string) [][]string {
@@ -373,6 +388,9 @@ func TestNoisyNeighbours(t *testing.T) {
 	idle := newNeighbourhood(ctx, t, size)
 	idle.measure(scan) // warm: the first of anything pays for starting children
 	rows = append(rows, row{"nobody abusing", idle.measure(scan)})
+	idle.stopWatching()
+	require.Zero(t, idle.readyBad.Load())
+	idle.close()
 	base := rows[0].f
 	all := abuses(size, jpegs[0])
 	scenarios := [][]abuse{all} // all at once
@@ -400,18 +418,18 @@ func TestNoisyNeighbours(t *testing.T) {
 		time.Sleep(size.hold)
 		f := n.measure(scan)
 		stop()
+		n.stopWatching()
 		rows = append(rows, row{name, f})
 		t.Logf("%s: parse %s, OCR %s, image %s", name, f.parse.Round(time.Millisecond), f.ocr.Round(time.Millisecond), f.image.Round(time.Millisecond))
 		require.Zero(t, n.readyBad.Load(), "%s: /readyz failed", name)
 		require.Zero(t, n.victim5x.Load(), "%s: 5xx answered to the victim", name)
+		n.close() // what this abuse left queued must not weigh on the next one
 		if *noisyFull {
 			require.LessOrEqual(t, f.parse, 2*base.parse+size.slice, "%s: the 1-page PDF", name)
 			require.LessOrEqual(t, f.ocr, base.ocr+size.slice, "%s: the 1-page scan's OCR", name)
 			require.LessOrEqual(t, f.image, 2*time.Second, "%s: the page image", name)
 		}
 	}
-	require.Zero(t, idle.readyBad.Load())
-
 	var b strings.Builder
 	fmt.Fprintf(&b, "| what mallory does | alice's 1-page PDF, upload → done | alice's 1-page scan, upload → OCR done | alice's page image on demand | /readyz failures | 5xx to alice |\n|---|---|---|---|---|---|\n")
 	for _, r := range rows {

@@ -29,6 +29,7 @@ type stack struct {
 	db              *testenv.DB
 	env             []string
 	apiAddr, health string
+	api, worker     *proc
 }
 
 // startStack starts an API and a worker (with extraEnv) and waits until
@@ -39,10 +40,10 @@ func startStack(t *testing.T, extraEnv ...string) stack {
 	st := stack{db: db, apiAddr: freeAddr(t), health: freeAddr(t)}
 	st.env = append(append(s3Env(bucket), "DATABASE_URL="+db.URL, "FOLIO_AUTH_JWT_SECRET="+testSecret,
 		"FOLIO_HTTP_ADDR="+st.apiAddr, "FOLIO_HEALTH_ADDR="+st.health), extraEnv...)
-	api := start(t, st.env, "api")
-	worker := start(t, st.env, "worker")
-	waitStatus(t, api, "http://"+st.apiAddr+"/readyz", http.StatusOK, 30*time.Second)
-	waitStatus(t, worker, "http://"+st.health+"/readyz", http.StatusOK, 30*time.Second)
+	st.api = start(t, st.env, "api")
+	st.worker = start(t, st.env, "worker")
+	waitStatus(t, st.api, "http://"+st.apiAddr+"/readyz", http.StatusOK, 30*time.Second)
+	waitStatus(t, st.worker, "http://"+st.health+"/readyz", http.StatusOK, 30*time.Second)
 	return st
 }
 
