@@ -16,8 +16,9 @@ import (
 // Fair share between owners (jobargs.Priority says how jobs are ordered).
 // A job that has held its slot for a slice while another owner's job waits
 // in its queue gives the slot back: it stops at its next boundary (a parse
-// at once, keeping the pages it has; thumbnails and OCR at the last page
-// boundary that keeps it within the slice), keeps what it did, and is
+// at once, keeping the pages it has; thumbnails where they are; OCR, whose
+// pages take seconds, after the page in hand, slice or not), keeps what it
+// did, and is
 // snoozed behind the waiting work (River counts a snooze as no attempt;
 // the job is never out of the database, so a drain or a crash cannot lose
 // it). The next run goes on where this one stopped. Nobody waits for a
@@ -32,7 +33,7 @@ import (
 var ErrYield = errors.New("the slice is over and another owner's job is waiting")
 
 // yieldPoll is how often a running job looks for waiting work.
-const yieldPoll = time.Second
+const yieldPoll = 500 * time.Millisecond
 
 // Running counts owner's jobs running in queue.
 func Running(ctx context.Context, db pg.DBTX, queue, owner string) (int, error) {
@@ -161,6 +162,10 @@ func watchSlice(ctx context.Context, pool *pgxpool.Pool, length time.Duration, q
 	}()
 	return ctx, s
 }
+
+// Waiting reports whether an owner with fewer jobs running waits (as of
+// the last look).
+func (s *slice) Waiting() bool { return s.waiting.Load() }
 
 // Over reports whether the slice is over (another owner waits).
 func (s *slice) Over() bool { return s.over.Load() }

@@ -40,9 +40,9 @@ type OCRWorker struct {
 	Draining func() bool
 	// Metrics, when set, count and time pages.
 	Metrics *OCRMetrics
-	// Slice is how long a run may hold its slot while another owner's
-	// job waits (fair share): it stops after the page in hand; 0: as long
-	// as it needs.
+	// Slice, when set, makes a run give its slot back after the page in
+	// hand when an owner with fewer OCRs running waits (fair share); 0:
+	// runs as long as they need.
 	Slice time.Duration
 }
 
@@ -94,9 +94,10 @@ func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (
 			if announce {
 				lastEvent = time.Now()
 			}
-			// Given back at the last page that keeps the run within its
-			// slice, when another owner's OCR waits.
-			if read < len(pages) && sl.Due(time.Since(started)/time.Duration(read)) {
+			// Given back after the page in hand when an owner with fewer
+			// OCRs running waits: under contention an OCR's slice is one
+			// page (a page is seconds; the next run picks up at once).
+			if read < len(pages) && sl.Waiting() {
 				return ErrYield
 			}
 			return nil
