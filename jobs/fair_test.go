@@ -14,6 +14,8 @@ import (
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/pdftest"
+	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/internal/testbin"
 	"github.com/foliohq/folio/jobs"
 	"github.com/foliohq/folio/jobs/jobargs"
 )
@@ -195,4 +197,37 @@ func TestFairShareOCR(t *testing.T) {
 	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT coalesce((metadata->>'snoozes')::int, 0) FROM river_job
 		WHERE kind = 'ocr' AND args->>'document_id' = $1`, mallory.String()).Scan(&snoozes))
 	require.Positive(t, snoozes, "the long OCR gave its slot back")
+}
+
+// TestFairShareThumbnails: a parse cut while it draws thumbnails (another
+// owner waits) goes on later with the pages not drawn: every page ends
+// with one thumbnail, none twice.
+func TestFairShareThumbnails(t *testing.T) {
+	t.Parallel()
+	b := setupParse(t)
+	ctx := context.Background()
+	const pages = 300
+	mallory := b.documentOf(t, "mallory", pdftest.LongDocument("mallory", pages, 20))
+	b.startWorker(t, jobs.Deps{Slice: 300 * time.Millisecond, Renderer: &jobs.PageRenderer{Pool: b.db.Pool, Store: b.bucket.Store,
+		Sandbox: childRunner(), Options: sandbox.RenderOptions{CacheDir: testbin.RenderCache()}}})
+	require.Eventually(t, func() bool {
+		d, err := documents.Get(ctx, b.db.Pool, "mallory", mallory)
+		return err == nil && d.Stage == documents.StageRendering && d.PagesRendered > 0
+	}, 3*time.Minute, 10*time.Millisecond, "mallory's thumbnails are being drawn")
+	alice := b.documentOf(t, "alice", pdftest.TextPages([]string{"one page"}))
+	b.waitStatus(t, "alice", alice, documents.StatusDone)
+	b.waitStatus(t, "mallory", mallory, documents.StatusDone)
+
+	var yields int
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM document_events WHERE document_id = $1
+		AND type = 'parse.requeued' AND data->>'why' = 'fair_share'`, mallory).Scan(&yields))
+	require.Positive(t, yields, "the thumbnails gave way")
+	var images, distinct int
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT page_number) FROM page_images
+		WHERE document_id = $1 AND width = 256`, mallory).Scan(&images, &distinct))
+	require.Equal(t, pages, distinct, "every page has its thumbnail")
+	require.Equal(t, pages, images, "none twice")
+	d, err := documents.Get(ctx, b.db.Pool, "mallory", mallory)
+	require.NoError(t, err)
+	require.Equal(t, pages, d.PagesRendered)
 }

@@ -96,7 +96,9 @@ func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) (i
 	return n, err
 }
 
-// Canceled jobs. An operator may cancel a parse or OCR job outside
+// CanceledWindow is how far back each rescue looks for canceled jobs.
+//
+// An operator may cancel a parse or OCR job outside
 // Folio's API (River UI; `folio jobs cancel` goes through Cancel, which
 // does the same at once): River finalizes it as cancelled and nothing
 // tells the document. EndCanceled looks for such jobs and ends what they
@@ -126,9 +128,9 @@ func EndCanceled(ctx context.Context, pool *pgxpool.Pool, within time.Duration) 
 			finished time.Time
 		)
 		_, err = pgx.ForEachRow(rows, []any{&job, &kind, &doc, &gen, &finished}, func() error {
-			id, err := uuid.Parse(doc)
-			if err != nil {
-				return nil // not one of Folio's
+			id, perr := uuid.Parse(doc)
+			if perr != nil {
+				return nil //nolint:nilerr // not one of Folio's documents: nothing to end
 			}
 			if kind == jobargs.KindParse {
 				parses = append(parses, documents.CanceledJob{Document: id, Generation: job, FinalizedAt: finished})
@@ -166,9 +168,9 @@ func Cancel(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 		if row, err = client.JobCancelTx(ctx, tx, id); err != nil {
 			return err
 		}
-		doc, err := uuid.Parse(argString(row.EncodedArgs, "document_id"))
-		if err != nil {
-			return nil // not a document's job
+		doc, perr := uuid.Parse(argString(row.EncodedArgs, "document_id"))
+		if perr != nil {
+			return nil //nolint:nilerr // not a document's job: canceling it is all
 		}
 		at := time.Now()
 		if row.FinalizedAt != nil {

@@ -230,7 +230,7 @@ func TestCorpus(t *testing.T) {
 		box := &sandbox.Runner{MemoryLimit: 1 << 30, Timeout: 5 * time.Minute, MaxPages: 5000}
 		var res *pdf.Result
 		if !*corpusQuick {
-			res, err = pdf.Inspect(data, opts)
+			_, _ = pdf.Inspect(data, opts) // timed only: the sandbox's run below is the one that counts
 			r.ourTime = time.Since(start)
 			text.Reset()
 		}

@@ -34,7 +34,7 @@ var (
 	ErrOverQuota = errors.New("uploads: over the owner's quota")
 )
 
-// RateLimitedError: the owner started too many uploads in the window.
+// RateLimitedError is the owner having started too many uploads in the window.
 type RateLimitedError struct {
 	Limit      int
 	Window     time.Duration
