@@ -784,7 +784,9 @@ export interface paths {
                 400: components["responses"]["Problem"];
                 401: components["responses"]["Problem"];
                 404: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
                 422: components["responses"]["Problem"];
+                429: components["responses"]["Problem"];
                 503: components["responses"]["Problem"];
             };
         };
@@ -1110,6 +1112,7 @@ export interface paths {
                 400: components["responses"]["Problem"];
                 401: components["responses"]["Problem"];
                 404: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
                 413: components["responses"]["Problem"];
                 415: components["responses"]["Problem"];
                 429: components["responses"]["Problem"];
@@ -1398,7 +1401,7 @@ export interface components {
             data: {
                 attempt?: number;
                 /** @enum {string} */
-                why: "retry" | "draining" | "worker_lost";
+                why: "retry" | "draining" | "worker_lost" | "fair_share";
             };
             /** @constant */
             type: "parse.requeued";
