@@ -138,7 +138,10 @@ func TestRenderPageTimeout(t *testing.T) {
 	t.Parallel()
 	r := runner()
 	r.MemoryLimit = 2 << 30
-	got, opens := hostile(t, r, sandbox.RenderOptions{Width: 256, PageTimeout: 100 * time.Millisecond}, 2)
+	// Ordinary pages take a tenth of a second; two million path operators
+	// take minutes: a limit in between, far from both, holds on a loaded
+	// machine (a hundred milliseconds did not).
+	got, opens := hostile(t, r, sandbox.RenderOptions{Width: 256, PageTimeout: 5 * time.Second}, 2)
 	require.Equal(t, "time_limit", got["path operators"].Code, got["path operators"].Message)
 	// Each page that ran out of time cost its child; the next one goes on.
 	stopped := 0
