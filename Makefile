@@ -68,11 +68,13 @@ corpus: ## Parse real PDFs (pdfcpu's, texlive's, CJK) against poppler: F1, page 
 	$(GO) test -count=1 -timeout 30m -run '^TestOCRCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -ocr-report $(CURDIR)/docs/ocr-report.txt
 	$(GO) test -count=1 -timeout 30m -run '^TestRenderCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -render-report $(CURDIR)/docs/render-report.txt
 
-corpus-quick: ## CI's corpus check: a third of the corpus, two files at a time, no speed peers (ocrmypdf, pdftoppm); the same bars as make corpus, reports to artifacts/corpus
+CORPUS_SAMPLE ?= 10
+CORPUS_OCR_PAGES ?= 8
+corpus-quick: ## CI's corpus check: every CORPUS_SAMPLE-th file (10), CORPUS_OCR_PAGES scanned pages (8), two files at a time, no speed peers; the same bars as make corpus, reports to artifacts/corpus
 	CORPUS_PEERS=0 ./scripts/fetch-corpus.sh .folio/corpus
 	mkdir -p artifacts/corpus
 	$(GO) test -count=1 -timeout 30m -run '^(TestCorpus|TestOCRCorpus|TestRenderCorpus)$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus \
-		-corpus.quick -corpus.sample 3 -ocr-pages 20 -report $(CURDIR)/artifacts/corpus/corpus-report.txt \
+		-corpus.quick -corpus.sample $(CORPUS_SAMPLE) -ocr-pages $(CORPUS_OCR_PAGES) -report $(CURDIR)/artifacts/corpus/corpus-report.txt \
 		-ocr-report $(CURDIR)/artifacts/corpus/ocr-report.txt -render-report $(CURDIR)/artifacts/corpus/render-report.txt
 
 CHAOS_DOCS ?= 200

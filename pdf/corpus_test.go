@@ -35,7 +35,7 @@ var (
 	// comparisons (the in-process parse, ocrmypdf, pdftoppm). The bars are
 	// the same; the figures in docs come from make corpus.
 	corpusQuick  = flag.Bool("corpus.quick", false, "CI's form: a sample of the files, two at a time, no speed peers")
-	corpusSample = flag.Int("corpus.sample", 3, "with -corpus.quick: take every Nth file")
+	corpusSample = flag.Int("corpus.sample", 10, "with -corpus.quick: take every Nth file")
 )
 
 // eachFile runs fn for every file, one at a time, or two at a time in
