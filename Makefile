@@ -95,10 +95,11 @@ fuzz: ## Fuzz the text extractor, FUZZTIME per target (crashers are kept in pdf/
 	$(GO) test -run '^$$' -fuzz '^FuzzContent$$' -fuzztime $(FUZZTIME) ./pdf
 	$(GO) test -run '^$$' -fuzz '^FuzzCMap$$' -fuzztime $(FUZZTIME) ./pdf
 
-lint: $(TOOLS)/golangci-lint ## Check formatting (gofmt), go vet and golangci-lint
+lint: $(TOOLS)/golangci-lint ## Check formatting (gofmt), go vet, golangci-lint and the house's rules (internal/layering: imports, table owners, tracked files, the package map)
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(TOOLS)/golangci-lint run ./...
+	$(GO) test -count=1 ./internal/layering
 
 tools: $(TOOLS)/versitygw $(TOOLS)/golangci-lint ## Build the pinned tools (tools/go.mod) into .folio/bin
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/uploads"
+	"github.com/foliohq/folio/uploads/expire"
 )
 
 type directUpload struct {
@@ -174,7 +175,7 @@ func TestDirectUploadRefusals(t *testing.T) {
 	b.directSend(t, "bob", abandoned, pdfBytes(t, 3000))
 	_, err = b.db.Pool.Exec(context.Background(), `UPDATE direct_uploads SET expires_at = now() - interval '1 second'`)
 	require.NoError(t, err)
-	n, err := uploads.SweepDirect(context.Background(), b.db.Pool, b.bucket.Store, time.Now())
+	n, err := expire.Direct(context.Background(), b.db.Pool, b.bucket.Store, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, 5, n)
 	require.Zero(t, b.count(t, "SELECT count(*) FROM direct_uploads"))

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/foliohq/folio/documents"
-	"github.com/foliohq/folio/uploads"
+	"github.com/foliohq/folio/uploads/expire"
 )
 
 // tusCreate starts an upload of size bytes and returns its path.
@@ -228,7 +228,7 @@ func TestResumableUploadExpiry(t *testing.T) {
 	require.NoError(t, err)
 	requireProblem(t, b.tusPatch(t, "alice", old, 7<<20, body[7<<20:], nil), http.StatusGone, "upload_expired")
 
-	res, err := uploads.Sweep(ctx, b.db.Pool, b.bucket.Store, time.Now())
+	res, err := expire.Resumable(ctx, b.db.Pool, b.bucket.Store, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Expired)
 	require.Equal(t, http.StatusNotFound, b.tusHead(t, "alice", old).StatusCode)

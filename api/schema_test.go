@@ -13,7 +13,7 @@ import (
 	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/events"
-	"github.com/foliohq/folio/pdf/pdftype"
+	"github.com/foliohq/folio/internal/parsed"
 )
 
 // TestOpenAPISchemasMatchGoTypes keeps the described shapes equal to what
@@ -37,8 +37,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"Document":    documents.Document{},
 		"Page":        documents.PageRow{},
 		"Summary":     documents.Summary{},
-		"Metadata":    pdftype.Metadata{},
-		"OutlineItem": pdftype.OutlineItem{},
+		"Metadata":    parsed.Metadata{},
+		"OutlineItem": parsed.OutlineItem{},
 		"EventBase":   events.Event{},
 	} {
 		schema, ok := spec.Components.Schemas[name]

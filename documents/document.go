@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/foliohq/folio/pdf/pdftype"
+	"github.com/foliohq/folio/internal/parsed"
 )
 
 // Status is where a document is in its life.
@@ -99,10 +99,14 @@ func (e *ParseRunningError) Error() string {
 // Is makes errors.Is(err, ErrParseRunning) true.
 func (e *ParseRunningError) Is(target error) bool { return target == ErrParseRunning }
 
+// OriginalsPrefix is where the originals live in the bucket (the sweeper
+// lists it for multipart uploads and objects no document references).
+const OriginalsPrefix = "originals/"
+
 // OriginalKey is the S3 key of a document's original: Folio's, never the
 // client's file name, under a prefix of its owner's (OwnerSegment).
 func OriginalKey(owner string, id uuid.UUID) string {
-	return "originals/" + OwnerSegment(owner) + "/" + id.String()
+	return OriginalsPrefix + OwnerSegment(owner) + "/" + id.String()
 }
 
 // maxPlainOwner is the longest owner whose segment is its own encoding:
@@ -131,18 +135,18 @@ func OwnerSegment(owner string) string {
 // Summary is what a done document shows of its parse (Document.Summary
 // holds it encoded, as stored).
 type Summary struct {
-	Version       string                `json:"version"`
-	Tagged        bool                  `json:"tagged"`
-	Linearized    bool                  `json:"linearized"`
-	Encryption    *pdftype.Encryption   `json:"encryption,omitempty"`
-	Metadata      pdftype.Metadata      `json:"metadata"`
-	SecurityFlags pdftype.SecurityFlags `json:"security_flags"`
-	FormFields    int                   `json:"form_fields"`
-	Signatures    bool                  `json:"signatures"`
-	Fonts         []pdftype.FontInfo    `json:"fonts"`
-	Attachments   []pdftype.Attachment  `json:"attachments"`
-	OutlineItems  int                   `json:"outline_items"`
-	Warnings      []string              `json:"warnings,omitempty"`
+	Version       string               `json:"version"`
+	Tagged        bool                 `json:"tagged"`
+	Linearized    bool                 `json:"linearized"`
+	Encryption    *parsed.Encryption   `json:"encryption,omitempty"`
+	Metadata      parsed.Metadata      `json:"metadata"`
+	SecurityFlags parsed.SecurityFlags `json:"security_flags"`
+	FormFields    int                  `json:"form_fields"`
+	Signatures    bool                 `json:"signatures"`
+	Fonts         []parsed.FontInfo    `json:"fonts"`
+	Attachments   []parsed.Attachment  `json:"attachments"`
+	OutlineItems  int                  `json:"outline_items"`
+	Warnings      []string             `json:"warnings,omitempty"`
 }
 
 // SniffLen is how far into a file the PDF signature is looked for: real

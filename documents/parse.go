@@ -14,9 +14,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/foliohq/folio/events"
+	"github.com/foliohq/folio/internal/parsed"
 	"github.com/foliohq/folio/internal/pg"
 	"github.com/foliohq/folio/internal/tracing"
-	"github.com/foliohq/folio/pdf/pdftype"
 )
 
 // Parse stages, shown with a parsing document.
@@ -205,7 +205,7 @@ type EnqueueOCR func(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64) er
 // OCR engine, and the document's OCR is "unavailable"). It reports false
 // when a newer generation has taken over.
 func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pageCount int, summary Summary,
-	outline []pdftype.OutlineItem, enqueueOCR EnqueueOCR) (_ bool, err error) {
+	outline []parsed.OutlineItem, enqueueOCR EnqueueOCR) (_ bool, err error) {
 	ctx, span := tracing.Start(ctx, "documents.FinishParse", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
 	s, err := json.Marshal(summary)

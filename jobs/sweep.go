@@ -11,11 +11,8 @@ import (
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/storage"
-	folioUploads "github.com/foliohq/folio/uploads"
+	"github.com/foliohq/folio/uploads/expire"
 )
-
-// OriginalsPrefix is where uploaded originals live in the bucket.
-const OriginalsPrefix = "originals/"
 
 // SweepInterval is how often the sweeper runs.
 const SweepInterval = time.Hour
@@ -32,7 +29,7 @@ func (SweepUploadsArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: SweepInterval / 2}}
 }
 
-// SweepUploadsWorker aborts multipart uploads under OriginalsPrefix that are
+// SweepUploadsWorker aborts multipart uploads under documents.OriginalsPrefix that are
 // older than MaxAge, and deletes objects there older than MaxAge that no
 // document references (an upload whose commit and cleanup both failed).
 type SweepUploadsWorker struct {
@@ -47,7 +44,7 @@ type SweepUploadsWorker struct {
 // Work aborts every stale upload, going on past single failures and
 // reporting them together.
 func (w *SweepUploadsWorker) Work(ctx context.Context, job *river.Job[SweepUploadsArgs]) error {
-	uploads, err := w.Store.ListUploads(ctx, OriginalsPrefix)
+	uploads, err := w.Store.ListUploads(ctx, documents.OriginalsPrefix)
 	if err != nil {
 		return err
 	}
@@ -63,7 +60,7 @@ func (w *SweepUploadsWorker) Work(ctx context.Context, job *river.Job[SweepUploa
 		for i, u := range uploads {
 			ids[i] = u.UploadID
 		}
-		if live, err = folioUploads.LiveMultipart(ctx, w.Pool, ids, now()); err != nil {
+		if live, err = expire.LiveMultipart(ctx, w.Pool, ids, now()); err != nil {
 			return err
 		}
 	}
@@ -93,13 +90,13 @@ func (w *SweepUploadsWorker) Work(ctx context.Context, job *river.Job[SweepUploa
 	if err != nil {
 		return err
 	}
-	var resumable folioUploads.SweepResult
+	var resumable expire.Result
 	var direct int
 	if w.Pool != nil {
-		if resumable, err = folioUploads.Sweep(ctx, w.Pool, w.Store, now()); err != nil {
+		if resumable, err = expire.Resumable(ctx, w.Pool, w.Store, now()); err != nil {
 			return err
 		}
-		if direct, err = folioUploads.SweepDirect(ctx, w.Pool, w.Store, now()); err != nil {
+		if direct, err = expire.Direct(ctx, w.Pool, w.Store, now()); err != nil {
 			return err
 		}
 	}
@@ -113,7 +110,7 @@ func (w *SweepUploadsWorker) sweepOrphans(ctx context.Context, cutoff time.Time)
 		return 0, nil
 	}
 	deleted := 0
-	err := w.Store.EachObject(ctx, OriginalsPrefix, func(objs []storage.ObjectInfo) error {
+	err := w.Store.EachObject(ctx, documents.OriginalsPrefix, func(objs []storage.ObjectInfo) error {
 		var old []string
 		for _, o := range objs {
 			if o.LastModified.Before(cutoff) {

@@ -3,7 +3,7 @@ package pdf
 import (
 	"unicode"
 
-	"github.com/foliohq/folio/pdf/pdftype"
+	"github.com/foliohq/folio/internal/parsed"
 )
 
 // Result is what Inspect learns of a document as a whole. Page text is
@@ -24,23 +24,23 @@ type Result struct {
 	Warnings    []string      `json:"warnings,omitempty"`
 }
 
-// The shapes of a parse's results live in the leaf pdftype, so that the
+// The shapes of a parse's results live in the leaf internal/parsed, so that the
 // packages which store and serve them do not link this one.
 type (
-	// Encryption is pdftype.Encryption.
-	Encryption = pdftype.Encryption
-	// Metadata is pdftype.Metadata.
-	Metadata = pdftype.Metadata
-	// XMP is pdftype.XMP.
-	XMP = pdftype.XMP
-	// OutlineItem is pdftype.OutlineItem.
-	OutlineItem = pdftype.OutlineItem
-	// FontInfo is pdftype.FontInfo.
-	FontInfo = pdftype.FontInfo
-	// Attachment is pdftype.Attachment.
-	Attachment = pdftype.Attachment
-	// SecurityFlags is pdftype.SecurityFlags.
-	SecurityFlags = pdftype.SecurityFlags
+	// Encryption is parsed.Encryption.
+	Encryption = parsed.Encryption
+	// Metadata is parsed.Metadata.
+	Metadata = parsed.Metadata
+	// XMP is parsed.XMP.
+	XMP = parsed.XMP
+	// OutlineItem is parsed.OutlineItem.
+	OutlineItem = parsed.OutlineItem
+	// FontInfo is parsed.FontInfo.
+	FontInfo = parsed.FontInfo
+	// Attachment is parsed.Attachment.
+	Attachment = parsed.Attachment
+	// SecurityFlags is parsed.SecurityFlags.
+	SecurityFlags = parsed.SecurityFlags
 )
 
 // Page is one page's layout and text.

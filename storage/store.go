@@ -444,7 +444,7 @@ func (s *Store) CreateMultipart(ctx context.Context, key string, opts PutOptions
 }
 
 // UploadPart stores body as part num of a multipart upload and returns the
-// part's ETag.
+// part's ETag. ErrUploadGone: S3 no longer knows the upload.
 func (s *Store) UploadPart(ctx context.Context, key, uploadID string, num int32, body []byte) (string, error) {
 	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket:        &s.bucket,
@@ -455,6 +455,9 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, num int32,
 		ContentLength: aws.Int64(int64(len(body))),
 	}, s.payloadOpts...)
 	if err != nil {
+		if isNotFound(err) {
+			return "", fmt.Errorf("error uploading part %d of %s: %w", num, key, ErrUploadGone)
+		}
 		return "", fmt.Errorf("error uploading part %d of %s: %w", num, key, err)
 	}
 	return aws.ToString(out.ETag), nil

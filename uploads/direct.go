@@ -313,30 +313,3 @@ func (d *Direct) discard(ctx context.Context, id uuid.UUID, key string) {
 		d.Logger.Error("direct upload: deleting a refused object", "key", key, "err", err)
 	}
 }
-
-// SweepDirect deletes direct uploads past their expiry: their multipart
-// uploads, their objects (never documents) and rows.
-func SweepDirect(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, now time.Time) (int, error) {
-	list, err := expiredRows(ctx, pool, `SELECT id, key, coalesce(s3_upload_id, '') FROM direct_uploads WHERE expires_at < $1 LIMIT 1000`, now)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, e := range list {
-		if e.uploadID != "" {
-			if err := store.AbortUpload(ctx, storage.Upload{Key: e.key, UploadID: e.uploadID}); err != nil {
-				return n, err
-			}
-		}
-		// The key is a document's only if Finalize deleted the row in
-		// the same transaction: a row still here has no document.
-		if err := store.Delete(ctx, e.key); err != nil {
-			return n, err
-		}
-		if _, err := pool.Exec(ctx, `DELETE FROM direct_uploads WHERE id = $1`, e.id); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}

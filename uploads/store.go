@@ -379,6 +379,20 @@ func (u *upload) completeObject(ctx context.Context, recovering bool) error {
 	if st.S3UploadID == "" {
 		return store.PutBytes(ctx, st.Key, st.Tail, u.s.putOptions(st))
 	}
+	err := u.completeMultipart(ctx)
+	if errors.Is(err, storage.ErrUploadGone) {
+		// Completed by an attempt that died before its commit.
+		if size, herr := store.Head(ctx, st.Key); herr == nil && size == st.Offset {
+			return nil
+		}
+	}
+	return err
+}
+
+// completeMultipart sends the tail as the last part and completes the
+// multipart upload.
+func (u *upload) completeMultipart(ctx context.Context) error {
+	st, store := u.st, u.s.cfg.Store
 	parts := st.Parts
 	if len(st.Tail) > 0 || len(parts) == 0 {
 		num := int32(len(parts) + 1)
@@ -388,14 +402,7 @@ func (u *upload) completeObject(ctx context.Context, recovering bool) error {
 		}
 		parts = append(parts[:len(parts):len(parts)], storage.Part{Number: num, ETag: etag, Size: int64(len(st.Tail))})
 	}
-	err := store.CompleteMultipart(ctx, st.Key, st.S3UploadID, parts)
-	if errors.Is(err, storage.ErrUploadGone) {
-		// Completed by an attempt that died before its commit.
-		if size, herr := store.Head(ctx, st.Key); herr == nil && size == st.Offset {
-			return nil
-		}
-	}
-	return err
+	return store.CompleteMultipart(ctx, st.Key, st.S3UploadID, parts)
 }
 
 // commit records the document and marks the upload with it, in one

@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 
+	"github.com/foliohq/folio/cmd/internal/apiserver"
 	"github.com/foliohq/folio/cmd/internal/app"
 	"github.com/foliohq/folio/internal/config"
 )
@@ -17,6 +18,6 @@ func main() {
 		if err != nil {
 			return err
 		}
-		return a.RunAPI(ctx, ln)
+		return apiserver.Run(ctx, a, ln, apiserver.Options{})
 	}, (*config.Config).RequireAuth, (*config.Config).RequireAdmin))
 }

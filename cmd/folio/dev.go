@@ -19,6 +19,7 @@ import (
 
 	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/cmd/internal/apiserver"
 	"github.com/foliohq/folio/cmd/internal/app"
 	"github.com/foliohq/folio/cmd/internal/worker"
 	"github.com/foliohq/folio/internal/config"
@@ -150,8 +151,9 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 		return err
 	}
 	defer a.Close()
+	var apiOpts apiserver.Options
 	if cfg.AuthJWTSecret != "" {
-		a.Dev = &api.DevMode{Secret: []byte(cfg.AuthJWTSecret), TTL: 24 * time.Hour}
+		apiOpts.Dev = &api.DevMode{Secret: []byte(cfg.AuthJWTSecret), TTL: 24 * time.Hour}
 	}
 	if opts.web == "" && rootErr == nil {
 		opts.web = filepath.Join(root, "web", "demo", "dist")
@@ -159,7 +161,7 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 	if opts.web != "" {
 		// The demo's Uppy page sends files straight to S3: its origin
 		// must be one the page may connect to.
-		a.Web = webui.Handler(opts.web, originOf(endpointOf(s3opts)))
+		apiOpts.Web = webui.Handler(opts.web, originOf(endpointOf(s3opts)))
 	}
 	if err := a.Store.EnsureBucket(ctx); err != nil {
 		return err
@@ -183,7 +185,7 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 		logger.Warn("direct uploads from the browser will fail: the bucket's CORS rules could not be set", "err", err)
 	}
 	fmt.Fprint(stdout, "\nFolio is running.\n")
-	if a.Web != nil {
+	if apiOpts.Web != nil {
 		fmt.Fprintf(stdout, "  App:      %s/   (the demo: sign in with any name)\n", httpURL(apiLn.Addr().String()))
 	}
 	fmt.Fprintf(stdout, "  API:      %s\n  Postgres: %s\n  S3:       %s (bucket %s)\n",
@@ -198,7 +200,7 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 	fmt.Fprint(stdout, "\nPress Ctrl-C to stop.\n\n")
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.RunAPI(gctx, apiLn) })
+	g.Go(func() error { return apiserver.Run(gctx, a, apiLn, apiOpts) })
 	g.Go(func() error { return worker.Run(gctx, a, healthLn) })
 	return g.Wait()
 }

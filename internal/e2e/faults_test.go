@@ -482,7 +482,7 @@ func (fs *faultStack) requireSwept(ctx context.Context, t *testing.T) {
 	_, err = tw.Work(ctx, t, tx, jobs.SweepUploadsArgs{}, nil)
 	require.NoError(t, err)
 	var keys []string
-	require.NoError(t, fs.bucket.Store.EachObject(ctx, jobs.OriginalsPrefix, func(objs []storage.ObjectInfo) error {
+	require.NoError(t, fs.bucket.Store.EachObject(ctx, documents.OriginalsPrefix, func(objs []storage.ObjectInfo) error {
 		for _, o := range objs {
 			keys = append(keys, o.Key)
 		}
@@ -493,7 +493,7 @@ func (fs *faultStack) requireSwept(ctx context.Context, t *testing.T) {
 	for _, k := range keys {
 		require.True(t, referenced[k], "object %s has a document", k)
 	}
-	uploads, err := fs.bucket.Store.ListUploads(ctx, jobs.OriginalsPrefix)
+	uploads, err := fs.bucket.Store.ListUploads(ctx, documents.OriginalsPrefix)
 	require.NoError(t, err)
 	require.Empty(t, uploads, "no multipart upload left")
 }

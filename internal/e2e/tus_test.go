@@ -17,7 +17,7 @@ import (
 	"github.com/foliohq/folio/internal/devstack"
 	"github.com/foliohq/folio/internal/testenv"
 	"github.com/foliohq/folio/storage"
-	"github.com/foliohq/folio/uploads"
+	"github.com/foliohq/folio/uploads/expire"
 )
 
 func tusHead(t *testing.T, url, tok string) *http.Response {
@@ -167,7 +167,7 @@ func TestTusJsClientConformance(t *testing.T) {
 	require.Contains(t, again.Statuses, http.StatusGone)
 	require.NotEqual(t, started.URL, again.URL, "a new upload")
 	require.Equal(t, again.SHA256, documentSHA(again.DocumentID))
-	res, err := uploads.Sweep(ctx, db.Pool, bucket.Store, time.Now())
+	res, err := expire.Resumable(ctx, db.Pool, bucket.Store, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Expired)
 	requireClean("expired")

@@ -15,7 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/internal/config"
 	"github.com/foliohq/folio/internal/health"
 	"github.com/foliohq/folio/internal/telemetry"
@@ -33,11 +32,6 @@ type App struct {
 	Store    *storage.Store
 	Metrics  *telemetry.Metrics
 	Health   *health.Checker
-
-	// Dev and Web are for `folio dev` only: dev tokens from the API, and
-	// the demo app at /. The api binary leaves them nil.
-	Dev *api.DevMode
-	Web http.Handler
 }
 
 // Open connects to Postgres and S3. It does not wait for either to be up:
@@ -99,7 +93,26 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, s3opts s
 	return a, nil
 }
 
-// Close closes the pool.
+// Listen opens the API's listener (separate from running the API so that
+// callers learn the bound address, and a busy port fails fast).
+func (a *App) Listen(ctx context.Context) (net.Listener, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.Config.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("error listening on FOLIO_HTTP_ADDR=%s: %w", a.Config.HTTPAddr, err)
+	}
+	return ln, nil
+}
+
+// ListenHealth opens the worker's health listener.
+func (a *App) ListenHealth(ctx context.Context) (net.Listener, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.Config.HealthAddr)
+	if err != nil {
+		return nil, fmt.Errorf("error listening on FOLIO_HEALTH_ADDR=%s: %w", a.Config.HealthAddr, err)
+	}
+	return ln, nil
+}
+
+// Close closes the pools.
 func (a *App) Close() {
 	a.Pool.Close()
 	a.LockPool.Close()

@@ -1,5 +1,6 @@
-// Package app wires Folio's processes: it opens the Postgres pool and the
-// S3 store from a Config and runs the API server or the River worker until
-// its context ends, then shuts them down in order. cmd/api, cmd/worker,
-// `folio dev` and the end-to-end tests all start processes through it.
+// Package app is the plumbing Folio's processes share: it reads flags and
+// configuration, opens the Postgres pools and the S3 store, serves HTTP with
+// a graceful stop, and maps signals and outcomes to exit codes. It knows
+// neither the API nor the worker: cmd/internal/apiserver and
+// cmd/internal/worker run those on an App, and `folio dev` runs both.
 package app

@@ -1,4 +1,8 @@
-package app
+// Package apiserver wires and runs the API process: the HTTP API, its
+// event hub, the resumable-upload locks, the admin listener, and the drain
+// of a rolling deploy. cmd/api and `folio dev` run it; the worker binary
+// does not link it (nor the API, admin, River UI, tusd or websockets).
+package apiserver
 
 import (
 	"context"
@@ -14,29 +18,11 @@ import (
 	"github.com/foliohq/folio/admin"
 	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/cmd/internal/app"
 	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/internal/clientaddr"
 	"github.com/foliohq/folio/internal/startstop"
 )
-
-// Listen opens the API's listener (separate from RunAPI so that callers
-// learn the bound address, and a busy port fails fast).
-func (a *App) Listen(ctx context.Context) (net.Listener, error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.Config.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("error listening on FOLIO_HTTP_ADDR=%s: %w", a.Config.HTTPAddr, err)
-	}
-	return ln, nil
-}
-
-// ListenHealth opens the worker's health listener.
-func (a *App) ListenHealth(ctx context.Context) (net.Listener, error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.Config.HealthAddr)
-	if err != nil {
-		return nil, fmt.Errorf("error listening on FOLIO_HEALTH_ADDR=%s: %w", a.Config.HealthAddr, err)
-	}
-	return ln, nil
-}
 
 // apiDeps are what the API and admin handlers share: token verification
 // and an insert-only River client.
@@ -45,7 +31,7 @@ type apiDeps struct {
 	river    *river.Client[pgx.Tx]
 }
 
-func (a *App) apiDeps(ctx context.Context) (apiDeps, error) {
+func newDeps(ctx context.Context, a *app.App) (apiDeps, error) {
 	cfg := a.Config
 	if err := cfg.RequireAuth(); err != nil {
 		return apiDeps{}, err
@@ -63,9 +49,17 @@ func (a *App) apiDeps(ctx context.Context) (apiDeps, error) {
 	return apiDeps{verifier: verifier, river: inserter}, nil
 }
 
+// Options are what `folio dev` adds to the API; cmd/api leaves them zero.
+type Options struct {
+	// Dev hands out dev tokens from the API.
+	Dev *api.DevMode
+	// Web serves the demo app at /.
+	Web http.Handler
+}
+
 // newAPI builds the API handler around hub (which its owner runs), with
 // the limits from Config.
-func (a *App) newAPI(hub *events.Hub, deps apiDeps) *api.Server {
+func newAPI(a *app.App, hub *events.Hub, deps apiDeps, opts Options) *api.Server {
 	cfg := a.Config
 	verifier, inserter := deps.verifier, deps.river
 	return api.New(api.Deps{
@@ -99,32 +93,32 @@ func (a *App) newAPI(hub *events.Hub, deps apiDeps) *api.Server {
 		},
 		AllowedOrigins: cfg.AllowedOrigins,
 		ClientAddr:     clientaddr.Resolver{Trusted: cfg.TrustedProxies},
-		Dev:            a.Dev,
-		Web:            a.Web,
+		Dev:            opts.Dev,
+		Web:            opts.Web,
 	})
 }
 
-// RunAPI serves the API on ln until ctx ends, then drains: /readyz turns
+// Run serves the API on ln until ctx ends, then drains: /readyz turns
 // 503 and the server goes on serving (streams included, with live events)
 // for Config.ShutdownDelay, then stops accepting; streams get 1012;
 // in-flight requests (uploads) get Config.ShutdownTimeout to finish.
 //
 // The event hub feeds the streams, so it runs on a context of its own and
 // stops only after the last stream has closed.
-func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
+func Run(ctx context.Context, a *app.App, ln net.Listener, opts Options) error {
 	hub := events.NewHub(a.Pool, a.Logger)
 	a.Metrics.Registry.MustRegister(hub.Collectors()...)
 	hubSvc := startstop.Start(context.WithoutCancel(ctx), "events hub", hub.Run)
 	defer func() { _ = hubSvc.Stop() }()
-	deps, err := a.apiDeps(ctx)
+	deps, err := newDeps(ctx, a)
 	if err != nil {
 		return err
 	}
-	handler := a.newAPI(hub, deps)
+	handler := newAPI(a, hub, deps, opts)
 	locks := startstop.Start(context.WithoutCancel(ctx), "upload locks", handler.RunUploads)
 	defer func() { _ = locks.Stop() }()
 	if a.Config.AdminAddr != "" {
-		adminSvc, err := a.startAdmin(ctx, deps)
+		adminSvc, err := startAdmin(ctx, a, deps)
 		if err != nil {
 			return err
 		}
@@ -162,7 +156,7 @@ func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
 		return nil
 	})
 	defer func() { _ = drain.Stop() }()
-	err = Serve(serveCtx, srv, ln, a.Config.ShutdownTimeout, handler.CutOffUploads)
+	err = app.Serve(serveCtx, srv, ln, a.Config.ShutdownTimeout, handler.CutOffUploads)
 	// Hijacked websockets are not the server's to wait for: wait for them
 	// to have said 1012 before the hub and the process go.
 	waitCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -172,8 +166,8 @@ func (a *App) RunAPI(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// ListenAdmin opens the admin listener (FOLIO_ADMIN_ADDR).
-func (a *App) ListenAdmin(ctx context.Context) (net.Listener, error) {
+// listenAdmin opens the admin listener (FOLIO_ADMIN_ADDR).
+func listenAdmin(ctx context.Context, a *app.App) (net.Listener, error) {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.Config.AdminAddr)
 	if err != nil {
 		return nil, fmt.Errorf("error listening on FOLIO_ADMIN_ADDR=%s: %w", a.Config.AdminAddr, err)
@@ -183,7 +177,7 @@ func (a *App) ListenAdmin(ctx context.Context) (net.Listener, error) {
 
 // startAdmin serves the admin surface (River UI behind admin auth) on its
 // own listener until the returned service is stopped.
-func (a *App) startAdmin(ctx context.Context, deps apiDeps) (*startstop.Service, error) {
+func startAdmin(ctx context.Context, a *app.App, deps apiDeps) (*startstop.Service, error) {
 	cfg := a.Config
 	srv, err := admin.New(admin.Config{Token: cfg.AdminToken, Verifier: deps.verifier,
 		Claim: cfg.AdminClaim, Value: cfg.AdminClaimValue, Pool: a.Pool, SessionTTL: cfg.AdminSessionTTL,
@@ -192,7 +186,7 @@ func (a *App) startAdmin(ctx context.Context, deps apiDeps) (*startstop.Service,
 	if err != nil {
 		return nil, err
 	}
-	ln, err := a.ListenAdmin(ctx)
+	ln, err := listenAdmin(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +196,6 @@ func (a *App) startAdmin(ctx context.Context, deps apiDeps) (*startstop.Service,
 		if err := srv.Start(svcCtx); err != nil {
 			return err
 		}
-		return Serve(svcCtx, httpSrv, ln, 5*time.Second, nil)
+		return app.Serve(svcCtx, httpSrv, ln, 5*time.Second, nil)
 	}), nil
 }

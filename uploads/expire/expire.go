@@ -1,4 +1,7 @@
-package uploads
+// Package expire sweeps resumable and direct uploads past their expiry.
+// It is apart from package uploads so that the worker, which runs the
+// sweep, does not link tusd: both own the uploads table.
+package expire
 
 import (
 	"context"
@@ -11,17 +14,17 @@ import (
 	"github.com/foliohq/folio/storage"
 )
 
-// SweepResult counts what Sweep removed.
-type SweepResult struct {
+// Result counts what Resumable removed.
+type Result struct {
 	Expired int // unfinished uploads whose bytes and rows were deleted
 	Done    int // rows of finished uploads past their expiry
 }
 
-// Sweep deletes the uploads past their expiry: an unfinished one's
+// Resumable deletes the uploads past their expiry: an unfinished one's
 // multipart upload is aborted and its object (a partial upload's)
 // deleted, then its row; a finished one's row (its document stays).
-func Sweep(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, now time.Time) (SweepResult, error) {
-	var res SweepResult
+func Resumable(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, now time.Time) (Result, error) {
+	var res Result
 	tag, err := pool.Exec(ctx, `DELETE FROM uploads WHERE expires_at < $1 AND document_id IS NOT NULL`, now)
 	if err != nil {
 		return res, fmt.Errorf("error sweeping finished uploads: %w", err)
@@ -99,4 +102,31 @@ func expiredRows(ctx context.Context, pool *pgxpool.Pool, query string, now time
 		return nil, fmt.Errorf("error listing expired uploads: %w", err)
 	}
 	return list, nil
+}
+
+// Direct deletes direct uploads past their expiry: their multipart
+// uploads, their objects (never documents) and rows.
+func Direct(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, now time.Time) (int, error) {
+	list, err := expiredRows(ctx, pool, `SELECT id, key, coalesce(s3_upload_id, '') FROM direct_uploads WHERE expires_at < $1 LIMIT 1000`, now)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range list {
+		if e.uploadID != "" {
+			if err := store.AbortUpload(ctx, storage.Upload{Key: e.key, UploadID: e.uploadID}); err != nil {
+				return n, err
+			}
+		}
+		// The key is a document's only if Finalize deleted the row in
+		// the same transaction: a row still here has no document.
+		if err := store.Delete(ctx, e.key); err != nil {
+			return n, err
+		}
+		if _, err := pool.Exec(ctx, `DELETE FROM direct_uploads WHERE id = $1`, e.id); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }

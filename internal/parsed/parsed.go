@@ -1,8 +1,8 @@
-// Package pdftype holds the shapes of what a parse learns of a PDF
+// Package parsed holds the shapes of what a parse learns of a PDF
 // (metadata, outline, fonts, attachments, security flags): a leaf with no
 // dependencies, so that packages which store or serve these results (the
 // documents repository, the API) do not link the PDF parser.
-package pdftype
+package parsed
 
 // Encryption describes a file that was encrypted (and opened without a user
 // password).
