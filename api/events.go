@@ -346,72 +346,33 @@ type streamState struct {
 
 // start sends the replay after a resume point the log still covers, or
 // else a snapshot: flagged replay_truncated when events past the resume
-// point were pruned, plain when the point lies beyond the log.
+// point were pruned, plain when the point lies beyond the log (the log's
+// answer: events.ResumeDocument, events.ResumeOwner).
 func (st *streamState) start(ctx context.Context, after int64, hasAfter bool) error {
 	if !hasAfter {
 		return st.snapshot(ctx, false)
 	}
-	ok, truncated, err := st.resumable(ctx, after)
+	var (
+		res events.Resume
+		err error
+	)
+	if st.one {
+		res, err = events.ResumeDocument(ctx, st.s.Pool, st.doc, st.docSeq, after)
+	} else {
+		res, err = events.ResumeOwner(ctx, st.s.Pool, st.owner, after)
+	}
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return st.snapshot(ctx, truncated)
+	if !res.OK {
+		return st.snapshot(ctx, res.Truncated)
 	}
 	if st.one {
-		st.seq = int(after)
-	} // else resumable set st.pos (translated, where it had to be)
+		st.seq = int(res.After)
+	} else {
+		st.pos = res.After
+	}
 	return st.replay(ctx)
-}
-
-// resumable reports whether the log holds every event of the stream after
-// `after` (ok), and if not, whether events were pruned (truncated) rather
-// than `after` lying past the log's head.
-func (st *streamState) resumable(ctx context.Context, after int64) (ok, truncated bool, err error) {
-	if st.one {
-		// seq is gap-free per document: the log covers (after, head] iff
-		// its oldest remaining event is at most after+1.
-		head := int64(st.docSeq)
-		if after >= head {
-			return after == head, false, nil
-		}
-		oldest, err := events.OldestSeq(ctx, st.s.Pool, st.doc)
-		if err != nil {
-			return false, false, err
-		}
-		if oldest == 0 || int64(oldest) > after+1 {
-			return false, true, nil
-		}
-		return true, false, nil
-	}
-	mark, err := events.PruneMark(ctx, st.s.Pool, st.owner)
-	if err != nil {
-		return false, false, err
-	}
-	if after < events.OwnerPosBase {
-		// A global position, held from before owner positions: the owner
-		// position it stands for, if an event of the owner's still says.
-		op, found, err := events.OwnerPosAt(ctx, st.s.Pool, st.owner, after)
-		if err != nil {
-			return false, false, err
-		}
-		if !found {
-			return false, mark > 0, nil
-		}
-		after = op
-	}
-	head, err := events.OwnerHead(ctx, st.s.Pool, st.owner)
-	if err != nil {
-		return false, false, err
-	}
-	if after > head {
-		return false, false, nil
-	}
-	if after < mark {
-		return false, true, nil
-	}
-	st.pos = after
-	return true, false, nil
 }
 
 func (st *streamState) snapshot(ctx context.Context, truncated bool) error {

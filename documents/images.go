@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/foliohq/folio/internal/pg"
@@ -113,7 +112,7 @@ func SaveImage(ctx context.Context, db pg.DBTX, img PageImage) (replaced string,
 
 // SetPagesRendered records how many pages of generation gen have their
 // thumbnail, with a progress event (stage rendering) when announce is set.
-func SetPagesRendered(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, rendered, total int, announce bool) (err error) {
+func SetPagesRendered(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, rendered, total int, announce bool) (err error) {
 	ctx, span := tracing.Start(ctx, "documents.SetPagesRendered", attribute.String("folio.document.id", id.String()),
 		attribute.Int64("folio.parse.generation", gen), attribute.Int("folio.pages_rendered", rendered))
 	defer tracing.End(span, &err)

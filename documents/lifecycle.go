@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"go.opentelemetry.io/otel/attribute"
@@ -59,7 +58,7 @@ func appendEvent(ctx context.Context, tx pg.DBTX, id uuid.UUID, data events.Payl
 // (ErrQuotaExceeded), so that concurrent uploads cannot overrun it
 // together, and sets doc.DuplicateOf to the owner's oldest document with
 // the same bytes. doc.Status becomes queued; its timestamps are set.
-func Create(ctx context.Context, pool *pgxpool.Pool, q Queue, doc *Document, quotaBytes int64) (err error) {
+func Create(ctx context.Context, pool pg.TxDB, q Queue, doc *Document, quotaBytes int64) (err error) {
 	ctx, span := tracing.Start(ctx, "documents.Create", attribute.String("folio.document.id", doc.ID.String()))
 	defer tracing.End(span, &err)
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return CreateTx(ctx, tx, q, doc, quotaBytes) })
@@ -104,7 +103,7 @@ func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, quotaBytes
 // Reparse enqueues the owner's document for another parse, clearing the
 // previous outcome, and returns it as it is now. ErrNotFound; a
 // *ParseRunningError when a parse is queued or running already.
-func Reparse(ctx context.Context, pool *pgxpool.Pool, q Queue, owner string, id uuid.UUID) (_ *Document, err error) {
+func Reparse(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UUID) (_ *Document, err error) {
 	ctx, span := tracing.Start(ctx, "documents.Reparse", attribute.String("folio.document.id", id.String()))
 	defer tracing.End(span, &err)
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -145,7 +144,7 @@ func Reparse(ctx context.Context, pool *pgxpool.Pool, q Queue, owner string, id 
 // transaction. It returns the deleted document: its original at S3Key is
 // the caller's to delete (the sweeper deletes it if the caller cannot).
 // ErrNotFound.
-func Delete(ctx context.Context, pool *pgxpool.Pool, q Queue, owner string, id uuid.UUID) (_ *Document, err error) {
+func Delete(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UUID) (_ *Document, err error) {
 	ctx, span := tracing.Start(ctx, "documents.Delete", attribute.String("folio.document.id", id.String()))
 	defer tracing.End(span, &err)
 	var doc *Document

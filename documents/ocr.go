@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/foliohq/folio/events"
@@ -39,7 +38,7 @@ type OCRResult struct {
 // the original and the pages still to read (those stored as needing OCR
 // that no earlier attempt read or failed), announcing where it stands.
 // ErrNoOCR: nothing to do.
-func StartOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64) (key string, pages []int, err error) {
+func StartOCR(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64) (key string, pages []int, err error) {
 	ctx, span := tracing.Start(ctx, "documents.StartOCR", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -76,7 +75,7 @@ func StartOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64) 
 // its source becomes ocr) or failed (the reason is kept, the page stays
 // needs_ocr), counts them done, and announces progress when announce is
 // set. Pages of another generation are left alone.
-func SaveOCRPages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, results []OCRResult, announce bool) (err error) {
+func SaveOCRPages(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, results []OCRResult, announce bool) (err error) {
 	if len(results) == 0 {
 		return nil
 	}
@@ -126,7 +125,7 @@ func SaveOCRPages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int
 
 // FinishOCR marks generation gen's OCR done (running, or pending when its
 // last attempt gave up) and announces what it read.
-func FinishOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64) (err error) {
+func FinishOCR(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64) (err error) {
 	ctx, span := tracing.Start(ctx, "documents.FinishOCR", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return finishOCR(ctx, tx, id, gen) })
@@ -168,7 +167,7 @@ func RequeueOCR(ctx context.Context, db pg.DBTX, id uuid.UUID, gen int64) error 
 
 // FailOCR ends generation gen's OCR after its last attempt: the pages it
 // did not read keep needs_ocr with the reason code, and ocr.done says so.
-func FailOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, code string) error {
+func FailOCR(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, code string) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return failOCR(ctx, tx, id, gen, code) })
 }
 
@@ -201,7 +200,7 @@ func FailCanceledOCR(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64) er
 // slice that gave its slot to another owner's OCR (fair share), with an
 // ocr.progress of the pages read so far. Its job is snoozed: the pages
 // left are read when its turn comes again.
-func YieldOCR(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64) error {
+func YieldOCR(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if err := RequeueOCR(ctx, tx, id, gen); err != nil {
 			return err

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/foliohq/folio/events"
@@ -74,7 +73,7 @@ var ErrNothingToParse = errors.New("this parse finished already or was supersede
 // document and the first page that gen has not committed yet (a retried
 // attempt resumes there). ErrNotFound: the document is gone;
 // ErrNothingToParse: gen is done already, or older than the document's.
-func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, attempt int) (_ *Document, _ int, err error) {
+func StartParse(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, attempt int) (_ *Document, _ int, err error) {
 	ctx, span := tracing.Start(ctx, "documents.StartParse", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
 	var (
@@ -127,7 +126,7 @@ func StartParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64
 
 // SetPageCount records the page count once the parser knows it, with the
 // first progress event.
-func SetPageCount(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, n, pagesDone int) (err error) {
+func SetPageCount(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, n, pagesDone int) (err error) {
 	ctx, span := tracing.Start(ctx, "documents.SetPageCount", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -150,7 +149,7 @@ func progress(stage string, done, total int) events.ParseProgressData {
 // SavePages upserts pages of generation gen and sets pages_done, in one
 // transaction, with a progress event when announce is set (the caller
 // throttles). A page written by a newer generation is never overwritten.
-func SavePages(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pages []PageRow, pagesDone int, announce bool) (err error) {
+func SavePages(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, pages []PageRow, pagesDone int, announce bool) (err error) {
 	if len(pages) == 0 {
 		return nil
 	}
@@ -204,7 +203,7 @@ type EnqueueOCR func(ctx context.Context, tx pgx.Tx, id uuid.UUID, gen int64) er
 // same transaction: enqueueOCR queues the job (nil: this worker has no
 // OCR engine, and the document's OCR is "unavailable"). It reports false
 // when a newer generation has taken over.
-func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, pageCount int, summary Summary,
+func FinishParse(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, pageCount int, summary Summary,
 	outline []parsed.OutlineItem, enqueueOCR EnqueueOCR) (_ bool, err error) {
 	ctx, span := tracing.Start(ctx, "documents.FinishParse", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
@@ -255,7 +254,7 @@ func FinishParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int6
 
 // FailParse marks generation gen's parse failed with a reason, and
 // announces it.
-func FailParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, code, message string) (err error) {
+func FailParse(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, code, message string) (err error) {
 	ctx, span := tracing.Start(ctx, "documents.FailParse", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -274,7 +273,7 @@ func FailParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64,
 // RequeueParse puts generation gen's document back to queued after an
 // attempt that River will retry (why: events.RequeuedRetry) or that a
 // draining worker handed back (events.RequeuedDraining), and announces it.
-func RequeueParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, why string, attempt int) (err error) {
+func RequeueParse(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, why string, attempt int) (err error) {
 	ctx, span := tracing.Start(ctx, "documents.RequeueParse", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -301,7 +300,7 @@ func ParseSpent(ctx context.Context, db pg.DBTX, id uuid.UUID, gen int64) (time.
 // again behind that work, resuming where this run stopped), adds what the
 // run used to the parse's time, and announces it (parse.requeued,
 // fair_share).
-func YieldParse(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, gen int64, spent time.Duration) (err error) {
+func YieldParse(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, spent time.Duration) (err error) {
 	ctx, span := tracing.Start(ctx, "documents.YieldParse", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -37,7 +36,7 @@ const claimMargin = 10 * time.Second
 // worker_lost), an OCR job's OCR goes back to pending, in the same
 // transaction. Safe to run from every worker at
 // once.
-func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) (int, error) {
+func Rescue(ctx context.Context, pool pg.TxDB, deadAfter time.Duration) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
@@ -110,7 +109,7 @@ const CanceledWindow = 15 * time.Minute
 // EndCanceled ends the documents whose parse, or whose OCR, was canceled
 // within the last `within`, in one transaction. Idempotent; safe from
 // every worker at once. It returns how many documents it failed.
-func EndCanceled(ctx context.Context, pool *pgxpool.Pool, within time.Duration) (int, error) {
+func EndCanceled(ctx context.Context, pool pg.TxDB, within time.Duration) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id, kind, args->>'document_id', coalesce((args->>'generation')::bigint, 0), finalized_at
@@ -161,7 +160,7 @@ func EndCanceled(ctx context.Context, pool *pgxpool.Pool, within time.Duration) 
 // as EndCanceled does for jobs canceled elsewhere. A running job is asked
 // to stop (River finalizes it once its worker has); its document is ended
 // at once all the same.
-func Cancel(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], id int64) (*rivertype.JobRow, error) {
+func Cancel(ctx context.Context, pool pg.TxDB, client *river.Client[pgx.Tx], id int64) (*rivertype.JobRow, error) {
 	var row *rivertype.JobRow
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var err error

@@ -114,7 +114,11 @@ func TestResumableUploadRollingDeploy(t *testing.T) {
 	tok, err := auth.Sign([]byte(testSecret), "deployer", time.Hour)
 	require.NoError(t, err)
 
-	file := blockFile{size: *bigUploadMiB << 20}
+	// Paced so that the upload lasts about 8 s on any machine, and held at
+	// a gate while the second process is killed: the kill lands mid-upload
+	// however fast the machine moves bytes.
+	file := &pacedFile{blockFile: blockFile{size: *bigUploadMiB << 20}, open: make(chan struct{})}
+	file.rate, file.start = float64(file.size)/8, time.Now()
 	want := file.sha256(t)
 	var stats client.UploadStats
 	type result struct {
@@ -139,11 +143,17 @@ func TestResumableUploadRollingDeploy(t *testing.T) {
 	atDrain := offset() // by now on B
 	resentAtDrain := stats.Resent.Load()
 
-	killAt := atDrain + (file.size-atDrain)/2 // half of what is left
+	// The client stops reading at the gate until B is dead: B holds every
+	// whole part before it when it is killed.
+	gate := max(atDrain+(file.size-atDrain)/2, file.pos.Load()+3*partSize)
+	require.Less(t, gate, file.size-partSize, "the upload was near its end before B got it: pace it more")
+	file.gate.Store(gate)
+	killAt := gate - 2*partSize
 	require.Eventually(t, func() bool { return offset() >= killAt }, 2*time.Minute, 5*time.Millisecond, "half the rest arrived, at B")
 	apis[1].signal(t, syscall.SIGKILL)
-	atKill := offset()
 	apis[1].wait(t, time.Minute)
+	atKill := offset()
+	close(file.open)
 	require.Less(t, atKill, file.size, "killed mid-upload")
 
 	got := <-done
@@ -186,4 +196,42 @@ func tcpBufferMax(t *testing.T, name string) int64 {
 	n, err := strconv.ParseInt(f[2], 10, 64)
 	require.NoError(t, err)
 	return n
+}
+
+// pacedFile is a blockFile read at about rate bytes a second, and not past
+// gate (once set) until open is closed.
+type pacedFile struct {
+	blockFile
+	rate  float64
+	start time.Time
+	read  atomic.Int64 // bytes read, resent ones included
+	pos   atomic.Int64 // the furthest offset read
+	gate  atomic.Int64
+	open  chan struct{}
+}
+
+func (f *pacedFile) ReadAt(p []byte, off int64) (int, error) {
+	if g := f.gate.Load(); g > 0 && off+int64(len(p)) > g {
+		select {
+		case <-f.open:
+		default:
+			if off >= g {
+				<-f.open
+			} else {
+				p = p[:g-off]
+			}
+		}
+	}
+	n, err := f.blockFile.ReadAt(p, off)
+	for end := off + int64(n); ; {
+		cur := f.pos.Load()
+		if end <= cur || f.pos.CompareAndSwap(cur, end) {
+			break
+		}
+	}
+	due := f.start.Add(time.Duration(float64(f.read.Add(int64(n))) / f.rate * float64(time.Second)))
+	if wait := time.Until(due); wait > 0 {
+		time.Sleep(wait) // pacing the reads, not waiting for a condition
+	}
+	return n, err
 }

@@ -18,7 +18,19 @@ type DBTX interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// TxDB is a DBTX that can begin a transaction: what a function that owns
+// its transaction takes (a lifecycle step writes the row, the event and the
+// jobs together). A pool and a connection begin one; a transaction begins
+// a savepoint, so such a function runs inside its caller's transaction too.
+type TxDB interface {
+	DBTX
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
 var (
+	_ TxDB = (*pgxpool.Pool)(nil)
+	_ TxDB = (*pgx.Conn)(nil)
+	_ TxDB = (pgx.Tx)(nil)
 	_ DBTX = (*pgxpool.Pool)(nil)
 	_ DBTX = (*pgx.Conn)(nil)
 	_ DBTX = (pgx.Tx)(nil)

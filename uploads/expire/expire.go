@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/foliohq/folio/internal/pg"
 	"github.com/foliohq/folio/storage"
 )
 
@@ -23,14 +23,14 @@ type Result struct {
 // Resumable deletes the uploads past their expiry: an unfinished one's
 // multipart upload is aborted and its object (a partial upload's)
 // deleted, then its row; a finished one's row (its document stays).
-func Resumable(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, now time.Time) (Result, error) {
+func Resumable(ctx context.Context, db pg.DBTX, store *storage.Store, now time.Time) (Result, error) {
 	var res Result
-	tag, err := pool.Exec(ctx, `DELETE FROM uploads WHERE expires_at < $1 AND document_id IS NOT NULL`, now)
+	tag, err := db.Exec(ctx, `DELETE FROM uploads WHERE expires_at < $1 AND document_id IS NOT NULL`, now)
 	if err != nil {
 		return res, fmt.Errorf("error sweeping finished uploads: %w", err)
 	}
 	res.Done = int(tag.RowsAffected())
-	list, err := expiredRows(ctx, pool, `SELECT id, key, coalesce(s3_upload_id, '') FROM uploads
+	list, err := expiredRows(ctx, db, `SELECT id, key, coalesce(s3_upload_id, '') FROM uploads
 		WHERE expires_at < $1 AND document_id IS NULL ORDER BY expires_at LIMIT 1000`, now)
 	if err != nil {
 		return res, err
@@ -45,7 +45,7 @@ func Resumable(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, no
 			return res, err
 		}
 		// Only if it is still expired: a request may have renewed it.
-		tag, err := pool.Exec(ctx, `DELETE FROM uploads WHERE id = $1 AND expires_at < $2 AND document_id IS NULL`, e.id, now)
+		tag, err := db.Exec(ctx, `DELETE FROM uploads WHERE id = $1 AND expires_at < $2 AND document_id IS NULL`, e.id, now)
 		if err != nil {
 			return res, fmt.Errorf("error deleting an expired upload: %w", err)
 		}
@@ -57,12 +57,12 @@ func Resumable(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, no
 // LiveMultipart returns which of these S3 multipart upload ids belong to
 // uploads that are not expired (the sweeper leaves those alone, however
 // old).
-func LiveMultipart(ctx context.Context, pool *pgxpool.Pool, ids []string, now time.Time) (map[string]bool, error) {
+func LiveMultipart(ctx context.Context, db pg.DBTX, ids []string, now time.Time) (map[string]bool, error) {
 	live := map[string]bool{}
 	if len(ids) == 0 {
 		return live, nil
 	}
-	rows, err := pool.Query(ctx, `SELECT s3_upload_id FROM uploads WHERE s3_upload_id = ANY($1) AND expires_at >= $2`, ids, now)
+	rows, err := db.Query(ctx, `SELECT s3_upload_id FROM uploads WHERE s3_upload_id = ANY($1) AND expires_at >= $2`, ids, now)
 	if err != nil {
 		return nil, fmt.Errorf("error reading live uploads: %w", err)
 	}
@@ -84,8 +84,8 @@ type expired struct {
 }
 
 // expiredRows runs query (with now) for rows of (id, key, upload id).
-func expiredRows(ctx context.Context, pool *pgxpool.Pool, query string, now time.Time) ([]expired, error) {
-	rows, err := pool.Query(ctx, query, now)
+func expiredRows(ctx context.Context, db pg.DBTX, query string, now time.Time) ([]expired, error) {
+	rows, err := db.Query(ctx, query, now)
 	if err != nil {
 		return nil, fmt.Errorf("error listing expired uploads: %w", err)
 	}
@@ -106,8 +106,8 @@ func expiredRows(ctx context.Context, pool *pgxpool.Pool, query string, now time
 
 // Direct deletes direct uploads past their expiry: their multipart
 // uploads, their objects (never documents) and rows.
-func Direct(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, now time.Time) (int, error) {
-	list, err := expiredRows(ctx, pool, `SELECT id, key, coalesce(s3_upload_id, '') FROM direct_uploads WHERE expires_at < $1 LIMIT 1000`, now)
+func Direct(ctx context.Context, db pg.DBTX, store *storage.Store, now time.Time) (int, error) {
+	list, err := expiredRows(ctx, db, `SELECT id, key, coalesce(s3_upload_id, '') FROM direct_uploads WHERE expires_at < $1 LIMIT 1000`, now)
 	if err != nil {
 		return 0, err
 	}
@@ -123,7 +123,7 @@ func Direct(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, now t
 		if err := store.Delete(ctx, e.key); err != nil {
 			return n, err
 		}
-		if _, err := pool.Exec(ctx, `DELETE FROM direct_uploads WHERE id = $1`, e.id); err != nil {
+		if _, err := db.Exec(ctx, `DELETE FROM direct_uploads WHERE id = $1`, e.id); err != nil {
 			return n, err
 		}
 		n++
