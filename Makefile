@@ -17,9 +17,16 @@ build: ## Build folio, api and worker into bin/
 	$(GO) build -o bin/ ./cmd/...
 
 run: ## Run the whole stack on this machine (Postgres, S3, API, worker, the demo app) at http://localhost:8080
-	@$(MAKE) --no-print-directory -j2 build $(TOOLS)/versitygw web
-	@./scripts/install-ocr.sh
+	@$(MAKE) --no-print-directory -j3 folio-binary $(TOOLS)/versitygw web ocr-tools
 	./bin/folio dev
+
+# What make run needs, side by side: folio alone (dev runs the API and the
+# worker in one process), the S3 server, the demo, Tesseract.
+.PHONY: folio-binary ocr-tools
+folio-binary:
+	$(GO) build -o bin/folio ./cmd/folio
+ocr-tools:
+	@./scripts/install-ocr.sh
 
 test: test-go web-test ## Run every test: Go (real Postgres and S3, -race), then the web client's
 
