@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -140,12 +142,27 @@ func (s *Server) tus(h http.HandlerFunc) http.HandlerFunc {
 		if r.Context().Value(identityKey{}) != nil { // OPTIONS needs no token
 			req.Owner = ownerOf(r.Context())
 		}
-		tw := &tusWriter{ResponseWriter: w, req: req, method: r.Method}
+		// tusd sets deadlines on the connection (NetworkTimeout) while it
+		// reads a body. A read deadline still in force after the body
+		// ended fires in net/http's background read while the request
+		// goes on (a slow S3 finishing the upload) and cancels the
+		// connection's context: this request's and every later one's on
+		// that keep-alive connection (golang/go#70834). So tusd's read
+		// deadlines reach the connection only while a body arrives, the
+		// body's end clears them, and the write deadline is cleared once
+		// the answer is out.
+		rc := http.NewResponseController(w)
+		body := &bodyEnd{ReadCloser: r.Body, rc: rc}
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			body.done.Store(true)
+		}
+		r.Body = body
+		tw := &tusWriter{ResponseWriter: w, req: req, method: r.Method, rc: rc, body: body}
+		defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 		defer tw.finish()
 		// At the shutdown cutoff a body still arriving is cut where it
 		// is: what arrived is kept, and the client resumes elsewhere.
-		rc := http.NewResponseController(w)
-		defer context.AfterFunc(s.cutoff, func() { _ = rc.SetReadDeadline(time.Now()) })()
+		defer context.AfterFunc(s.cutoff, func() { body.cut.Store(true); _ = rc.SetReadDeadline(time.Now()) })()
 		if len(r.Header.Get("Upload-Metadata")) > maxMetadataBytes {
 			writeProblem(tw, problem(http.StatusBadRequest, "bad_metadata", fmt.Sprintf("Upload-Metadata is limited to %d bytes.", maxMetadataBytes)))
 			return
@@ -267,6 +284,38 @@ type tusWriter struct {
 	status  int
 	errBody *bytes.Buffer // an error being turned into a problem
 	wrote   bool
+	rc      *http.ResponseController // the connection's, for deadlines
+	body    *bodyEnd
+}
+
+// SetReadDeadline passes tusd's read deadline on while the request's body
+// is arriving, and drops it after (see tus).
+func (w *tusWriter) SetReadDeadline(t time.Time) error {
+	if w.body.done.Load() || w.body.cut.Load() {
+		return nil
+	}
+	return w.rc.SetReadDeadline(t)
+}
+
+// SetWriteDeadline passes tusd's write deadline on (cleared once the
+// request is answered).
+func (w *tusWriter) SetWriteDeadline(t time.Time) error { return w.rc.SetWriteDeadline(t) }
+
+// bodyEnd is a request body that clears the connection's read deadline
+// when it ends (unless the shutdown cutoff set it).
+type bodyEnd struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done atomic.Bool // the body ended, or there is none
+	cut  atomic.Bool // the shutdown cutoff set the deadline: keep it
+}
+
+func (b *bodyEnd) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && !b.done.Swap(true) && !b.cut.Load() {
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 func (w *tusWriter) WriteHeader(code int) {

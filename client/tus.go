@@ -68,13 +68,6 @@ func (c *Client) UploadResumable(ctx context.Context, filename string, file io.R
 		stats = &UploadStats{}
 	}
 	loc, offset := opts.URL, int64(-1)
-	if loc == "" {
-		var err error
-		if loc, err = c.createUpload(ctx, filename, size, opts); err != nil {
-			return nil, err
-		}
-		offset = 0
-	}
 	failures := 0
 	backoff := backoffMin
 	// A failed PATCH: where it started and what it sent, until a HEAD
@@ -91,6 +84,27 @@ func (c *Client) UploadResumable(ctx context.Context, filename string, file io.R
 		offset = -1
 		return sleep(ctx, wait)
 	}
+	// create makes the upload, again after a 5xx (nothing was kept) or a
+	// network failure (an upload made before the answer was lost expires
+	// unused), like the requests after it.
+	create := func() (string, error) {
+		for {
+			loc, err := c.createUpload(ctx, filename, size, opts)
+			if err == nil || !retryable(err) {
+				return loc, err
+			}
+			if err := fail(err); err != nil {
+				return "", err
+			}
+		}
+	}
+	if loc == "" {
+		var err error
+		if loc, err = create(); err != nil {
+			return nil, err
+		}
+		failures, backoff, offset = 0, backoffMin, 0
+	}
 	for {
 		if offset < 0 {
 			stats.Resumes.Add(1)
@@ -100,10 +114,10 @@ func (c *Client) UploadResumable(ctx context.Context, filename string, file io.R
 			case errors.As(err, &p) && (p.Status == http.StatusNotFound || p.Status == http.StatusGone) && opts.URL != "":
 				// Gone (expired): start over, once.
 				opts.URL = ""
-				if loc, err = c.createUpload(ctx, filename, size, opts); err != nil {
+				if loc, err = create(); err != nil {
 					return nil, err
 				}
-				offset = 0
+				failures, backoff, offset = 0, backoffMin, 0
 				continue
 			case err != nil && retryable(err):
 				if err := fail(err); err != nil {
