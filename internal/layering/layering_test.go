@@ -84,6 +84,23 @@ func TestTrackedFiles(t *testing.T) {
 	require.Greater(t, len(files), 100)
 	violations, err := CheckTracked(root, files)
 	require.NoError(t, err)
+
+	// A new file in a package's directory is not ignored (a pattern meant
+	// for a build output, such as /api, once ignored the api package).
+	g, _ := load(t)
+	var probes []string
+	for _, path := range g.sortedModulePackages() {
+		probes = append(probes, rel(path)+"/new_file.go")
+	}
+	cmd := exec.Command("git", "-C", root, "check-ignore", "--no-index", "--stdin")
+	cmd.Stdin = strings.NewReader(strings.Join(probes, "\n") + "\n")
+	out, err = cmd.Output() // exit status 1: nothing ignored
+	if err != nil && cmd.ProcessState.ExitCode() != 1 {
+		require.NoError(t, err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		violations = append(violations, "rule tracked-files: .gitignore ignores new files in "+filepath.Dir(p)+", a package's directory")
+	}
 	requireNone(t, violations)
 }
 
