@@ -29,35 +29,22 @@ func TestResume(t *testing.T) {
 	}
 	base := events.OwnerPosBase
 
-	// One document, head seq 4.
-	for _, c := range []struct {
-		after int64
-		want  events.Resume
-	}{
+	// One document, head seq 4; all of alice's documents.
+	byDoc := func(after int64) (events.Resume, error) { return events.ResumeDocument(ctx, db, doc, 4, after) }
+	byOwner := func(after int64) (events.Resume, error) { return events.ResumeOwner(ctx, db, "alice", after) }
+	checkResume(t, byDoc, "after seq %d", []resumeCase{
 		{0, events.Resume{OK: true, After: 0}},
 		{2, events.Resume{OK: true, After: 2}},
 		{4, events.Resume{OK: true, After: 4}},
 		{5, events.Resume{}}, // past the head: a plain snapshot
-	} {
-		got, err := events.ResumeDocument(ctx, db, doc, 4, c.after)
-		require.NoError(t, err)
-		require.Equal(t, c.want, got, "after seq %d", c.after)
-	}
-	// All of alice's documents.
-	for _, c := range []struct {
-		after int64
-		want  events.Resume
-	}{
+	})
+	checkResume(t, byOwner, "after pos %d", []resumeCase{
 		{base, events.Resume{OK: true, After: base}},
 		{base + 3, events.Resume{OK: true, After: base + 3}},
 		{base + 5, events.Resume{}},
 		// A global position from before owner positions: translated.
 		{log[1].Pos, events.Resume{OK: true, After: log[1].OwnerPos}},
-	} {
-		got, err := events.ResumeOwner(ctx, db, "alice", c.after)
-		require.NoError(t, err)
-		require.Equal(t, c.want, got, "after pos %d", c.after)
-	}
+	})
 	got, err := events.ResumeOwner(ctx, db, "bob", base)
 	require.NoError(t, err)
 	require.Equal(t, events.Resume{OK: true, After: base}, got, "an owner with no events resumes at the start")
@@ -68,28 +55,29 @@ func TestResume(t *testing.T) {
 	n, err := events.Prune(ctx, db, time.Now().Add(-time.Hour))
 	require.NoError(t, err)
 	require.EqualValues(t, 2, n)
-	for _, c := range []struct {
-		after int64
-		want  events.Resume
-	}{
+	checkResume(t, byDoc, "after seq %d, pruned to 2", []resumeCase{
 		{0, events.Resume{Truncated: true}},
 		{1, events.Resume{Truncated: true}},
 		{2, events.Resume{OK: true, After: 2}},
-	} {
-		got, err := events.ResumeDocument(ctx, db, doc, 4, c.after)
-		require.NoError(t, err)
-		require.Equal(t, c.want, got, "after seq %d, pruned to 2", c.after)
-	}
-	for _, c := range []struct {
-		after int64
-		want  events.Resume
-	}{
+	})
+	checkResume(t, byOwner, "after pos %d, pruned to base+2", []resumeCase{
 		{base + 1, events.Resume{Truncated: true}},
 		{base + 2, events.Resume{OK: true, After: base + 2}},
 		{log[0].Pos, events.Resume{OK: true, After: log[2].OwnerPos - 1}}, // just before the oldest left
-	} {
-		got, err := events.ResumeOwner(ctx, db, "alice", c.after)
+	})
+}
+
+type resumeCase struct {
+	after int64
+	want  events.Resume
+}
+
+// checkResume asks resume about each case's point.
+func checkResume(t *testing.T, resume func(after int64) (events.Resume, error), msg string, cases []resumeCase) {
+	t.Helper()
+	for _, c := range cases {
+		got, err := resume(c.after)
 		require.NoError(t, err)
-		require.Equal(t, c.want, got, "after pos %d, pruned to %d", c.after, base+2)
+		require.Equal(t, c.want, got, msg, c.after)
 	}
 }

@@ -129,6 +129,17 @@ func (b *testBundle) requireNoDocument(t *testing.T, owner string, id uuid.UUID)
 	require.ErrorIs(t, err, documents.ErrNotFound)
 }
 
+// finish sends the rest of body from the offset the upload holds, ends the
+// upload and checks the document it became.
+func (b *testBundle) finish(t *testing.T, u *upload, body []byte) {
+	t.Helper()
+	_, err := write(t, u, u.st.Owner, body[u.st.Offset:])
+	require.NoError(t, err)
+	ctx, _ := request(u.st.Owner)
+	require.NoError(t, u.FinishUpload(ctx))
+	b.requireDocument(t, u.st.Owner, u.st.ID, body)
+}
+
 func write(t *testing.T, u *upload, owner string, body []byte) (int64, error) {
 	t.Helper()
 	ctx, _ := request(owner)
@@ -262,10 +273,7 @@ func TestRecoverConnectionResetAfterParts(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(2*partSize), again.st.Offset)
 	require.Len(t, again.st.Parts, 2)
-	_, err = write(t, again, "alice", body[again.st.Offset:])
-	require.NoError(t, err)
-	require.NoError(t, again.FinishUpload(ctx))
-	b.requireDocument(t, "alice", u.st.ID, body)
+	b.finish(t, again, body)
 }
 
 // The body ended before its Content-Length (the client went away): every
@@ -285,10 +293,7 @@ func TestRecoverBodyEndedEarly(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(partSize+1000), again.st.Offset)
 	require.Len(t, again.st.Tail, 1000)
-	_, err = write(t, again, "alice", body[again.st.Offset:])
-	require.NoError(t, err)
-	require.NoError(t, again.FinishUpload(ctx))
-	b.requireDocument(t, "alice", u.st.ID, body)
+	b.finish(t, again, body)
 }
 
 // A process was killed after it sent a part to S3 and before it recorded
@@ -310,11 +315,7 @@ func TestRecoverPartStoredNotRecorded(t *testing.T) {
 	again, err := load(t, b.process(nil), "alice", u.st.ID)
 	require.NoError(t, err)
 	require.Equal(t, int64(partSize+3), again.st.Offset)
-	_, err = write(t, again, "alice", body[again.st.Offset:])
-	require.NoError(t, err)
-	ctx, _ := request("alice")
-	require.NoError(t, again.FinishUpload(ctx))
-	b.requireDocument(t, "alice", u.st.ID, body)
+	b.finish(t, again, body)
 }
 
 // A chunk that does not match its Upload-Checksum is dropped whole: not

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -133,7 +134,7 @@ func TestRulesCatch(t *testing.T) {
 		// Every package that links from now links to and its deps.
 		add := append([]string{to}, c[to].Deps...)
 		for _, q := range c {
-			if q.ImportPath == from || contains(q.Deps, from) {
+			if q.ImportPath == from || slices.Contains(q.Deps, from) {
 				q.Deps = append(append([]string{}, q.Deps...), add...)
 			}
 		}
@@ -203,13 +204,4 @@ func TestRulesCatch(t *testing.T) {
 			"rule package-map: docs/a.md names gone, which is neither a package nor a path in the repository",
 		}, violations)
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
