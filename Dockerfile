@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: static binaries in a distroless, non-root image (the
 # default target: api, folio). The worker's image (--target worker) adds
-# what OCR runs: Tesseract with English; add tesseract-ocr-<lang> packages
-# for more FOLIO_OCR_LANGUAGES. (Page images, and OCR's rendering, need
+# what OCR runs: Tesseract, its orientation data and the common languages
+# (as scripts/install-ocr.sh: the API's FOLIO_OCR_AVAILABLE_LANGUAGES must
+# name only these, or what you add). (Page images, and OCR's rendering, need
 # nothing installed: PDFium is WebAssembly inside the binary.)
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -14,7 +15,9 @@ RUN go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/api ./cmd/worker ./cmd/fo
 
 FROM debian:bookworm-slim AS worker
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
+ && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-osd tesseract-ocr-eng \
+    tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa tesseract-ocr-ita tesseract-ocr-por tesseract-ocr-nld \
+    tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-jpn tesseract-ocr-kor \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /usr/local/bin/
 # The page renderer's compiled WebAssembly (written at start-up): a

@@ -69,10 +69,12 @@ bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memor
 	$(TOOLS)/benchstat bench.txt
 	$(TOOLS)/benchstat -col /design -filter '/design:(clock OR sequenced)' bench.txt
 
-corpus: ## Parse real PDFs (pdfcpu's, texlive's, CJK) against poppler: F1, page counts, speed, RSS (docs/corpus-report.txt); OCR of scanned pages beside ocrmypdf (docs/ocr-report.txt); page images beside pdftoppm (docs/render-report.txt)
+corpus: ## Parse real PDFs (pdfcpu's, texlive's, CJK) against poppler: F1, page counts, speed, RSS (docs/corpus-report.txt); OCR of scanned pages beside ocrmypdf (docs/ocr-report.txt), and of pages turned, skewed and in German, French, Korean (docs/ocr-scans-report.txt); page images beside pdftoppm (docs/render-report.txt)
 	./scripts/fetch-corpus.sh .folio/corpus
 	$(GO) test -count=1 -timeout 30m -run '^TestCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -report $(CURDIR)/docs/corpus-report.txt
 	$(GO) test -count=1 -timeout 30m -run '^TestOCRCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -ocr-report $(CURDIR)/docs/ocr-report.txt
+	$(GO) test -count=1 -timeout 30m -run '^TestOCRScans$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -ocr-langs $(CURDIR)/.folio/ocr-langs \
+		-ocr-scans-report $(CURDIR)/docs/ocr-scans-report.txt
 	$(GO) test -count=1 -timeout 30m -run '^TestRenderCorpus$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus -render-report $(CURDIR)/docs/render-report.txt
 
 CORPUS_SAMPLE ?= 10
@@ -80,9 +82,10 @@ CORPUS_OCR_PAGES ?= 8
 corpus-quick: ## CI's corpus check: every CORPUS_SAMPLE-th file (10), CORPUS_OCR_PAGES scanned pages (8), two files at a time, no speed peers; the same bars as make corpus, reports to artifacts/corpus
 	CORPUS_PEERS=0 ./scripts/fetch-corpus.sh .folio/corpus
 	mkdir -p artifacts/corpus
-	$(GO) test -count=1 -timeout 30m -run '^(TestCorpus|TestOCRCorpus|TestRenderCorpus)$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus \
+	$(GO) test -count=1 -timeout 30m -run '^(TestCorpus|TestOCRCorpus|TestRenderCorpus|TestOCRScans)$$' ./pdf/ -args -corpus $(CURDIR)/.folio/corpus \
 		-corpus.quick -corpus.sample $(CORPUS_SAMPLE) -ocr-pages $(CORPUS_OCR_PAGES) -report $(CURDIR)/artifacts/corpus/corpus-report.txt \
-		-ocr-report $(CURDIR)/artifacts/corpus/ocr-report.txt -render-report $(CURDIR)/artifacts/corpus/render-report.txt
+		-ocr-report $(CURDIR)/artifacts/corpus/ocr-report.txt -render-report $(CURDIR)/artifacts/corpus/render-report.txt \
+		-ocr-langs $(CURDIR)/.folio/ocr-langs -ocr-scan-pages 1 -ocr-lang-pages 1 -ocr-scans-report $(CURDIR)/artifacts/corpus/ocr-scans-report.txt
 
 CHAOS_DOCS ?= 200
 chaos: $(TOOLS)/versitygw ## Restart and kill APIs and workers while CHAOS_DOCS corpus PDFs are parsed, and while 1 GiB uploads arrive (make test runs short forms)

@@ -20,10 +20,16 @@ const maxSignBody = 16 << 10
 // URL for its CreateMultipartUpload.
 func (s *Server) directCreate(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Filename string `json:"filename"`
-		Size     int64  `json:"size"`
+		Filename     string `json:"filename"`
+		Size         int64  `json:"size"`
+		OCRLanguages string `json:"ocr_languages"`
 	}
 	if p := decodeBody(w, r, &in); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	ocrLanguages, p := s.ocrLanguages(in.OCRLanguages)
+	if p != nil {
 		writeProblem(w, p)
 		return
 	}
@@ -32,7 +38,7 @@ func (s *Server) directCreate(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
-	up, err := s.direct.Create(r.Context(), owner, sanitizeFilename(in.Filename), in.Size)
+	up, err := s.direct.Create(r.Context(), owner, sanitizeFilename(in.Filename), ocrLanguages, in.Size)
 	if err != nil {
 		s.writeDirectError(w, err)
 		return

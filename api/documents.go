@@ -113,7 +113,15 @@ func (s *Server) reparse(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
-	doc, err := documents.Reparse(r.Context(), s.Pool, s.River, owner, id)
+	var langs string
+	if asked := r.URL.Query().Get("ocr_languages"); asked != "" {
+		var p *Problem
+		if langs, p = s.ocrLanguages(asked); p != nil {
+			writeProblem(w, p)
+			return
+		}
+	}
+	doc, err := documents.ReparseWith(r.Context(), s.Pool, s.River, owner, id, langs)
 	if err != nil {
 		s.writeError(w, err)
 		return

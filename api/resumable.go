@@ -119,6 +119,13 @@ func (s *Server) admitResumable(hook handler.HookEvent) (handler.HTTPResponse, h
 	if t := meta["filetype"]; t != "" && len(t) < 200 {
 		kept["filetype"] = t
 	}
+	if !hook.Upload.IsPartial { // the document's: a final upload's own
+		langs, p := s.ocrLanguages(meta["ocr_languages"])
+		if p != nil {
+			return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(p)
+		}
+		kept["ocr_languages"] = langs
+	}
 	return handler.HTTPResponse{}, handler.FileInfoChanges{MetaData: kept}, nil
 }
 

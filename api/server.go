@@ -80,12 +80,14 @@ type Deps struct {
 	Pool    *pgxpool.Pool
 	// LockPool holds resumable uploads' locks: one connection per
 	// request on an upload (Pool when nil).
-	LockPool       *pgxpool.Pool
-	Store          *storage.Store
-	River          *river.Client[pgx.Tx] // inserts jobs; works none
-	Verifier       *auth.Verifier
-	Hub            *events.Hub // live events for streams
-	Limits         Limits
+	LockPool *pgxpool.Pool
+	Store    *storage.Store
+	River    *river.Client[pgx.Tx] // inserts jobs; works none
+	Verifier *auth.Verifier
+	Hub      *events.Hub // live events for streams
+	Limits   Limits
+	// OCR are the languages documents may ask OCR to read with.
+	OCR            OCRLanguages
 	AllowedOrigins []string
 	// ClientAddr finds a request's client address (FOLIO_TRUSTED_PROXIES).
 	ClientAddr clientaddr.Resolver
@@ -142,6 +144,12 @@ type route struct {
 func New(deps Deps) *Server {
 	s := &Server{Deps: deps, shutdown: make(chan struct{}), streamsByOwner: map[string]int{}, requestsByOwner: map[string]int{},
 		stopUploads: make(chan struct{})}
+	if s.OCR.Default == "" {
+		s.OCR.Default = "eng"
+	}
+	if len(s.OCR.Available) == 0 {
+		s.OCR.Available = strings.Split(s.OCR.Default, "+")
+	}
 	if s.Limits.ResumableExpiry <= 0 {
 		s.Limits.ResumableExpiry = 24 * time.Hour
 	}

@@ -48,7 +48,8 @@ type setupOpts struct {
 	dev    *api.DevMode
 	web    http.Handler
 	// on: another API process on this bundle's database and bucket
-	on *testBundle
+	on  *testBundle
+	ocr api.OCRLanguages
 }
 
 func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
@@ -94,6 +95,7 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *testBundle {
 		River:          inserter,
 		Verifier:       verifier,
 		Limits:         o.limits,
+		OCR:            o.ocr,
 		AllowedOrigins: []string{"http://app.example"},
 		Dev:            o.dev,
 		Web:            o.web,

@@ -92,7 +92,17 @@ func (s *Server) upload(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	content, filename, p := s.openContent(w, r)
+	content, filename, fields, p := s.openContent(w, r)
+	if p != nil {
+		s.uploads.WithLabelValues("rejected").Inc()
+		writeProblem(w, p)
+		return
+	}
+	asked := r.URL.Query().Get("ocr_languages")
+	if asked == "" {
+		asked = fields["ocr_languages"]
+	}
+	ocrLanguages, p := s.ocrLanguages(asked)
 	if p != nil {
 		s.uploads.WithLabelValues("rejected").Inc()
 		writeProblem(w, p)
@@ -154,7 +164,7 @@ func (s *Server) upload(rw http.ResponseWriter, r *http.Request) {
 
 	doc := &documents.Document{
 		ID: id, Owner: owner, Filename: filename,
-		SizeBytes: size, SHA256: hex.EncodeToString(hash.Sum(nil)), S3Key: key,
+		SizeBytes: size, SHA256: hex.EncodeToString(hash.Sum(nil)), S3Key: key, OCRLanguages: ocrLanguages,
 	}
 	if err := s.commit(ctx, doc); err != nil {
 		s.cleanupObject(ctx, key)
@@ -203,10 +213,10 @@ func (s *Server) commit(reqCtx context.Context, doc *documents.Document) error {
 // openContent finds the file in the request: the raw body, or the "file"
 // part of a multipart form. It returns the file's reader and its sanitised
 // name.
-func (s *Server) openContent(w http.ResponseWriter, r *http.Request) (io.Reader, string, *Problem) {
+func (s *Server) openContent(w http.ResponseWriter, r *http.Request) (io.Reader, string, map[string]string, *Problem) {
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return nil, "", problem(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		return nil, "", nil, problem(http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"Send the PDF as the body (Content-Type: application/pdf) or as multipart/form-data field \"file\".")
 	}
 	switch {
@@ -217,35 +227,40 @@ func (s *Server) openContent(w http.ResponseWriter, r *http.Request) (io.Reader,
 				name = p["filename"]
 			}
 		}
-		return r.Body, sanitizeFilename(name), nil
+		return r.Body, sanitizeFilename(name), nil, nil
 	case mediaType == "multipart/form-data":
 		r.Body = http.MaxBytesReader(w, r.Body, s.Limits.MaxUploadBytes+multipartSlack)
 		mr := multipart.NewReader(r.Body, params["boundary"])
+		fields := map[string]string{} // the small fields before "file"
 		for {
 			part, err := mr.NextPart()
 			if errors.Is(err, io.EOF) {
-				return nil, "", problem(http.StatusBadRequest, "missing_file", "The form has no \"file\" field.")
+				return nil, "", nil, problem(http.StatusBadRequest, "missing_file", "The form has no \"file\" field.")
 			}
 			if err != nil {
 				var mbe *http.MaxBytesError
 				if errors.As(err, &mbe) {
-					return nil, "", tooLarge(s.Limits.MaxUploadBytes)
+					return nil, "", nil, tooLarge(s.Limits.MaxUploadBytes)
 				}
 				if errors.Is(err, errTooSlow) {
 					w.Header().Set("Connection", "close")
-					return nil, "", s.tooSlow()
+					return nil, "", nil, s.tooSlow()
 				}
-				return nil, "", problem(http.StatusBadRequest, "bad_multipart", "The multipart body is malformed: "+err.Error())
+				return nil, "", nil, problem(http.StatusBadRequest, "bad_multipart", "The multipart body is malformed: "+err.Error())
 			}
 			if part.FormName() == "file" {
-				return part, sanitizeFilename(part.FileName()), nil
+				return part, sanitizeFilename(part.FileName()), fields, nil
 			}
-			if _, err := io.Copy(io.Discard, io.LimitReader(part, maxFieldBytes+1)); err != nil {
-				return nil, "", problem(http.StatusBadRequest, "bad_multipart", "The multipart body is malformed: "+err.Error())
+			v, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
+			if err != nil {
+				return nil, "", nil, problem(http.StatusBadRequest, "bad_multipart", "The multipart body is malformed: "+err.Error())
+			}
+			if len(v) <= maxFieldBytes && len(fields) < 32 {
+				fields[part.FormName()] = string(v)
 			}
 		}
 	}
-	return nil, "", problem(http.StatusUnsupportedMediaType, "unsupported_media_type",
+	return nil, "", nil, problem(http.StatusUnsupportedMediaType, "unsupported_media_type",
 		fmt.Sprintf("Content-Type %s is not accepted: send application/pdf or multipart/form-data.", mediaType))
 }
 

@@ -61,6 +61,8 @@ type Document struct {
 	PagesDone int             `json:"pages_done"`
 	Failure   *Failure        `json:"failure,omitempty"`
 	Summary   json.RawMessage `json:"summary,omitempty"`
+	// OCRLanguages are the languages its scanned pages are read with.
+	OCRLanguages string `json:"ocr_languages,omitempty"`
 }
 
 // Failure says why a document failed.

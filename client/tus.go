@@ -36,6 +36,9 @@ type UploadOptions struct {
 	Retries int
 	// Stats, when set, counts what was sent.
 	Stats *UploadStats
+	// OCRLanguages, when set, are the languages the document's scanned
+	// pages are read with ("deu", "deu+eng"; Upload-Metadata ocr_languages).
+	OCRLanguages string
 }
 
 // UploadStats count a resumable upload's requests.
@@ -180,7 +183,11 @@ func (c *Client) createUpload(ctx context.Context, filename string, size int64, 
 	}
 	c.tusHeaders(req)
 	req.Header.Set("Upload-Length", strconv.FormatInt(size, 10))
-	req.Header.Set("Upload-Metadata", "filename "+base64.StdEncoding.EncodeToString([]byte(filename)))
+	meta := "filename " + base64.StdEncoding.EncodeToString([]byte(filename))
+	if opts.OCRLanguages != "" {
+		meta += ",ocr_languages " + base64.StdEncoding.EncodeToString([]byte(opts.OCRLanguages))
+	}
+	req.Header.Set("Upload-Metadata", meta)
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return "", err

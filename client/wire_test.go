@@ -28,7 +28,7 @@ type schema struct {
 	Ref        string             `json:"$ref"`
 	Type       any                `json:"type"` // a name or a list of names
 	Const      any                `json:"const"`
-	Enum       []string           `json:"enum"`
+	Enum       []any              `json:"enum"` // strings, or numbers
 	Properties map[string]*schema `json:"properties"`
 	Items      *schema            `json:"items"`
 	AllOf      []*schema          `json:"allOf"`

@@ -62,6 +62,11 @@ type Document struct {
 	// OCR is the OCR of the pages only images fill, nil when every page
 	// has text.
 	OCR *OCRState `json:"ocr,omitempty"`
+	// OCRLanguages are the languages OCR reads the document's scanned
+	// pages with, in Tesseract's spelling joined by "+" ("deu+eng"):
+	// chosen at upload or reparse, else the deployment's default (empty
+	// here: the worker's FOLIO_OCR_LANGUAGES).
+	OCRLanguages string `json:"ocr_languages,omitempty"`
 	// EventSeq is the seq of the document's last event, read with the rest
 	// of the row: the state above reflects exactly the events up to it.
 	EventSeq int `json:"-"`

@@ -24,16 +24,46 @@ type PageImage struct {
 	Width      int
 	Height     int
 	Renderer   string
-	S3Key      string
-	SizeBytes  int
-	Failure    *Failure
-	CreatedAt  time.Time
+	// Turn is the clockwise quarter turn the page was drawn with (the
+	// page's OCR rotation: a scan fed sideways comes out upright).
+	Turn      int
+	S3Key     string
+	SizeBytes int
+	Failure   *Failure
+	CreatedAt time.Time
 }
 
-// ImageKey is where the image of page n at width is stored: under the
-// document's derived prefix, named by the renderer that drew it.
-func ImageKey(owner string, id uuid.UUID, renderer string, page, width int) string {
+// ImageKey is where the image of page n at width, drawn turned clockwise
+// by turn, is stored: under the document's derived prefix, named by the
+// renderer that drew it (and the turn, when there is one: a turned image
+// never takes an unturned one's key, which a cache may hold).
+func ImageKey(owner string, id uuid.UUID, renderer string, page, width, turn int) string {
+	if turn != 0 {
+		return fmt.Sprintf("%s%s/p%d-w%d-t%d.jpg", DerivedPrefix(owner, id), renderer, page, width, turn)
+	}
 	return fmt.Sprintf("%s%s/p%d-w%d.jpg", DerivedPrefix(owner, id), renderer, page, width)
+}
+
+// PageTurns returns the pages of the document's current parse that OCR
+// read turned (a scan fed sideways or upside down): page number to the
+// clockwise turn its images are drawn with.
+func PageTurns(ctx context.Context, db pg.DBTX, id uuid.UUID) (map[int]int, error) {
+	rows, err := db.Query(ctx, `SELECT p.page_number, p.ocr_rotation FROM pages p JOIN documents d ON d.id = p.document_id
+		WHERE p.document_id = $1 AND p.generation = d.parse_generation AND p.ocr_rotation <> 0`, id)
+	if err != nil {
+		return nil, fmt.Errorf("error reading page turns: %w", err)
+	}
+	turns := map[int]int{}
+	for rows.Next() {
+		var n int
+		var turn int16
+		if err := rows.Scan(&n, &turn); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("error reading page turns: %w", err)
+		}
+		turns[n] = int(turn)
+	}
+	return turns, rows.Err()
 }
 
 // DerivedPrefix is the prefix of every object made from a document (its
@@ -87,13 +117,13 @@ func SaveImage(ctx context.Context, db pg.DBTX, img PageImage) (replaced string,
 	var old *string
 	err = db.QueryRow(ctx, `WITH old AS (SELECT s3_key FROM page_images
 			WHERE document_id = $1 AND page_number = $2 AND width = $3)
-		INSERT INTO page_images (document_id, page_number, width, renderer, s3_key, height, size_bytes, failure_code, failure_message)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM documents WHERE id = $1)
+		INSERT INTO page_images (document_id, page_number, width, renderer, s3_key, height, size_bytes, failure_code, failure_message, turn)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM documents WHERE id = $1)
 		ON CONFLICT (document_id, page_number, width) DO UPDATE
 		SET renderer = EXCLUDED.renderer, s3_key = EXCLUDED.s3_key, height = EXCLUDED.height, size_bytes = EXCLUDED.size_bytes,
-			failure_code = EXCLUDED.failure_code, failure_message = EXCLUDED.failure_message, created_at = now()
+			failure_code = EXCLUDED.failure_code, failure_message = EXCLUDED.failure_message, turn = EXCLUDED.turn, created_at = now()
 		RETURNING (SELECT s3_key FROM old)`,
-		img.DocumentID, img.Page, img.Width, img.Renderer, key, height, size, code, msg).Scan(&old)
+		img.DocumentID, img.Page, img.Width, img.Renderer, key, height, size, code, msg, img.Turn).Scan(&old)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil // the document is gone
 	}
@@ -153,9 +183,9 @@ func ImageOf(ctx context.Context, db pg.DBTX, id uuid.UUID, page, width int) (*P
 		height    *int
 		size      *int
 	)
-	err := db.QueryRow(ctx, `SELECT renderer, s3_key, height, size_bytes, failure_code, failure_message, created_at
+	err := db.QueryRow(ctx, `SELECT renderer, s3_key, height, size_bytes, failure_code, failure_message, created_at, turn
 		FROM page_images WHERE document_id = $1 AND page_number = $2 AND width = $3`, id, page, width).
-		Scan(&i.Renderer, &key, &height, &size, &code, &msg, &i.CreatedAt)
+		Scan(&i.Renderer, &key, &height, &size, &code, &msg, &i.CreatedAt, &i.Turn)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

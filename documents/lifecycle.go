@@ -103,7 +103,13 @@ func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, quotaBytes
 // Reparse enqueues the owner's document for another parse, clearing the
 // previous outcome, and returns it as it is now. ErrNotFound; a
 // *ParseRunningError when a parse is queued or running already.
-func Reparse(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UUID) (_ *Document, err error) {
+func Reparse(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UUID) (*Document, error) {
+	return ReparseWith(ctx, pool, q, owner, id, "")
+}
+
+// ReparseWith is Reparse that also changes the document's OCR languages
+// (checked by the caller), unless ocrLanguages is "".
+func ReparseWith(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UUID, ocrLanguages string) (_ *Document, err error) {
 	ctx, span := tracing.Start(ctx, "documents.Reparse", attribute.String("folio.document.id", id.String()))
 	defer tracing.End(span, &err)
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -115,7 +121,7 @@ func Reparse(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.U
 			return &ParseRunningError{Status: doc.Status}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', failure_code = NULL, failure_message = NULL,
-			pages_done = 0, updated_at = now() WHERE id = $1`, id); err != nil {
+			pages_done = 0, ocr_languages = coalesce(NULLIF($2, ''), ocr_languages), updated_at = now() WHERE id = $1`, id, ocrLanguages); err != nil {
 			return fmt.Errorf("error requeueing document: %w", err)
 		}
 		opts, err := jobargs.FairOpts(ctx, tx, jobargs.QueueParse, owner, &river.InsertOpts{Metadata: tracing.Inject(ctx)})

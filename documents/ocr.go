@@ -32,20 +32,35 @@ type OCRResult struct {
 	Text       string
 	Confidence float64
 	Failure    string // a reason code; empty when read
+	// Rotation is the clockwise quarter turn the page was read with,
+	// RotationConfidence the orientation confidence (nil: not asked), Skew
+	// the degrees its lines were straightened by (PageRow).
+	Rotation           int
+	RotationConfidence *float64
+	Skew               float64
+}
+
+// StaleImage is a page image drawn with another turn than the one OCR
+// found for its page: its row is gone, its object is to be deleted, and
+// the page drawn again (a thumbnail at once; other widths on demand).
+type StaleImage struct {
+	Page, Width int
+	S3Key       string // "" for a failure row
 }
 
 // StartOCR marks generation gen's OCR running and returns the S3 key of
-// the original and the pages still to read (those stored as needing OCR
-// that no earlier attempt read or failed), announcing where it stands.
-// ErrNoOCR: nothing to do.
-func StartOCR(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64) (key string, pages []int, err error) {
+// the original, the languages chosen for the document ("" for the
+// worker's default) and the pages still to read (those stored as needing
+// OCR that no earlier attempt read or failed), announcing where it
+// stands. ErrNoOCR: nothing to do.
+func StartOCR(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64) (key, languages string, pages []int, err error) {
 	ctx, span := tracing.Start(ctx, "documents.StartOCR", attribute.String("folio.document.id", id.String()), attribute.Int64("folio.parse.generation", gen))
 	defer tracing.End(span, &err)
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var total, done int
 		err := tx.QueryRow(ctx, `UPDATE documents SET ocr_status = $3, updated_at = now()
 			WHERE id = $1 AND parse_generation = $2 AND status = 'done' AND ocr_status IN ($3, $4)
-			RETURNING s3_key, coalesce(ocr_pages, 0), ocr_pages_done`, id, gen, OCRRunning, OCRPending).Scan(&key, &total, &done)
+			RETURNING s3_key, coalesce(ocr_pages, 0), ocr_pages_done, coalesce(ocr_languages, '')`, id, gen, OCRRunning, OCRPending).Scan(&key, &total, &done, &languages)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNoOCR
 		}
@@ -63,21 +78,24 @@ func StartOCR(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64) (key s
 		return appendEvent(ctx, tx, id, events.OCRProgressData{PagesDone: done, PagesTotal: total})
 	})
 	if errors.Is(err, ErrNoOCR) {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("error starting OCR: %w", err)
+		return "", "", nil, fmt.Errorf("error starting OCR: %w", err)
 	}
-	return key, pages, nil
+	return key, languages, pages, nil
 }
 
 // SaveOCRPages stores pages read by OCR (their text replaces the page's,
-// its source becomes ocr) or failed (the reason is kept, the page stays
-// needs_ocr), counts them done, and announces progress when announce is
-// set. Pages of another generation are left alone.
-func SaveOCRPages(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, results []OCRResult, announce bool) (err error) {
+// its source becomes ocr, with the turn and skew it was read with) or
+// failed (the reason is kept, the page stays needs_ocr), counts them
+// done, and announces progress when announce is set. Pages of another
+// generation are left alone. The images of a page read with another turn
+// than they were drawn with are forgotten and returned: the caller
+// deletes their objects and has the thumbnail drawn again.
+func SaveOCRPages(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, results []OCRResult, announce bool) (stale []StaleImage, err error) {
 	if len(results) == 0 {
-		return nil
+		return nil, nil
 	}
 	ctx, span := tracing.Start(ctx, "documents.SaveOCRPages", attribute.String("folio.document.id", id.String()),
 		attribute.Int64("folio.parse.generation", gen), attribute.Int("folio.pages", len(results)))
@@ -86,25 +104,51 @@ func SaveOCRPages(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, re
 	texts := make([]string, len(results))
 	confs := make([]*float32, len(results))
 	fails := make([]*string, len(results))
+	turns := make([]*int32, len(results))
+	turnConfs := make([]*float32, len(results))
+	skews := make([]*float32, len(results))
 	for i, r := range results {
 		nums[i], texts[i] = int32(r.Number), r.Text
 		if r.Failure != "" {
 			fails[i] = &results[i].Failure
-		} else {
-			c := float32(r.Confidence)
-			confs[i] = &c
+			continue
+		}
+		c, turn, skew := float32(r.Confidence), int32(r.Rotation), float32(r.Skew)
+		confs[i], turns[i], skews[i] = &c, &turn, &skew
+		if r.RotationConfidence != nil {
+			tc := float32(*r.RotationConfidence)
+			turnConfs[i] = &tc
 		}
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		stale = stale[:0]
 		tag, err := tx.Exec(ctx, `UPDATE pages p SET
 				text = CASE WHEN u.f IS NULL THEN u.t ELSE p.text END,
 				source = CASE WHEN u.f IS NULL THEN $3 ELSE p.source END,
-				ocr_confidence = u.c, ocr_failure = u.f
-			FROM unnest($4::int[], $5::text[], $6::real[], $7::text[]) AS u(n, t, c, f)
+				ocr_confidence = u.c, ocr_failure = u.f, ocr_rotation = u.r, ocr_rotation_confidence = u.rc, ocr_skew = u.s
+			FROM unnest($4::int[], $5::text[], $6::real[], $7::text[], $8::smallint[], $9::real[], $10::real[]) AS u(n, t, c, f, r, rc, s)
 			WHERE p.document_id = $1 AND p.generation = $2 AND p.page_number = u.n AND p.source = 'needs_ocr'`,
-			id, gen, SourceOCR, nums, texts, confs, fails)
+			id, gen, SourceOCR, nums, texts, confs, fails, turns, turnConfs, skews)
 		if err != nil {
 			return fmt.Errorf("error saving OCR pages: %w", err)
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM page_images i USING unnest($2::int[], $3::smallint[]) AS u(n, r)
+			WHERE i.document_id = $1 AND i.page_number = u.n AND u.r IS NOT NULL AND i.turn <> u.r
+				AND EXISTS (SELECT 1 FROM documents d WHERE d.id = $1 AND d.parse_generation = $4)
+			RETURNING i.page_number, i.width, coalesce(i.s3_key, '')`, id, nums, turns, gen)
+		if err != nil {
+			return fmt.Errorf("error forgetting page images drawn with another turn: %w", err)
+		}
+		for rows.Next() {
+			var s StaleImage
+			if err := rows.Scan(&s.Page, &s.Width, &s.S3Key); err != nil {
+				rows.Close()
+				return err
+			}
+			stale = append(stale, s)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("error forgetting page images drawn with another turn: %w", err)
 		}
 		var done, total int
 		err = tx.QueryRow(ctx, `UPDATE documents SET ocr_pages_done = ocr_pages_done + $3, updated_at = now()
@@ -121,6 +165,10 @@ func SaveOCRPages(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, re
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return stale, nil
 }
 
 // FinishOCR marks generation gen's OCR done (running, or pending when its

@@ -43,6 +43,15 @@ type PageRow struct {
 	// OCRFailure is why OCR could not read a needs_ocr page
 	// (render_failed, ocr_failed, time_limit, memory_limit).
 	OCRFailure string `json:"ocr_failure,omitempty"`
+	// OCRRotation is how far OCR turned the page clockwise to read it (0,
+	// 90, 180, 270: a scan fed sideways or upside down; the page's images
+	// are drawn turned too), OCRRotationConfidence Tesseract's confidence
+	// in its orientation (absent when the page read well as it came), and
+	// OCRSkew the degrees (counter-clockwise) its lines were straightened
+	// by. Absent until OCR has read the page.
+	OCRRotation           *int     `json:"ocr_rotation,omitempty"`
+	OCRRotationConfidence *float64 `json:"ocr_rotation_confidence,omitempty"`
+	OCRSkew               *float64 `json:"ocr_skew,omitempty"`
 	// Thumbnail is the page's thumbnail: its size, or why there is none.
 	// Nil until the parse's rendering stage has reached the page.
 	Thumbnail *Thumbnail `json:"thumbnail,omitempty"`

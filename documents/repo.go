@@ -20,7 +20,7 @@ import (
 
 const columns = `id, owner, filename, status, size_bytes, coalesce(sha256, ''), s3_key, page_count, pages_done, summary,
 	failure_code, failure_message, created_at, updated_at, coalesce(parse_stage, ''), event_seq,
-	ocr_status, coalesce(ocr_pages, 0), ocr_pages_done, pages_rendered`
+	ocr_status, coalesce(ocr_pages, 0), ocr_pages_done, pages_rendered, coalesce(ocr_languages, '')`
 
 func scan(row pgx.Row) (*Document, error) {
 	var (
@@ -32,7 +32,7 @@ func scan(row pgx.Row) (*Document, error) {
 	)
 	err := row.Scan(&d.ID, &d.Owner, &d.Filename, &d.Status, &d.SizeBytes, &d.SHA256, &d.S3Key,
 		&d.PageCount, &d.PagesDone, &summaryJSON, &code, &msg, &d.CreatedAt, &d.UpdatedAt, &d.Stage, &d.EventSeq,
-		&ocr, &ocrState.PagesTotal, &ocrState.PagesDone, &d.PagesRendered)
+		&ocr, &ocrState.PagesTotal, &ocrState.PagesDone, &d.PagesRendered, &d.OCRLanguages)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -62,9 +62,9 @@ func deref[T any](p *T) T {
 
 // insert stores a new document, setting its timestamps.
 func insert(ctx context.Context, db pg.DBTX, d *Document) error {
-	row := db.QueryRow(ctx, `INSERT INTO documents (id, owner, filename, status, size_bytes, sha256, s3_key)
-		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7) RETURNING created_at, updated_at`,
-		d.ID, d.Owner, d.Filename, d.Status, d.SizeBytes, d.SHA256, d.S3Key)
+	row := db.QueryRow(ctx, `INSERT INTO documents (id, owner, filename, status, size_bytes, sha256, s3_key, ocr_languages)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, NULLIF($8, '')) RETURNING created_at, updated_at`,
+		d.ID, d.Owner, d.Filename, d.Status, d.SizeBytes, d.SHA256, d.S3Key, d.OCRLanguages)
 	if err := row.Scan(&d.CreatedAt, &d.UpdatedAt); err != nil {
 		return fmt.Errorf("error inserting document: %w", err)
 	}

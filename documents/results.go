@@ -14,7 +14,8 @@ import (
 // Pages returns up to limit pages of a document from page from on.
 func Pages(ctx context.Context, db pg.DBTX, id uuid.UUID, from, limit int) ([]PageRow, error) {
 	rows, err := db.Query(ctx, `SELECT p.page_number, p.width, p.height, p.rotation, p.text, p.source, p.ocr_confidence,
-			coalesce(p.ocr_failure, ''), i.width, i.height, i.failure_code, i.failure_message
+			coalesce(p.ocr_failure, ''), p.ocr_rotation, p.ocr_rotation_confidence, p.ocr_skew,
+			i.width, i.height, i.failure_code, i.failure_message
 		FROM pages p LEFT JOIN page_images i ON i.document_id = p.document_id AND i.page_number = p.page_number AND i.width = $4
 		WHERE p.document_id = $1 AND p.page_number >= $2 ORDER BY p.page_number LIMIT $3`, id, from, limit, ThumbnailWidth)
 	if err != nil {
@@ -27,12 +28,15 @@ func Pages(ctx context.Context, db pg.DBTX, id uuid.UUID, from, limit int) ([]Pa
 			p    PageRow
 			w, h float32
 			conf *float32
+			turn *int32
+			tc   *float32
+			skew *float32
 			tw   *int
 			th   *int
 			code *string
 			msg  *string
 		)
-		if err := rows.Scan(&p.Number, &w, &h, &p.Rotation, &p.Text, &p.Source, &conf, &p.OCRFailure, &tw, &th, &code, &msg); err != nil {
+		if err := rows.Scan(&p.Number, &w, &h, &p.Rotation, &p.Text, &p.Source, &conf, &p.OCRFailure, &turn, &tc, &skew, &tw, &th, &code, &msg); err != nil {
 			return nil, fmt.Errorf("error reading pages: %w", err)
 		}
 		if tw != nil {
@@ -42,13 +46,27 @@ func Pages(ctx context.Context, db pg.DBTX, id uuid.UUID, from, limit int) ([]Pa
 			}
 		}
 		p.Width, p.Height = float64(w), float64(h)
-		if conf != nil {
-			c := math.Round(float64(*conf)*10) / 10
-			p.OCRConfidence = &c
+		p.OCRConfidence, p.OCRRotationConfidence = tenths(conf), tenths(tc)
+		if turn != nil {
+			n := int(*turn)
+			p.OCRRotation = &n
+		}
+		if skew != nil {
+			s := math.Round(float64(*skew)*100) / 100
+			p.OCRSkew = &s
 		}
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// tenths rounds a real column to one decimal; nil stays nil.
+func tenths(v *float32) *float64 {
+	if v == nil {
+		return nil
+	}
+	c := math.Round(float64(*v)*10) / 10
+	return &c
 }
 
 // EachPageText calls fn with each page's text in order, without holding

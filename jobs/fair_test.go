@@ -1,8 +1,10 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,11 +23,19 @@ import (
 )
 
 // startWorker runs a real River client working the bundle's queues with
-// one slot each, and slices of slice.
+// one slot each, and slices of slice. Its log is printed when the test
+// fails (what the worker did with the slots is the story of a fair-share
+// failure).
 func (b *parseBundle) startWorker(t *testing.T, deps jobs.Deps) {
 	t.Helper()
 	deps.Pool, deps.Store = b.db.Pool, b.bucket.Store
-	deps.Logger = slog.New(slog.DiscardHandler)
+	var log lockedBuffer
+	deps.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the worker's log:\n%s", log.String())
+		}
+	})
 	deps.Sandbox = childRunner()
 	deps.Sandbox.MaxPages = 5000
 	deps.ProgressInterval = 10 * time.Millisecond
@@ -39,6 +49,24 @@ func (b *parseBundle) startWorker(t *testing.T, deps jobs.Deps) {
 		defer done()
 		_ = client.Stop(stop)
 	})
+}
+
+// lockedBuffer is a log the worker's goroutines write at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // waitStatus waits until the document has status want.

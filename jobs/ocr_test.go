@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/foliohq/folio/internal/testbin"
 	"github.com/foliohq/folio/jobs"
 	"github.com/foliohq/folio/jobs/jobargs"
+	"github.com/foliohq/folio/storage"
 )
 
 func ocrTools(t *testing.T) sandbox.OCRTools {
@@ -163,4 +165,90 @@ func TestRescueDeadWorkersOCR(t *testing.T) {
 	d := b.get(t, id)
 	require.Equal(t, documents.StatusDone, d.Status, "the document stays done")
 	require.Equal(t, documents.OCRPending, d.OCR.Status)
+}
+
+// TestOCRTurnsSidewaysScanUpright: a page scanned on its side is read
+// upright, its page says how it was turned, and its thumbnail (drawn by
+// the parse, sideways) is forgotten and drawn again upright.
+func TestOCRTurnsSidewaysScanUpright(t *testing.T) {
+	t.Parallel()
+	tools := ocrTools(t)
+	if !tools.OSD {
+		t.Skip("tesseract has no orientation data (scripts/install-ocr.sh installs tesseract-ocr-osd)")
+	}
+	ctx := context.Background()
+	b := setupParse(t)
+	r := b.withRenderer()
+	b.worker.OCR = true
+	lines := []string{
+		"A letter fed into the scanner on its side comes out sideways.",
+		"Orientation detection finds which way is up and turns it back,",
+		"and the thumbnail shows the page the way people read it.",
+		"This paragraph gives the detector enough letters to be sure.",
+		"Scanners feed paper in whatever way people put it on the tray,",
+		"and a page may arrive turned a quarter, a half or three quarters.",
+		"Tesseract's orientation data tells the reader which way is up,",
+		"and Folio turns the pixels before it reads the words again.",
+		"The page images are drawn turned the same way, for the viewer.",
+	}
+	jpegs, err := pdftest.PageJPEGs(ctx, pdftest.TextPages(lines), 300, 1)
+	require.NoError(t, err)
+	sideways, err := pdftest.Askew(jpegs[0], 90, 0)
+	require.NoError(t, err)
+	data, err := pdftest.Scanned(300, sideways)
+	require.NoError(t, err)
+	id := b.document(t, data)
+
+	require.Equal(t, river.EventKindJobCompleted, b.work(t, b.job(t, id)).EventKind)
+	thumb := func() (*documents.PageImage, int, int) {
+		img, err := documents.ImageOf(ctx, b.db.Pool, id, 1, jobargs.ThumbnailWidth)
+		require.NoError(t, err)
+		if img == nil {
+			return nil, 0, 0
+		}
+		w := b.imageWidth(t, id, 1, jobargs.ThumbnailWidth)
+		return img, w, img.Height
+	}
+	img, w, h := thumb()
+	require.NotNil(t, img)
+	require.Greater(t, w, h, "drawn as scanned: on its side")
+	sidewaysKey := img.S3Key
+
+	ocr := &jobs.OCRWorker{Pool: b.db.Pool, Store: b.bucket.Store, Logger: slog.New(slog.DiscardHandler), Tools: tools,
+		Sandbox: childRunner()}
+	tw := rivertest.NewWorker(t, riverpgxv5.New(b.db.Pool), &river.Config{}, ocr)
+	tx, err := b.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	res, err := tw.WorkJob(ctx, t, tx, b.ocrJob(t, id)[0])
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+	require.NoError(t, tx.Commit(ctx))
+
+	pages, err := documents.Pages(ctx, b.db.Pool, id, 1, 10)
+	require.NoError(t, err)
+	require.Equal(t, strings.Join(lines, "\n"), pages[0].Text)
+	require.NotNil(t, pages[0].OCRRotation)
+	require.Equal(t, 270, *pages[0].OCRRotation, "turned a quarter counter-clockwise, back upright")
+	require.NotNil(t, pages[0].OCRRotationConfidence)
+	require.Nil(t, pages[0].Thumbnail, "the sideways thumbnail is forgotten")
+	_, err = b.bucket.Store.Head(ctx, sidewaysKey)
+	require.ErrorIs(t, err, storage.ErrNotFound, "and its object deleted")
+
+	// The thumbnail is drawn again, upright, by the render job queued.
+	list, err := b.client.JobList(ctx, river.NewJobListParams().Kinds(jobargs.KindRender).
+		Where("args->>'document_id' = @id", river.NamedArgs{"id": id.String()}))
+	require.NoError(t, err)
+	require.Len(t, list.Jobs, 1)
+	rw := rivertest.NewWorker(t, riverpgxv5.New(b.db.Pool), &river.Config{}, &jobs.RenderWorker{Renderer: r, Logger: slog.New(slog.DiscardHandler)})
+	tx, err = b.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	res, err = rw.WorkJob(ctx, t, tx, list.Jobs[0])
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+	require.NoError(t, tx.Commit(ctx))
+	img, w, h = thumb()
+	require.NotNil(t, img)
+	require.Equal(t, 270, img.Turn)
+	require.Less(t, w, h, "upright")
+	require.NotEqual(t, sidewaysKey, img.S3Key)
 }

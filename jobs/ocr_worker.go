@@ -16,6 +16,7 @@ import (
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/internal/tesseract"
 	"github.com/foliohq/folio/internal/tracing"
 	"github.com/foliohq/folio/jobs/jobargs"
 	"github.com/foliohq/folio/storage"
@@ -63,7 +64,7 @@ func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (
 		log.Info("ocr: another owner with fewer OCRs running waits: this one steps back")
 		return river.JobSnooze(0)
 	}
-	key, pages, err := documents.StartOCR(ctx, w.Pool, id, gen)
+	key, languages, pages, err := documents.StartOCR(ctx, w.Pool, id, gen)
 	if errors.Is(err, documents.ErrNoOCR) {
 		log.Info("ocr: nothing to do (document gone, reparsed, or read already)")
 		return nil
@@ -79,17 +80,37 @@ func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (
 		read := 0
 		tools := w.Tools
 		tools.Nice = ownerNice(ctx, w.Pool, job.Args.Owner)
+		if languages != "" {
+			tools.Languages = languages
+		}
+		if missing, ok := tesseract.Missing(tools.Languages, tools.Installed); !ok && tools.Installed != nil {
+			// The API checks the languages against FOLIO_OCR_AVAILABLE_LANGUAGES;
+			// this worker lacks one of them: the pages say so.
+			log.Warn("ocr: this worker has no data for a language the document asks for", "language", missing, "languages", tools.Languages)
+			if err := documents.FailOCR(ctx, w.Pool, id, gen, "ocr_language_unavailable"); err != nil {
+				return w.retry(ctx, job, err)
+			}
+			return nil
+		}
 		stats, err := w.Sandbox.OCR(ctx, open, pages, tools, func(p sandbox.OCRPage) error {
 			read++
 			w.Metrics.observe(p.Code != "", time.Since(lastPage))
 			lastPage = time.Now()
-			r := documents.OCRResult{Number: p.Number, Text: p.Text, Confidence: p.Confidence, Failure: p.Code}
+			r := documents.OCRResult{Number: p.Number, Text: p.Text, Confidence: p.Confidence, Failure: p.Code,
+				Rotation: p.Rotation, RotationConfidence: p.RotationConfidence, Skew: p.Skew}
 			if p.Code != "" {
 				log.Info("ocr: page could not be read", "page", p.Number, "code", p.Code, "reason", p.Message)
 			}
+			if p.Rotation != 0 {
+				log.Info("ocr: page read turned upright", "page", p.Number, "rotation", p.Rotation, "confidence", p.RotationConfidence)
+			}
 			announce := time.Since(lastEvent) >= w.ProgressInterval
-			if err := documents.SaveOCRPages(ctx, w.Pool, id, gen, []documents.OCRResult{r}, announce); err != nil {
+			stale, err := documents.SaveOCRPages(ctx, w.Pool, id, gen, []documents.OCRResult{r}, announce)
+			if err != nil {
 				return err
+			}
+			if err := w.redraw(ctx, id, job.Args.Owner, stale); err != nil {
+				log.Warn("ocr: page images drawn the wrong way up were forgotten, but not all redrawn or deleted", "page", p.Number, "err", err)
 			}
 			if announce {
 				lastEvent = time.Now()
@@ -122,6 +143,34 @@ func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (
 		return w.retry(ctx, job, err)
 	}
 	return nil
+}
+
+// redraw deletes the objects of page images drawn with another turn than
+// OCR found (their rows are gone) and has their thumbnails drawn again,
+// upright. Other widths are drawn on demand, as always. A failure here
+// leaves a thumbnail missing (drawn when asked for) or an object no row
+// names (deleted with the document).
+func (w *OCRWorker) redraw(ctx context.Context, id uuid.UUID, owner string, stale []documents.StaleImage) error {
+	var errs []error
+	for _, s := range stale {
+		if s.S3Key != "" {
+			errs = append(errs, w.Store.Delete(ctx, s.S3Key))
+		}
+		if s.Width != jobargs.ThumbnailWidth {
+			continue
+		}
+		client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		opts, err := jobargs.FairOpts(ctx, w.Pool, jobargs.QueueRender, owner, nil)
+		if err == nil {
+			_, err = client.Insert(ctx, jobargs.RenderArgs{DocumentID: id, Page: s.Page, Width: s.Width, Owner: owner}, opts)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // retry hands the job back: River runs it again (at once when a draining

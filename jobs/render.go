@@ -43,14 +43,18 @@ func (r *PageRenderer) render(ctx context.Context, doc *documents.Document, page
 	defer tracing.End(span, &err)
 	opt := r.Options
 	opt.Width, opt.Nice = width, nice
+	// Pages OCR read turned (scans fed sideways) are drawn upright.
+	if opt.Turns, err = documents.PageTurns(ctx, r.Pool, doc.ID); err != nil {
+		return sandbox.Stats{}, err
+	}
 	open := func(ctx context.Context) (io.ReadCloser, error) { return r.Store.Get(ctx, doc.S3Key) }
 	done := make(map[int]bool, len(pages))
 	keep := func(p sandbox.RenderedPage) error {
-		img := documents.PageImage{DocumentID: doc.ID, Page: p.Number, Width: width, Renderer: sandbox.Renderer}
+		img := documents.PageImage{DocumentID: doc.ID, Page: p.Number, Width: width, Renderer: sandbox.Renderer, Turn: opt.Turns[p.Number]}
 		if p.Code != "" {
 			img.Failure = &documents.Failure{Code: p.Code, Message: p.Message}
 		} else {
-			img.S3Key = documents.ImageKey(doc.Owner, doc.ID, sandbox.Renderer, p.Number, width)
+			img.S3Key = documents.ImageKey(doc.Owner, doc.ID, sandbox.Renderer, p.Number, width, img.Turn)
 			img.Height, img.SizeBytes = p.Height, len(p.Image)
 			if _, err := r.Store.Put(ctx, img.S3Key, bytes.NewReader(p.Image), storage.PutOptions{ContentType: "image/jpeg"}); err != nil {
 				return err

@@ -144,7 +144,7 @@ func TestRenderWorkerDrawsOnDemand(t *testing.T) {
 	require.Equal(t, before, b.images(t, id, 1024), "drawn once")
 
 	// Another renderer's image is replaced, and its object deleted.
-	oldKey := documents.ImageKey("alice", id, "old-renderer", 1, 512)
+	oldKey := documents.ImageKey("alice", id, "old-renderer", 1, 512, 0)
 	_, err := b.bucket.Store.Put(ctx, oldKey, bytes.NewReader([]byte("old jpeg")), storage.PutOptions{})
 	require.NoError(t, err)
 	_, err = documents.SaveImage(ctx, b.db.Pool, documents.PageImage{DocumentID: id, Page: 1, Width: 512,
@@ -183,7 +183,7 @@ func TestParseResumesRendering(t *testing.T) {
 	require.NoError(t, documents.SavePages(ctx, b.db.Pool, id, job.ID, rows, 4, false))
 	for n := 1; n <= 2; n++ { // drawn by the attempt that was handed back
 		_, err := documents.SaveImage(ctx, b.db.Pool, documents.PageImage{DocumentID: id, Page: n, Width: 256,
-			Renderer: sandbox.Renderer, S3Key: documents.ImageKey("alice", id, sandbox.Renderer, n, 256), Height: 331, SizeBytes: 4})
+			Renderer: sandbox.Renderer, S3Key: documents.ImageKey("alice", id, sandbox.Renderer, n, 256, 0), Height: 331, SizeBytes: 4})
 		require.NoError(t, err)
 	}
 	before := b.images(t, id, 256)

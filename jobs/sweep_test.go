@@ -176,8 +176,8 @@ func TestSweepDeletesOrphanObjectsOnly(t *testing.T) {
 	}
 
 	// Page images: a live document's stay; a deleted one's go.
-	liveImage := documents.ImageKey("alice", kept, "r1", 1, 256)
-	goneImage := documents.ImageKey("alice", uuid.Must(uuid.NewV7()), "r1", 1, 256)
+	liveImage := documents.ImageKey("alice", kept, "r1", 1, 256, 0)
+	goneImage := documents.ImageKey("alice", uuid.Must(uuid.NewV7()), "r1", 1, 256, 0)
 	for _, k := range []string{liveImage, goneImage} {
 		_, err = b.bucket.Store.Put(ctx, k, bytes.NewReader([]byte("jpeg")), storage.PutOptions{})
 		require.NoError(t, err)

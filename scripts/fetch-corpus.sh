@@ -37,20 +37,25 @@ if [ "$peers" = 1 ] && ! command -v ocrmypdf >/dev/null; then
   apt-get update -qq && apt-get install -y -qq --no-install-recommends ocrmypdf
 fi
 
-# debian_pdfs DIR PACKAGE...: the PDFs the packages ship, into $dest/DIR.
+# debian_pdfs DIR PACKAGE...: the PDFs the packages ship, into DIR
+# (under $dest unless it is absolute).
 debian_pdfs() {
   local dir="$1"
   shift
-  [ -d "$dest/$dir" ] && return
+  [[ "$dir" = /* ]] || dir="$dest/$dir"
+  local root="$PWD"
+
+  [ -d "$dir" ] && return
   local tmp
   tmp=$(mktemp -d)
   chmod 755 "$tmp" # apt's _apt user writes the download
   (cd "$tmp" && { apt-get download "$@" >/dev/null 2>&1 ||
     { apt-get update -qq && apt-get download "$@" >/dev/null; }; })
   for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/x"; done
-  mkdir -p "$dest/$dir.tmp"
-  (cd "$tmp/x" && find . -iname '*.pdf' -print0 | xargs -0 cp --parents -t "$OLDPWD/$dest/$dir.tmp")
-  mv "$dest/$dir.tmp" "$dest/$dir"
+  mkdir -p "$dir.tmp"
+  case "$dir" in /*) out="$dir.tmp" ;; *) out="$root/$dir.tmp" ;; esac
+  (cd "$tmp/x" && find . -iname '*.pdf' -print0 | xargs -0 cp --parents -t "$out")
+  mv "$dir.tmp" "$dir"
   rm -rf "$tmp"
 }
 
@@ -64,5 +69,12 @@ fi
 debian_pdfs texlive texlive-latex-base-doc
 debian_pdfs cjk texlive-lang-chinese texlive-lang-japanese texlive-lang-korean texlive-lang-cjk
 
-count() { find "$dest/$1" -iname '*.pdf' | wc -l; }
-echo "corpus: $(count pdfcpu) pdfcpu PDFs, $(count texlive) texlive PDFs, $(count cjk) CJK PDFs in $dest"
+# German and French documents for the OCR of other languages
+# (TestOCRScans): beside the corpus, not in it (the corpus's figures stay
+# comparable).
+langs="$(cd "$(dirname "$dest")" && pwd)/ocr-langs"
+debian_pdfs "$langs/de" texlive-lang-german
+debian_pdfs "$langs/fr" texlive-lang-french
+
+count() { local d="$1"; [[ "$d" = /* ]] || d="$dest/$d"; find "$d" -iname '*.pdf' | wc -l; }
+echo "corpus: $(count pdfcpu) pdfcpu PDFs, $(count texlive) texlive PDFs, $(count cjk) CJK PDFs in $dest; $(count "$langs/de") German and $(count "$langs/fr") French PDFs in $langs"

@@ -86,10 +86,12 @@ var (
 	ErrDirectPastSize     = errors.New("uploads: a part past the declared size")
 )
 
-// Create records a direct upload of size bytes for owner and presigns its
-// CreateMultipartUpload. The declared size is checked against the limit
-// and the quota here (and the object against it at Finalize).
-func (d *Direct) Create(ctx context.Context, owner, filename string, size int64) (*DirectUpload, error) {
+// Create records a direct upload of size bytes for owner (its document
+// to be read by OCR with ocrLanguages, checked by the caller; "" for the
+// default) and presigns its CreateMultipartUpload. The declared size is
+// checked against the limit and the quota here (and the object against
+// it at Finalize).
+func (d *Direct) Create(ctx context.Context, owner, filename, ocrLanguages string, size int64) (*DirectUpload, error) {
 	adm := d.Admission
 	switch {
 	case size <= 0:
@@ -120,8 +122,8 @@ func (d *Direct) Create(ctx context.Context, owner, filename string, size int64)
 			}
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO direct_uploads (id, owner, key, size, filename, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			id, owner, up.Key, size, filename, up.ExpiresAt)
+		_, err := tx.Exec(ctx, `INSERT INTO direct_uploads (id, owner, key, size, filename, expires_at, ocr_languages)
+			VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''))`, id, owner, up.Key, size, filename, up.ExpiresAt, ocrLanguages)
 		return err
 	})
 	if err != nil {
@@ -241,8 +243,9 @@ func IDOfKey(key string) (uuid.UUID, bool) {
 func (d *Direct) Finalize(ctx context.Context, owner string, id uuid.UUID) (*documents.Document, error) {
 	var key, filename string
 	var declared int64
-	err := d.Pool.QueryRow(ctx, `SELECT key, size, filename FROM direct_uploads WHERE id = $1 AND owner = $2 AND expires_at > now()`,
-		id, owner).Scan(&key, &declared, &filename)
+	var ocrLanguages string
+	err := d.Pool.QueryRow(ctx, `SELECT key, size, filename, coalesce(ocr_languages, '') FROM direct_uploads
+		WHERE id = $1 AND owner = $2 AND expires_at > now()`, id, owner).Scan(&key, &declared, &filename, &ocrLanguages)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrDirectNotFound
 	}
@@ -276,7 +279,7 @@ func (d *Direct) Finalize(ctx context.Context, owner string, id uuid.UUID) (*doc
 	if !documents.LooksLikePDF(head) {
 		return fail(ErrDirectNotPDF)
 	}
-	doc := &documents.Document{ID: id, Owner: owner, Filename: filename, SizeBytes: size, S3Key: key}
+	doc := &documents.Document{ID: id, Owner: owner, Filename: filename, SizeBytes: size, S3Key: key, OCRLanguages: ocrLanguages}
 	err = pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM direct_uploads WHERE id = $1 AND owner = $2`, id, owner)
 		if err != nil {

@@ -62,12 +62,13 @@ func upload(args []string, stdout, stderr io.Writer) int {
 	var cf clientFlags
 	cf.register(fs)
 	watch := fs.Bool("watch", false, "after uploading, follow each document until it is done or failed")
+	ocrLanguages := fs.String("ocr-languages", "", "the languages OCR reads scanned pages with, in Tesseract's spelling joined by + (deu, deu+eng); default: the deployment's")
 	resume := fs.Bool("resume", false, "go on with uploads of these files that an earlier `folio upload` started and did not finish (their URLs are kept in $FOLIO_STATE_DIR/uploads.json, by default in the user's cache folder)")
 	if err := fs.Parse(args); err != nil {
 		return app.ExitUsage
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: folio upload [--watch] [--resume] [--api URL] [--token T] FILE.pdf...")
+		fmt.Fprintln(stderr, "usage: folio upload [--watch] [--resume] [--ocr-languages L] [--api URL] [--token T] FILE.pdf...")
 		return app.ExitUsage
 	}
 	store, err := openResumeStore()
@@ -89,7 +90,7 @@ func upload(args []string, stdout, stderr io.Writer) int {
 	g.SetLimit(4)
 	for i, path := range fs.Args() {
 		g.Go(func() error {
-			results[i] = uploadOne(gctx, c, bars, path, *watch, store, *resume, cf.api)
+			results[i] = uploadOne(gctx, c, bars, path, *watch, store, *resume, cf.api, *ocrLanguages)
 			return nil
 		})
 	}
@@ -147,7 +148,7 @@ type result struct {
 	pages int
 }
 
-func uploadOne(ctx context.Context, c *client.Client, bars *mpb.Progress, path string, watch bool, store *resumeStore, resume bool, api string) result {
+func uploadOne(ctx context.Context, c *client.Client, bars *mpb.Progress, path string, watch bool, store *resumeStore, resume bool, api, ocrLanguages string) result {
 	name := filepath.Base(path)
 	r := result{name: name}
 	f, err := os.Open(path)
@@ -167,7 +168,8 @@ func uploadOne(ctx context.Context, c *client.Client, bars *mpb.Progress, path s
 		mpb.BarRemoveOnComplete())
 	abs, _ := filepath.Abs(path)
 	opts := client.UploadOptions{
-		Progress: func(n int64) { bar.SetCurrent(n) },
+		OCRLanguages: ocrLanguages,
+		Progress:     func(n int64) { bar.SetCurrent(n) },
 		// Kept at once: an interrupted run can go on with --resume.
 		OnCreated: func(url string) { _ = store.put(api, abs, fi, url) },
 	}

@@ -140,6 +140,15 @@ type Config struct {
 	// OCRLanguages are Tesseract's languages, joined by "+"
 	// (FOLIO_OCR_LANGUAGES).
 	OCRLanguages string
+	// OCRAvailableLanguages are the languages an upload may choose for its
+	// document (ocr_languages), space-separated; every worker must have
+	// them. Empty: what the local tesseract has, else OCRLanguages'
+	// (FOLIO_OCR_AVAILABLE_LANGUAGES).
+	OCRAvailableLanguages []string
+	// OCRRotateConfidence is Tesseract's orientation confidence from which
+	// a scanned page is turned upright; 0 turns none
+	// (FOLIO_OCR_ROTATE_CONFIDENCE).
+	OCRRotateConfidence float64
 	// OCRConcurrency is how many OCR jobs one worker runs at once, apart
 	// from parses (FOLIO_OCR_CONCURRENCY).
 	OCRConcurrency int
@@ -288,24 +297,26 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		OwnerQuotaBytes:     r.bytes("FOLIO_OWNER_QUOTA_BYTES", 10<<30, 1, 1<<60),
 		PresignTTL:          r.duration("FOLIO_PRESIGN_TTL", 5*time.Minute),
 
-		ParseMemoryLimit:  r.bytes("FOLIO_PARSE_MEMORY_LIMIT", 1<<30, 64<<20, 1<<40),
-		ParseTimeout:      r.duration("FOLIO_PARSE_TIMEOUT", 5*time.Minute),
-		MaxPages:          r.integer("FOLIO_MAX_PAGES", 5000, 1, 1_000_000),
-		ProgressInterval:  r.duration("FOLIO_PROGRESS_INTERVAL", 250*time.Millisecond),
-		OCR:               r.str("FOLIO_OCR", "auto"),
-		OCRLanguages:      r.str("FOLIO_OCR_LANGUAGES", "eng"),
-		OCRConcurrency:    r.integer("FOLIO_OCR_CONCURRENCY", 1, 1, 10_000),
-		OCRPageTimeout:    r.duration("FOLIO_OCR_PAGE_TIMEOUT", 2*time.Minute),
-		OCRTimeout:        r.duration("FOLIO_OCR_TIMEOUT", time.Hour),
-		Render:            r.str("FOLIO_RENDER", "on"),
-		RenderConcurrency: r.integer("FOLIO_RENDER_CONCURRENCY", 2, 1, 10_000),
-		RenderPageTimeout: r.duration("FOLIO_RENDER_PAGE_TIMEOUT", 30*time.Second),
-		RenderTimeout:     r.duration("FOLIO_RENDER_TIMEOUT", 10*time.Minute),
-		RenderCacheDir:    r.str("FOLIO_RENDER_CACHE_DIR", ""),
-		RenderWait:        r.duration("FOLIO_RENDER_WAIT", 30*time.Second),
-		RenderMaxQueued:   r.integer("FOLIO_RENDER_MAX_QUEUED", 16, 1, 100_000),
-		FairSlice:         r.durationOrZero("FOLIO_FAIR_SLICE", 5*time.Second),
-		EventRetention:    r.duration("FOLIO_EVENT_RETENTION", 7*24*time.Hour),
+		ParseMemoryLimit:      r.bytes("FOLIO_PARSE_MEMORY_LIMIT", 1<<30, 64<<20, 1<<40),
+		ParseTimeout:          r.duration("FOLIO_PARSE_TIMEOUT", 5*time.Minute),
+		MaxPages:              r.integer("FOLIO_MAX_PAGES", 5000, 1, 1_000_000),
+		ProgressInterval:      r.duration("FOLIO_PROGRESS_INTERVAL", 250*time.Millisecond),
+		OCR:                   r.str("FOLIO_OCR", "auto"),
+		OCRLanguages:          r.str("FOLIO_OCR_LANGUAGES", "eng"),
+		OCRAvailableLanguages: strings.Fields(strings.ReplaceAll(r.str("FOLIO_OCR_AVAILABLE_LANGUAGES", ""), ",", " ")),
+		OCRRotateConfidence:   float64(r.integer("FOLIO_OCR_ROTATE_CONFIDENCE", 12, 0, 1000)),
+		OCRConcurrency:        r.integer("FOLIO_OCR_CONCURRENCY", 1, 1, 10_000),
+		OCRPageTimeout:        r.duration("FOLIO_OCR_PAGE_TIMEOUT", 2*time.Minute),
+		OCRTimeout:            r.duration("FOLIO_OCR_TIMEOUT", time.Hour),
+		Render:                r.str("FOLIO_RENDER", "on"),
+		RenderConcurrency:     r.integer("FOLIO_RENDER_CONCURRENCY", 2, 1, 10_000),
+		RenderPageTimeout:     r.duration("FOLIO_RENDER_PAGE_TIMEOUT", 30*time.Second),
+		RenderTimeout:         r.duration("FOLIO_RENDER_TIMEOUT", 10*time.Minute),
+		RenderCacheDir:        r.str("FOLIO_RENDER_CACHE_DIR", ""),
+		RenderWait:            r.duration("FOLIO_RENDER_WAIT", 30*time.Second),
+		RenderMaxQueued:       r.integer("FOLIO_RENDER_MAX_QUEUED", 16, 1, 100_000),
+		FairSlice:             r.durationOrZero("FOLIO_FAIR_SLICE", 5*time.Second),
+		EventRetention:        r.duration("FOLIO_EVENT_RETENTION", 7*24*time.Hour),
 
 		QueueMetricsInterval: r.duration("FOLIO_QUEUE_METRICS_INTERVAL", 5*time.Second),
 	}
@@ -325,6 +336,11 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 	}
 	if !ocrLanguages.MatchString(cfg.OCRLanguages) {
 		return nil, &Error{Var: "FOLIO_OCR_LANGUAGES", Reason: `must be Tesseract language codes joined by "+", e.g. "eng" or "eng+deu"`}
+	}
+	for _, l := range cfg.OCRAvailableLanguages {
+		if !ocrLanguages.MatchString(l) || strings.Contains(l, "+") {
+			return nil, &Error{Var: "FOLIO_OCR_AVAILABLE_LANGUAGES", Reason: fmt.Sprintf(`%q is not a Tesseract language code (want them space-separated: "eng deu fra")`, l)}
+		}
 	}
 	if cfg.AdminToken != "" && len(cfg.AdminToken) < 32 {
 		return nil, &Error{Var: "FOLIO_ADMIN_TOKEN", Reason: "must be at least 32 bytes (try: openssl rand -hex 32)"}

@@ -91,8 +91,23 @@ func TestDockerCompose(t *testing.T) {
 	dockerfile, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	require.NoError(t, err)
 	for _, want := range []string{"CGO_ENABLED=0", "./cmd/api ./cmd/worker ./cmd/folio", "USER nonroot", "distroless",
-		"AS worker", "tesseract-ocr tesseract-ocr-eng", "FOLIO_RENDER_CACHE_DIR="} {
+		"AS worker", "tesseract-ocr ", "FOLIO_RENDER_CACHE_DIR="} {
 		require.Contains(t, string(dockerfile), want)
+	}
+	// The worker image has every OCR language (and the orientation data)
+	// scripts/install-ocr.sh installs: what deploy/api.yaml lets uploads
+	// choose.
+	install, err := os.ReadFile(filepath.Join(root, "scripts", "install-ocr.sh"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^langs=\(([^)]*)\)`).FindSubmatch(install)
+	require.NotNil(t, m, "scripts/install-ocr.sh lists its languages in langs=(…)")
+	apiYAML, err := os.ReadFile(filepath.Join(root, "deploy", "api.yaml"))
+	require.NoError(t, err)
+	for _, l := range strings.Fields(string(m[1])) {
+		require.Contains(t, string(dockerfile), "tesseract-ocr-"+strings.ReplaceAll(l, "_", "-"), "the worker image installs %s", l)
+		if l != "osd" {
+			require.Regexp(t, `FOLIO_OCR_AVAILABLE_LANGUAGES, value: "[^"]*\b`+l+`\b`, string(apiYAML))
+		}
 	}
 	// The worker renders with PDFium (WebAssembly, in the binary): poppler
 	// never reads users' files.

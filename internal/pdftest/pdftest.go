@@ -144,8 +144,24 @@ func TextPages(pages ...[]string) []byte {
 	return Build(objs, "")
 }
 
+// escape writes s as a PDF string's content in WinAnsiEncoding: Latin-1
+// letters (ä, ß, é) as octal escapes, anything else outside it as "?".
 func escape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "(", `\(`, ")", `\)`).Replace(s)
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\' || r == '(' || r == ')':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x80:
+			b.WriteRune(r)
+		case r >= 0xa0 && r <= 0xff:
+			fmt.Fprintf(&b, "\\%03o", r)
+		default:
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
 }
 
 // Hostile files, generated: each is a way a file can attack a parser.

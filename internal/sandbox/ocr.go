@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
+
+	"github.com/foliohq/folio/internal/tesseract"
 )
 
 // toolChildArg is the hidden first argument that makes a binary set the
@@ -25,7 +30,15 @@ const toolChildArg = "__folio_tool_child"
 type OCRTools struct {
 	Tesseract string // path
 	Languages string // Tesseract's -l: "eng", "eng+deu"
-	DPI       int    // rendering resolution; 300 when 0
+	// Installed are the languages Tesseract has data for (osd apart).
+	Installed []string
+	// OSD says Tesseract has its orientation data (osd.traineddata):
+	// without it pages are read as they come, straightened but not turned.
+	OSD bool
+	// RotateConfidence is the orientation confidence (Tesseract's OSD) from
+	// which a page is turned; 0 turns none.
+	RotateConfidence float64
+	DPI              int // rendering resolution; 300 when 0
 	// PageTimeout bounds the rendering and the reading of one page.
 	PageTimeout time.Duration
 	// CacheDir keeps the renderer's compiled WebAssembly (RenderOptions).
@@ -34,26 +47,24 @@ type OCRTools struct {
 	Nice int
 }
 
+// DefaultRotateConfidence is the orientation confidence from which a page
+// is turned by default: Paperless-ngx's (ocrmypdf's own default is 14).
+const DefaultRotateConfidence = 12
+
 // FindOCRTools looks for tesseract on PATH and checks that it has every
-// language asked for. The error says what is missing.
+// language asked for (the default languages). The error says what is
+// missing.
 func FindOCRTools(languages string) (OCRTools, error) {
-	t := OCRTools{Languages: languages, DPI: 300, PageTimeout: 2 * time.Minute}
+	t := OCRTools{Languages: languages, DPI: 300, PageTimeout: 2 * time.Minute, RotateConfidence: DefaultRotateConfidence}
 	var err error
 	if t.Tesseract, err = exec.LookPath("tesseract"); err != nil {
 		return t, errors.New("tesseract (Debian: tesseract-ocr) is not installed")
 	}
-	out, err := exec.Command(t.Tesseract, "--list-langs").CombinedOutput() //nolint:noctx // a quick local query
-	if err != nil {
-		return t, fmt.Errorf("tesseract --list-langs: %w", err)
+	if t.Installed, t.OSD, err = tesseract.Languages(t.Tesseract); err != nil {
+		return t, err
 	}
-	have := map[string]bool{}
-	for _, l := range strings.Fields(string(out)) {
-		have[l] = true
-	}
-	for _, l := range strings.Split(languages, "+") {
-		if !have[l] {
-			return t, fmt.Errorf("tesseract has no %q language data (Debian: tesseract-ocr-%s)", l, l)
-		}
+	if l, ok := tesseract.Missing(languages, t.Installed); !ok {
+		return t, fmt.Errorf("tesseract has no %q language data (Debian: %s)", l, tesseract.Package(l))
 	}
 	return t, nil
 }
@@ -64,6 +75,14 @@ type OCRPage struct {
 	Text   string `json:"text"`
 	// Confidence is Tesseract's mean word confidence, 0 to 100.
 	Confidence float64 `json:"confidence"`
+	// Rotation is how far the page was turned clockwise to read it (0, 90,
+	// 180, 270), and RotationConfidence Tesseract's confidence in its
+	// orientation (nil when the page read well as it came and was not
+	// asked about). Skew is the angle, in degrees counter-clockwise, its
+	// lines were straightened by.
+	Rotation           int      `json:"rotation"`
+	RotationConfidence *float64 `json:"rotation_confidence,omitempty"`
+	Skew               float64  `json:"skew"`
 	// Code and Message say why the page has no OCR text: render_failed,
 	// ocr_failed, time_limit, memory_limit. Empty when it was read.
 	Code    string `json:"code,omitempty"`
@@ -88,7 +107,7 @@ func (r *Runner) OCR(ctx context.Context, open func(context.Context) (io.ReadClo
 		return Stats{}, err
 	}
 	opt := RenderOptions{DPI: max(tools.DPI, 72), PageTimeout: tools.PageTimeout, CacheDir: tools.CacheDir, Nice: tools.Nice}
-	img := filepath.Join(work, "page.png")
+	img := filepath.Join(work, "page.pgm")
 	return r.Render(ctx, open, pages, opt, func(rp RenderedPage) error {
 		p := OCRPage{Number: rp.Number, Code: rp.Code, Message: rp.Message}
 		switch {
@@ -96,26 +115,129 @@ func (r *Runner) OCR(ctx context.Context, open func(context.Context) (io.ReadClo
 			p.Code = "render_failed"
 		case rp.Code != "":
 		default:
-			p.Text, p.Confidence, p.Code, p.Message = r.tesseract(ctx, img, rp.Image, tools)
+			r.readPage(ctx, img, rp.Image, tools, &p)
 		}
 		return page(p)
 	})
 }
 
-// tesseract reads one page image (written to path first) in a child with
-// the runner's limits and network namespace, within tools.PageTimeout.
-func (r *Runner) tesseract(ctx context.Context, path string, image []byte, tools OCRTools) (text string, confidence float64, code, message string) {
-	if err := os.WriteFile(path, image, 0o600); err != nil {
-		return "", 0, "ocr_failed", "Writing the page image failed: " + err.Error()
-	}
-	defer os.Remove(path)
-	tsv, err := r.tool(ctx, tools.PageTimeout, tools.Nice, tools.Tesseract, path, "stdout", "-l", tools.Languages, "--psm", "3", "tsv")
+// doubtful is the mean word confidence under which a page is asked about
+// its orientation: upright pages read at 85 to 95, upside-down ones at 20
+// to 40.
+const doubtful = 70
+
+// readPage reads one page drawn in grey (PNG): straightened when its lines
+// are skewed, read by Tesseract; when the reading is doubtful (a low
+// confidence, or words standing on end: a page on its side), Tesseract's
+// orientation detection is asked, and a page it is sure enough of is
+// turned upright and read again. The scratch file path holds the pixels
+// Tesseract reads.
+func (r *Runner) readPage(ctx context.Context, path string, png []byte, tools OCRTools, p *OCRPage) {
+	fail := func(code, what string, err error) { p.Code, p.Message = failureOf(err, code, what) }
+	g, err := decodeGray(png)
 	if err != nil {
-		code, message = failureOf(err, "ocr_failed", "Reading the page failed")
-		return "", 0, code, message
+		fail("ocr_failed", "Reading the drawn page failed", err)
+		return
 	}
-	text, confidence = parseTSV(tsv)
-	return text, confidence, "", ""
+	if p.Skew = skewOf(g); math.Abs(p.Skew) >= minSkew {
+		g = straighten(g, p.Skew)
+	} else {
+		p.Skew = 0
+	}
+	reading, err := r.recognize(ctx, path, g, tools)
+	if err != nil {
+		fail("ocr_failed", "Reading the page failed", err)
+		return
+	}
+	p.Text, p.Confidence = reading.text, reading.confidence
+	if !tools.OSD || tools.RotateConfidence <= 0 || (reading.confidence >= doubtful && !reading.onEnd()) {
+		return
+	}
+	// The pixels Tesseract just read are still at path.
+	out, err := r.tool(ctx, tools.PageTimeout, tools.Nice, tools.Tesseract, path, "stdout", "--dpi", strconv.Itoa(tools.dpi()), "--psm", "0")
+	if err != nil {
+		return // no orientation: the page keeps its first reading
+	}
+	turn, conf, ok := parseOSD(out)
+	if !ok {
+		return
+	}
+	p.RotationConfidence = &conf
+	if turn == 0 || conf < tools.RotateConfidence {
+		return
+	}
+	p.Rotation = turn
+	if reading.confidence >= doubtful {
+		return // read well on its side: only the page's images need turning
+	}
+	if reading, err = r.recognize(ctx, path, quarterTurn(g, turn), tools); err != nil {
+		fail("ocr_failed", "Reading the turned page failed", err)
+		return
+	}
+	p.Text, p.Confidence = reading.text, reading.confidence
+}
+
+// minSkew is the smallest skew straightened, in degrees: below it the
+// lines are level for Tesseract, and turning the pixels only blurs them.
+const minSkew = 0.3
+
+func (t OCRTools) dpi() int { return max(t.DPI, 72) }
+
+// reading is what Tesseract read on a page.
+type reading struct {
+	text       string
+	confidence float64
+	// words of three letters or more, and how many of them stand on end
+	// (taller than wide: the page lies on its side).
+	words, onEndWords int
+}
+
+func (r reading) onEnd() bool { return r.words > 0 && 2*r.onEndWords > r.words }
+
+// recognize writes g to path and reads it with Tesseract in a child with
+// the runner's limits and network namespace, within tools.PageTimeout.
+func (r *Runner) recognize(ctx context.Context, path string, g *image.Gray, tools OCRTools) (reading, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return reading{}, err
+	}
+	err = writePGM(f, g)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return reading{}, err
+	}
+	tsv, err := r.tool(ctx, tools.PageTimeout, tools.Nice, tools.Tesseract, path, "stdout", "--dpi", strconv.Itoa(tools.dpi()),
+		"-l", tools.Languages, "--psm", "3", "tsv")
+	if err != nil {
+		return reading{}, err
+	}
+	return parseTSV(tsv), nil
+}
+
+// parseOSD reads Tesseract's orientation report (--psm 0): how far to turn
+// the page clockwise, and the confidence.
+func parseOSD(out []byte) (turn int, confidence float64, ok bool) {
+	var haveTurn, haveConf bool
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, found := strings.Cut(line, ":")
+		if !found {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch strings.TrimSpace(k) {
+		case "Rotate":
+			n, err := strconv.Atoi(v)
+			haveTurn = err == nil && n%90 == 0 && n >= 0 && n < 360
+			turn = n
+		case "Orientation confidence":
+			c, err := strconv.ParseFloat(v, 64)
+			haveConf = err == nil && c >= 0 && !math.IsInf(c, 0)
+			confidence = c
+		}
+	}
+	return turn, confidence, haveTurn && haveConf
 }
 
 // tool runs a program under the sandbox's limits (this binary sets them on
@@ -214,10 +336,11 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 
 // parseTSV turns Tesseract's TSV (level, page, block, paragraph, line,
 // word, box, confidence, text) into the page's text, a line per line it
-// found and a blank line between blocks, and the mean confidence of its
-// words.
-func parseTSV(tsv []byte) (string, float64) {
+// found and a blank line between blocks, the mean confidence of its
+// words, and how many of them stand on end.
+func parseTSV(tsv []byte) reading {
 	var (
+		rd           reading
 		b            strings.Builder
 		lastBlock    = -1
 		lastLine     = [3]int{-1, -1, -1}
@@ -234,6 +357,14 @@ func parseTSV(tsv []byte) (string, float64) {
 		conf, err := strconv.ParseFloat(cols[10], 64)
 		if text == "" || err != nil || conf < 0 {
 			continue
+		}
+		if utf8.RuneCountInString(text) >= 3 {
+			w, _ := strconv.Atoi(cols[8])
+			h, _ := strconv.Atoi(cols[9])
+			rd.words++
+			if h > w {
+				rd.onEndWords++
+			}
 		}
 		block, _ := strconv.Atoi(cols[2])
 		par, _ := strconv.Atoi(cols[3])
@@ -257,8 +388,8 @@ func parseTSV(tsv []byte) (string, float64) {
 		sum += conf
 		words++
 	}
-	if words == 0 {
-		return "", 0
+	if words > 0 {
+		rd.text, rd.confidence = b.String(), sum/float64(words)
 	}
-	return b.String(), sum / float64(words)
+	return rd
 }

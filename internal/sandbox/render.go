@@ -44,6 +44,10 @@ type RenderOptions struct {
 	// Nice is the child's nice value (DefaultNice when 0): warm children
 	// are kept apart by it.
 	Nice int
+	// Turns turns pages clockwise by 90, 180 or 270 degrees on top of
+	// their own /Rotate (a scan fed sideways, which OCR found): page
+	// number to degrees.
+	Turns map[int]int
 }
 
 // MaxSide bounds either side of a page drawn at a DPI, in pixels (a
@@ -178,6 +182,8 @@ type renderRequest struct {
 	DPI       int   `json:"dpi,omitempty"`
 	MaxHeight int   `json:"max_height"`
 	Quality   int   `json:"quality"`
+	// Turns: page number to a clockwise quarter turn (RenderOptions.Turns).
+	Turns map[int]int `json:"turns,omitempty"`
 }
 
 // renderOnce renders pages of one document in a warm child (or a new one)
@@ -198,7 +204,7 @@ func (r *Runner) renderOnce(ctx context.Context, input io.Reader, pages []int, o
 	watchdog.Stop()
 	defer watchdog.Stop()
 
-	req := renderRequest{Pages: pages, Width: opt.Width, DPI: opt.DPI, MaxHeight: opt.MaxHeight, Quality: opt.Quality}
+	req := renderRequest{Pages: pages, Width: opt.Width, DPI: opt.DPI, MaxHeight: opt.MaxHeight, Quality: opt.Quality, Turns: opt.Turns}
 	var (
 		res      renderOutcome
 		done     int

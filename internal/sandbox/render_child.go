@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/klippa-app/go-pdfium"
+	"github.com/klippa-app/go-pdfium/enums"
 	"github.com/klippa-app/go-pdfium/references"
 	"github.com/klippa-app/go-pdfium/requests"
 	"github.com/klippa-app/go-pdfium/webassembly"
@@ -121,7 +122,7 @@ func renderDocument(pool pdfium.Pool, req renderRequest, data []byte, send func(
 	if send(message{Type: "opened", PageCount: count.PageCount}) != nil {
 		return false
 	}
-	r := pageRenderer{inst: inst, doc: doc.Document, pageCount: count.PageCount, width: req.Width, dpi: req.DPI, maxHeight: req.MaxHeight, quality: req.Quality}
+	r := pageRenderer{inst: inst, doc: doc.Document, pageCount: count.PageCount, width: req.Width, dpi: req.DPI, maxHeight: req.MaxHeight, quality: req.Quality, turns: req.Turns}
 	for _, n := range req.Pages {
 		p, healthy := r.render(n)
 		if send(message{Type: "rendered", Rendered: &p}) != nil || !healthy {
@@ -161,6 +162,7 @@ type pageRenderer struct {
 	doc                            references.FPDF_DOCUMENT
 	pageCount                      int
 	width, dpi, maxHeight, quality int
+	turns                          map[int]int
 }
 
 // render draws page n. healthy is false when the renderer failed in a way
@@ -172,6 +174,20 @@ func (r pageRenderer) render(n int) (p RenderedPage, healthy bool) {
 		return p, true
 	}
 	ref := requests.Page{ByIndex: &requests.PageByIndex{Document: r.doc, Index: n - 1}}
+	if turn := r.turns[n]; turn%360 != 0 {
+		// On top of the page's own /Rotate, in this copy of the document
+		// only: the size below and the drawing follow it.
+		rot, err := r.inst.FPDFPage_GetRotation(&requests.FPDFPage_GetRotation{Page: ref})
+		if err != nil {
+			p.Code, p.Message = "render_failed", "The renderer could not read the page's rotation: "+err.Error()
+			return p, false
+		}
+		quarter := (int(rot.PageRotation) + turn/90) % 4
+		if _, err := r.inst.FPDFPage_SetRotation(&requests.FPDFPage_SetRotation{Page: ref, Rotate: enums.FPDF_PAGE_ROTATION(quarter)}); err != nil {
+			p.Code, p.Message = "render_failed", "The renderer could not turn the page: "+err.Error()
+			return p, false
+		}
+	}
 	size, err := r.inst.GetPageSize(&requests.GetPageSize{Page: ref})
 	if err != nil {
 		p.Code, p.Message = "render_failed", "The renderer could not read the page's size: "+err.Error()

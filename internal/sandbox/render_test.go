@@ -152,3 +152,53 @@ func TestRenderPageTimeout(t *testing.T) {
 	}
 	require.Equal(t, 1+stopped, opens)
 }
+
+// TestRenderTurnsPages: a page turned by Turns is drawn turned clockwise,
+// on top of its own /Rotate, at the width asked for; other pages are not.
+func TestRenderTurnsPages(t *testing.T) {
+	t.Parallel()
+	band := pdftest.Stream("", []byte("0 0 0 rg 0 742 612 50 re f")) // a black band along the top
+	data := pdftest.Build([]string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R 5 0 R 6 0 R] /Count 3 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+		band,
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Rotate 90 /Contents 4 0 R >>",
+	}, "")
+	got, _ := render(t, runner(), data, []int{1, 2, 3}, sandbox.RenderOptions{Width: 256, Turns: map[int]int{1: 90, 3: 180}})
+	// Where the band is: the mean darkness of each side's outer tenth.
+	sides := func(n int) (w, h int, top, right, bottom, left float64) {
+		p := got[n]
+		require.Empty(t, p.Code, p.Message)
+		img, err := jpeg.Decode(bytes.NewReader(p.Image))
+		require.NoError(t, err)
+		b := img.Bounds()
+		dark := func(x0, y0, x1, y1 int) float64 {
+			var sum, n float64
+			for y := y0; y < y1; y++ {
+				for x := x0; x < x1; x++ {
+					r, _, _, _ := img.At(x, y).RGBA()
+					sum += 1 - float64(r)/0xffff
+					n++
+				}
+			}
+			return sum / n
+		}
+		w, h = b.Dx(), b.Dy()
+		return w, h, dark(0, 0, w, h/20), dark(w-w/20, 0, w, h), dark(0, h-h/20, w, h), dark(0, 0, w/20, h)
+	}
+	w, h, top, right, bottom, left := sides(1) // turned 90°: the top goes right
+	require.Equal(t, 256, w)
+	require.InDelta(t, 198, h, 1)
+	require.Greater(t, right, 0.9, "the band is on the right")
+	require.Less(t, top+bottom+left, 0.9)
+	w, h, top, _, _, _ = sides(2) // not turned
+	require.Equal(t, 256, w)
+	require.InDelta(t, 331, h, 1)
+	require.Greater(t, top, 0.9)
+	w, h, _, _, _, left = sides(3) // /Rotate 90, turned 180°: 270 in all, the top goes left
+	require.Equal(t, 256, w)
+	require.InDelta(t, 198, h, 1)
+	require.Greater(t, left, 0.9, "the band is on the left")
+}

@@ -246,3 +246,65 @@ func TestOCRPageFailureIsThePagesOwn(t *testing.T) {
 	require.Equal(t, "render_failed", got[1].Code, "page 7 of 1")
 	require.NotEmpty(t, got[1].Message)
 }
+
+// TestOCRTurnsAndStraightensAScan: a page scanned upside down and tilted
+// by 3° is read as if it had been fed straight, and says how it was
+// turned and straightened; the same page upright is not turned and its
+// orientation is not asked (it read well as it came).
+func TestOCRTurnsAndStraightensAScan(t *testing.T) {
+	t.Parallel()
+	tools := ocrTools(t)
+	if !tools.OSD {
+		t.Skip("tesseract has no orientation data (scripts/install-ocr.sh installs tesseract-ocr-osd)")
+	}
+	lines := []string{
+		"People feed pages upside down, and scanners tilt them a little.",
+		"Orientation detection turns such a page before it is read,",
+		"and a small skew is straightened so that the lines run level.",
+		"Without either, the reader sees nothing but noise on the page.",
+		"With both, the words come back as they were printed on paper.",
+		"This paragraph gives the detector enough letters to be sure.",
+	}
+	jpegs, err := pdftest.PageJPEGs(context.Background(), pdftest.TextPages(lines), 300, 1)
+	require.NoError(t, err)
+	askew, err := pdftest.Askew(jpegs[0], 180, 3)
+	require.NoError(t, err)
+	read := func(jpeg []byte) sandbox.OCRPage {
+		scan, err := pdftest.Scanned(300, jpeg)
+		require.NoError(t, err)
+		var got sandbox.OCRPage
+		var calls atomic.Int32
+		_, err = runner().OCR(context.Background(), opener(scan, &calls), []int{1}, withCache(tools), func(p sandbox.OCRPage) error {
+			got = p
+			return nil
+		})
+		require.NoError(t, err)
+		require.Empty(t, got.Code, got.Message)
+		return got
+	}
+	upright := read(jpegs[0])
+	require.Equal(t, strings.Join(lines, "\n"), upright.Text)
+	require.Zero(t, upright.Rotation)
+	require.Nil(t, upright.RotationConfidence)
+	require.Zero(t, upright.Skew)
+
+	got := read(askew)
+	require.Equal(t, 180, got.Rotation)
+	require.NotNil(t, got.RotationConfidence)
+	require.GreaterOrEqual(t, *got.RotationConfidence, float64(sandbox.DefaultRotateConfidence))
+	require.InDelta(t, 3, got.Skew, 0.2)
+	require.Equal(t, strings.Join(lines, "\n"), got.Text)
+
+	// Orientation detection off: the page is straightened, read as it came.
+	off := withCache(tools)
+	off.RotateConfidence = 0
+	var calls atomic.Int32
+	scan, err := pdftest.Scanned(300, askew)
+	require.NoError(t, err)
+	_, err = runner().OCR(context.Background(), opener(scan, &calls), []int{1}, off, func(p sandbox.OCRPage) error {
+		require.Zero(t, p.Rotation)
+		require.NotContains(t, p.Text, "upside down")
+		return nil
+	})
+	require.NoError(t, err)
+}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +24,7 @@ import (
 	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/internal/clientaddr"
 	"github.com/foliohq/folio/internal/startstop"
+	"github.com/foliohq/folio/internal/tesseract"
 )
 
 // apiDeps are what the API and admin handlers share: token verification
@@ -57,6 +60,23 @@ type Options struct {
 	Web http.Handler
 }
 
+// ocrLanguages are the languages uploads may choose: the setting, else
+// what this machine's tesseract has (`folio dev`, and an API image that
+// carries the worker's), else the default's alone.
+func ocrLanguages(a *app.App) api.OCRLanguages {
+	l := api.OCRLanguages{Default: a.Config.OCRLanguages, Available: a.Config.OCRAvailableLanguages}
+	if len(l.Available) == 0 {
+		if path, err := exec.LookPath("tesseract"); err == nil {
+			l.Available, _, _ = tesseract.Languages(path)
+		}
+	}
+	if len(l.Available) == 0 {
+		l.Available = strings.Split(l.Default, "+")
+	}
+	a.Logger.Info("ocr: languages uploads may choose", "default", l.Default, "available", strings.Join(l.Available, " "))
+	return l
+}
+
 // newAPI builds the API handler around hub (which its owner runs), with
 // the limits from Config.
 func newAPI(a *app.App, hub *events.Hub, deps apiDeps, opts Options) *api.Server {
@@ -72,6 +92,7 @@ func newAPI(a *app.App, hub *events.Hub, deps apiDeps, opts Options) *api.Server
 		Store:    a.Store,
 		River:    inserter,
 		Verifier: verifier,
+		OCR:      ocrLanguages(a),
 		Limits: api.Limits{
 			MaxUploadBytes:       cfg.MaxUploadBytes,
 			UploadRateLimit:      cfg.UploadRateLimit,

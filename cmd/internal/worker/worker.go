@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/foliohq/folio/cmd/internal/app"
 	"github.com/foliohq/folio/internal/sandbox"
 	"github.com/foliohq/folio/internal/startstop"
+	"github.com/foliohq/folio/internal/tesseract"
 	"github.com/foliohq/folio/jobs"
 )
 
@@ -154,7 +156,18 @@ func findOCR(a *app.App) *sandbox.OCRTools {
 	}
 	tools.PageTimeout = a.Config.OCRPageTimeout
 	tools.CacheDir = a.Config.RenderCacheDir
+	tools.RotateConfidence = a.Config.OCRRotateConfidence
+	if !tools.OSD && tools.RotateConfidence > 0 {
+		a.Logger.Warn("ocr: tesseract has no orientation data (Debian: tesseract-ocr-osd): pages fed sideways or upside down are read as they come")
+	}
+	for _, l := range a.Config.OCRAvailableLanguages {
+		if _, ok := tesseract.Missing(l, tools.Installed); !ok {
+			a.Logger.Warn("ocr: FOLIO_OCR_AVAILABLE_LANGUAGES names a language this worker has no data for: its documents' scanned pages fail with ocr_language_unavailable",
+				"language", l, "package", tesseract.Package(l))
+		}
+	}
 	a.Logger.Info("ocr: on", "tesseract", tools.Tesseract, "renderer", sandbox.Renderer, "languages", tools.Languages,
+		"installed", strings.Join(tools.Installed, " "), "orientation", tools.OSD && tools.RotateConfidence > 0,
 		"concurrency", a.Config.OCRConcurrency)
 	return &tools
 }

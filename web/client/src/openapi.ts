@@ -192,6 +192,8 @@ export interface paths {
                 content: {
                     "application/json": {
                         filename?: string;
+                        /** @description the languages OCR reads the scanned pages with, in Tesseract's spelling joined by "+" ("deu", "deu+eng"), among those the deployment has installed (a 400 bad_ocr_languages names them); the deployment's default when not chosen */
+                        ocr_languages?: string;
                         size: number;
                     };
                 };
@@ -419,6 +421,8 @@ export interface paths {
                 query?: {
                     /** @description display name for a raw upload */
                     filename?: string;
+                    /** @description the languages OCR reads the scanned pages with, in Tesseract's spelling joined by "+" ("deu", "deu+eng"), among those the deployment has installed (a 400 bad_ocr_languages names them); the deployment's default when not chosen */
+                    ocr_languages?: string;
                 };
                 header?: never;
                 path?: never;
@@ -429,6 +433,8 @@ export interface paths {
                     "application/pdf": string;
                     "multipart/form-data": {
                         file: string;
+                        /** @description as the query parameter; a field before "file" */
+                        ocr_languages?: string;
                     };
                 };
             };
@@ -812,7 +818,10 @@ export interface paths {
         /** Parse again */
         post: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description change the document's OCR languages for this parse and after (as at upload) */
+                    ocr_languages?: string;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -1092,6 +1101,7 @@ export interface paths {
                     "Upload-Concat"?: string;
                     "Upload-Defer-Length"?: string;
                     "Upload-Length"?: number;
+                    /** @description base64 key-value pairs (tus): filename (or name), filetype, and ocr_languages (as for POST /v1/documents) */
                     "Upload-Metadata"?: string;
                 };
                 path?: never;
@@ -1328,6 +1338,8 @@ export interface components {
                  */
                 status: "pending" | "running" | "done" | "unavailable";
             };
+            /** @description the languages OCR reads the scanned pages with, in Tesseract's spelling joined by "+" ("deu", "deu+eng"), among those the deployment has installed (a 400 bad_ocr_languages names them); the deployment's default when not chosen */
+            ocr_languages?: string;
             page_count: number | null;
             pages_done: number;
             /** @description pages of this parse that have their thumbnail (or its reason): the rendering stage's progress */
@@ -1502,6 +1514,15 @@ export interface components {
              * @enum {string}
              */
             ocr_failure?: "render_failed" | "ocr_failed" | "time_limit" | "memory_limit";
+            /**
+             * @description how far OCR turned the page clockwise to read it (a scan fed sideways or upside down); the page's images are drawn turned the same way. Absent until OCR has read the page
+             * @enum {integer}
+             */
+            ocr_rotation?: 0 | 90 | 180 | 270;
+            /** @description Tesseract's orientation confidence; absent when the page read well as it came and its orientation was not asked */
+            ocr_rotation_confidence?: number;
+            /** @description degrees (counter-clockwise) the page's lines were straightened by before reading */
+            ocr_skew?: number;
             rotation: number;
             /**
              * @description where text came from: the page's own text, OCR of its images, or needs_ocr: only images fill the page and no OCR has read it (yet, or ever: see the document's ocr)
