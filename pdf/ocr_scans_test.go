@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"math"
 	"os"
@@ -22,10 +24,11 @@ import (
 )
 
 var (
-	ocrScanPages  = flag.Int("ocr-scan-pages", 6, "TestOCRScans: English pages, each scanned upright, turned 90/180/270 and skewed three ways")
-	ocrLangPages  = flag.Int("ocr-lang-pages", 4, "TestOCRScans: pages per other language (German, French, Korean)")
-	ocrLangsDir   = flag.String("ocr-langs", "", "TestOCRScans: folder with German (de/) and French (fr/) documents (scripts/fetch-corpus.sh fetches them)")
-	ocrScanReport = flag.String("ocr-scans-report", "", "write TestOCRScans's report to this file too")
+	ocrScanPages   = flag.Int("ocr-scan-pages", 6, "TestOCRScans: English pages, each scanned upright, turned 90/180/270 and skewed three ways")
+	ocrLangPages   = flag.Int("ocr-lang-pages", 4, "TestOCRScans: pages per other language (German, French, Korean)")
+	ocrLangsDir    = flag.String("ocr-langs", "", "TestOCRScans: folder with German (de/) and French (fr/) documents (scripts/fetch-corpus.sh fetches them)")
+	ocrScanReport  = flag.String("ocr-scans-report", "", "write TestOCRScans's report to this file too")
+	ocrDeskewPeers = flag.Bool("ocr-deskew-peers", true, "TestOCRScans: read the skewed pages unstraightened, and straightened by unpaper, too (not with -corpus.quick)")
 )
 
 // scanCase is one scanned page to read: its group in the report, the
@@ -40,6 +43,10 @@ type scanCase struct {
 	// off: read with orientation detection off (RotateConfidence 0), the
 	// reading before it existed, for the time it adds.
 	off bool
+	// straighten: how a skewed page is straightened: "" Folio's own,
+	// "none" (Tesseract alone), "unpaper" (unpaper's deskew, then
+	// Tesseract).
+	straighten string
 }
 
 // pageScan renders one page of file at 300 dpi (pdftoppm, grey JPEG) and
@@ -207,6 +214,16 @@ func TestOCRScans(t *testing.T) {
 		if c.off {
 			tl.RotateConfidence = 0
 		}
+		if c.straighten != "" {
+			r := result{}
+			r.ours, r.timeOurs = readStraightened(t, box, tl, c, tmp)
+			if _, ok := groups[c.group]; !ok {
+				order = append(order, c.group)
+			}
+			groups[c.group] = append(groups[c.group], r)
+			t.Logf("%s [%s]: F1 %.3f, %.2f s", c.name, c.group, r.ours, r.timeOurs.Seconds())
+			continue
+		}
 		scan, err := pdftest.Scanned(300, c.scan)
 		if err != nil {
 			t.Fatal(err)
@@ -343,6 +360,63 @@ func TestOCRScans(t *testing.T) {
 	}
 }
 
+// readStraightened reads a skewed page as c.straighten says: by Folio's
+// OCR without its straightening (Tesseract alone), or by unpaper's deskew
+// (every other filter of unpaper off) and then Tesseract on one thread,
+// as Folio runs it. It returns the word F1 and the time taken.
+func readStraightened(t *testing.T, box *sandbox.Runner, tools sandbox.OCRTools, c scanCase, tmp string) (float64, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	var text string
+	switch c.straighten {
+	case "none":
+		tools.NoDeskew, tools.RotateConfidence = true, 0
+		scan, err := pdftest.Scanned(300, c.scan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start = time.Now()
+		if _, err := box.OCR(context.Background(), func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader(string(scan))), nil
+		}, []int{1}, tools, func(p sandbox.OCRPage) error { text = p.Text; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	case "unpaper":
+		img, err := jpeg.Decode(strings.NewReader(string(c.scan)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, ok := img.(*image.Gray)
+		if !ok {
+			t.Fatalf("the scan is %T, not grey", img)
+		}
+		in, out := filepath.Join(tmp, "unpaper-in.pgm"), filepath.Join(tmp, "unpaper-out.pgm")
+		var pgm strings.Builder
+		fmt.Fprintf(&pgm, "P5\n%d %d\n255\n", g.Rect.Dx(), g.Rect.Dy())
+		for y := range g.Rect.Dy() {
+			pgm.Write(g.Pix[y*g.Stride : y*g.Stride+g.Rect.Dx()])
+		}
+		if err := os.WriteFile(in, []byte(pgm.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.Remove(out)
+		start = time.Now()
+		cmd := exec.CommandContext(context.Background(), "unpaper", "--overwrite", "--no-blackfilter", "--no-noisefilter", "--no-blurfilter",
+			"--no-grayfilter", "--no-mask-scan", "--no-mask-center", "--no-wipe", "--no-border", "--no-border-scan", "--no-border-align", in, out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("unpaper: %v: %s", err, b)
+		}
+		tess := exec.CommandContext(context.Background(), tools.Tesseract, out, "stdout", "--dpi", "300", "-l", c.langs, "--psm", "3")
+		tess.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
+		b, err := tess.Output()
+		if err != nil {
+			t.Fatalf("tesseract: %v", err)
+		}
+		text = string(b)
+	}
+	return f1(words(text), words(c.reference)), time.Since(start)
+}
+
 const (
 	groupUpright    = "English, upright"
 	groupUprightOff = "English, upright, orientation off"
@@ -389,7 +463,14 @@ func scanCases(t *testing.T, tools sandbox.OCRTools) []scanCase {
 		}
 		sign := float64(1 - 2*(english%2)) // alternate pages tilt the other way
 		for _, skew := range []float64{1, 3, 5} {
-			add(fmt.Sprintf("%s%g°", groupSkewed, skew), fmt.Sprintf("%s (%+g°)", name, sign*skew), "eng", askew(jpeg, 0, sign*skew), ref, true, false)
+			tilted := askew(jpeg, 0, sign*skew)
+			add(fmt.Sprintf("%s%g°", groupSkewed, skew), fmt.Sprintf("%s (%+g°)", name, sign*skew), "eng", tilted, ref, true, false)
+			if *ocrDeskewPeers && !*corpusQuick {
+				for _, how := range []string{"none", "unpaper"} {
+					cases = append(cases, scanCase{group: fmt.Sprintf("%s%g°, straightened by %s", groupSkewed, skew, how),
+						name: fmt.Sprintf("%s (%+g°)", name, sign*skew), langs: "eng", scan: tilted, reference: ref, straighten: how})
+				}
+			}
 			sign = -sign
 		}
 		english++

@@ -4,7 +4,8 @@
 # the Chinese, Japanese and Korean documentation in Debian's
 # texlive-lang-{chinese,japanese,korean,cjk} (made by pLaTeX, upLaTeX,
 # XeLaTeX and LuaLaTeX: CID fonts with and without ToUnicode, predefined
-# CMaps). Nothing fetched here is committed. Needs the Go module proxy and
+# CMaps), and German and French documents beside it (ocr-langs). Nothing
+# fetched here is committed. Needs the Go module proxy and
 # apt. poppler-data is installed so that pdftotext, the reference, reads
 # CID fonts without ToUnicode; Tesseract and ocrmypdf for the OCR
 # comparison.
@@ -31,10 +32,10 @@ fi
 
 # OCR: the worker's tools, and ocrmypdf to compare with.
 "$(dirname "$0")/install-ocr.sh"
-if [ "$peers" = 1 ] && ! command -v ocrmypdf >/dev/null; then
-  echo "corpus: installing ocrmypdf (the OCR comparison)"
+if [ "$peers" = 1 ] && { ! command -v ocrmypdf >/dev/null || ! command -v unpaper >/dev/null; }; then
+  echo "corpus: installing ocrmypdf and unpaper (the OCR and deskew comparisons)"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends ocrmypdf
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends ocrmypdf unpaper
 fi
 
 # debian_pdfs DIR PACKAGE...: the PDFs the packages ship, into DIR

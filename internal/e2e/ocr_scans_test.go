@@ -17,8 +17,8 @@ import (
 	"github.com/foliohq/folio/client"
 	"github.com/foliohq/folio/internal/pdftest"
 	"github.com/foliohq/folio/internal/sandbox"
-	"github.com/foliohq/folio/internal/testenv"
 	"github.com/foliohq/folio/internal/tesseract"
+	"github.com/foliohq/folio/internal/testenv"
 )
 
 // germanLetter is a German letter's lines, and the words with umlauts or ß

@@ -38,7 +38,10 @@ type OCRTools struct {
 	// RotateConfidence is the orientation confidence (Tesseract's OSD) from
 	// which a page is turned; 0 turns none.
 	RotateConfidence float64
-	DPI              int // rendering resolution; 300 when 0
+	// NoDeskew reads pages as they come, tilted or not (for comparisons:
+	// the worker always straightens).
+	NoDeskew bool
+	DPI      int // rendering resolution; 300 when 0
 	// PageTimeout bounds the rendering and the reading of one page.
 	PageTimeout time.Duration
 	// CacheDir keeps the renderer's compiled WebAssembly (RenderOptions).
@@ -139,7 +142,9 @@ func (r *Runner) readPage(ctx context.Context, path string, png []byte, tools OC
 		fail("ocr_failed", "Reading the drawn page failed", err)
 		return
 	}
-	if p.Skew = skewOf(g); math.Abs(p.Skew) >= minSkew {
+	if tools.NoDeskew {
+		p.Skew = 0
+	} else if p.Skew = skewOf(g); math.Abs(p.Skew) >= minSkew {
 		g = straighten(g, p.Skew)
 	} else {
 		p.Skew = 0
