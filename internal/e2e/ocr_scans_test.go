@@ -108,7 +108,7 @@ func TestOCRLanguagesAndOrientation(t *testing.T) {
 		var out struct {
 			Pages []map[string]any `json:"pages"`
 		}
-		get(t, ctx, tok, "http://"+apiAddr+"/v1/documents/"+id.String()+"/pages", &out)
+		get(ctx, t, tok, "http://"+apiAddr+"/v1/documents/"+id.String()+"/pages", &out)
 		require.Len(t, out.Pages, 1)
 		return out.Pages[0]
 	}
@@ -129,20 +129,20 @@ func TestOCRLanguagesAndOrientation(t *testing.T) {
 	sp := page(side.ID)
 	require.EqualValues(t, 270, sp["ocr_rotation"], "turned back upright")
 	require.Contains(t, sp["text"], "Orientation detection finds which way is up")
-	img := getBytes(t, ctx, tok, "http://"+apiAddr+"/v1/documents/"+side.ID.String()+"/pages/1/image?width=256")
+	img := getBytes(ctx, t, tok, "http://"+apiAddr+"/v1/documents/"+side.ID.String()+"/pages/1/image?width=256")
 	cfg, err := jpeg.DecodeConfig(bytes.NewReader(img))
 	require.NoError(t, err)
 	require.Equal(t, 256, cfg.Width)
 	require.Greater(t, cfg.Height, cfg.Width, "the thumbnail is upright")
 }
 
-func get(t *testing.T, ctx context.Context, tok, url string, v any) {
+func get(ctx context.Context, t *testing.T, tok, url string, v any) {
 	t.Helper()
-	require.NoError(t, json.Unmarshal(getBytes(t, ctx, tok, url), v))
+	require.NoError(t, json.Unmarshal(getBytes(ctx, t, tok, url), v))
 }
 
 // getBytes GETs url with the token, waiting out render_pending.
-func getBytes(t *testing.T, ctx context.Context, tok, url string) []byte {
+func getBytes(ctx context.Context, t *testing.T, tok, url string) []byte {
 	t.Helper()
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
