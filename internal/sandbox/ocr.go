@@ -137,6 +137,17 @@ const doubtful = 70
 // Tesseract reads.
 func (r *Runner) readPage(ctx context.Context, path string, png []byte, tools OCRTools, p *OCRPage) {
 	fail := func(code, what string, err error) { p.Code, p.Message = failureOf(err, code, what) }
+	if w, h, err := pngSize(png); err != nil || w*h > maxImageWork {
+		// A page too large to turn in the worker's memory (or not a PNG,
+		// which Tesseract will say): read as it came.
+		reading, err := r.recognizeFile(ctx, path, png, tools)
+		if err != nil {
+			fail("ocr_failed", "Reading the page failed", err)
+			return
+		}
+		p.Text, p.Confidence = reading.text, reading.confidence
+		return
+	}
 	g, err := decodeGray(png)
 	if err != nil {
 		fail("ocr_failed", "Reading the drawn page failed", err)
@@ -199,6 +210,11 @@ type reading struct {
 
 func (r reading) onEnd() bool { return r.words > 0 && 2*r.onEndWords > r.words }
 
+// maxImageWork bounds the pixels of a page the worker straightens and
+// turns itself (each copy is a byte a pixel): 36 megapixels, a 20 × 20
+// inch page at 300 dpi. Larger pages are read as they come.
+var maxImageWork = 36_000_000
+
 // recognize writes g to path and reads it with Tesseract in a child with
 // the runner's limits and network namespace, within tools.PageTimeout.
 func (r *Runner) recognize(ctx context.Context, path string, g *image.Gray, tools OCRTools) (reading, error) {
@@ -213,6 +229,19 @@ func (r *Runner) recognize(ctx context.Context, path string, g *image.Gray, tool
 	if err != nil {
 		return reading{}, err
 	}
+	return r.tesseractTSV(ctx, path, tools)
+}
+
+// recognizeFile writes an image file's bytes to path and reads it.
+func (r *Runner) recognizeFile(ctx context.Context, path string, image []byte, tools OCRTools) (reading, error) {
+	if err := os.WriteFile(path, image, 0o600); err != nil {
+		return reading{}, err
+	}
+	return r.tesseractTSV(ctx, path, tools)
+}
+
+// tesseractTSV reads the image at path with the document's languages.
+func (r *Runner) tesseractTSV(ctx context.Context, path string, tools OCRTools) (reading, error) {
 	tsv, err := r.tool(ctx, tools.PageTimeout, tools.Nice, tools.Tesseract, path, "stdout", "--dpi", strconv.Itoa(tools.dpi()),
 		"-l", tools.Languages, "--psm", "3", "tsv")
 	if err != nil {

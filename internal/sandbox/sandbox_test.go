@@ -308,3 +308,27 @@ func TestOCRTurnsAndStraightensAScan(t *testing.T) {
 	})
 	require.NoError(t, err)
 }
+
+// TestOCRReadsHugePagesAsTheyCome: a page over the pixels the worker
+// turns and straightens itself is read as it came: no skew, no turn, and
+// its text still. (Not parallel: it changes the bound for the package.)
+func TestOCRReadsHugePagesAsTheyCome(t *testing.T) {
+	tools := ocrTools(t)
+	jpegs, err := pdftest.PageJPEGs(context.Background(), pdftest.TextPages([]string{"A poster-sized page is read as it came."}), 300, 1)
+	require.NoError(t, err)
+	tilted, err := pdftest.Askew(jpegs[0], 0, 2)
+	require.NoError(t, err)
+	scan, err := pdftest.Scanned(300, tilted)
+	require.NoError(t, err)
+	defer sandbox.SetMaxImageWork(1000)()
+	var got sandbox.OCRPage
+	var calls atomic.Int32
+	_, err = runner().OCR(context.Background(), opener(scan, &calls), []int{1}, withCache(tools), func(p sandbox.OCRPage) error {
+		got = p
+		return nil
+	})
+	require.NoError(t, err)
+	require.Empty(t, got.Code, got.Message)
+	require.Zero(t, got.Skew, "not straightened")
+	require.Contains(t, got.Text, "poster-sized page")
+}

@@ -197,6 +197,12 @@ func writePGM(w io.Writer, g *image.Gray) error {
 	return bw.Flush()
 }
 
+// pngSize is a PNG's width and height, from its header.
+func pngSize(data []byte) (int, int, error) {
+	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	return cfg.Width, cfg.Height, err
+}
+
 // decodeGray decodes a PNG into 8-bit grey (the render child draws OCR's
 // pages in grey already).
 func decodeGray(data []byte) (*image.Gray, error) {
