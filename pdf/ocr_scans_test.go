@@ -303,7 +303,7 @@ func TestOCRScans(t *testing.T) {
 	fmt.Fprintf(&b, "Folio: PDFium render child, own deskew, Tesseract OSD when the first reading is doubtful (turn from confidence %d), sandboxed Tesseract.\n", sandbox.DefaultRotateConfidence)
 	fmt.Fprintf(&b, "OSD: pages whose orientation Tesseract was asked for. F1: words; Korean: Hangul letters.\n")
 	fmt.Fprintf(&b, "ocrmypdf: --rotate-pages --rotate-pages-threshold %d --deskew -l (the same languages) --sidecar, same pages, same run.\n", sandbox.DefaultRotateConfidence)
-	fmt.Fprintf(&b, "%-34s %5s %6s %10s %10s %10s %10s %8s\n", "group", "pages", "OSD", "Folio F1", "ocrmypdf", "Folio s/p", "ocrm s/p", "time ×")
+	fmt.Fprintf(&b, "%-48s %5s %6s %10s %10s %10s %10s %8s\n", "group", "pages", "OSD", "Folio F1", "ocrmypdf", "Folio s/p", "ocrm s/p", "time ×")
 	var sumOurs, sumThem float64
 	for _, g := range order {
 		f, fThem, sec, secThem, n := mean(g)
@@ -323,7 +323,7 @@ func TestOCRScans(t *testing.T) {
 				asked++
 			}
 		}
-		fmt.Fprintf(&b, "%-34s %5d %6d %10.4f %10s %10.2f %10.2f %8s\n", g, n, asked, f, them, sec, secThem, ratio)
+		fmt.Fprintf(&b, "%-48s %5d %6d %10.4f %10s %10.2f %10.2f %8s\n", g, n, asked, f, them, sec, secThem, ratio)
 	}
 	if sumThem > 0 {
 		fmt.Fprintf(&b, "every page ocrmypdf read too: Folio's time is %.2fx ocrmypdf's\n", sumOurs/sumThem)
