@@ -1,10 +1,8 @@
 package jobs_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/pdftest"
 	"github.com/foliohq/folio/internal/sandbox"
+	"github.com/foliohq/folio/internal/tailbuf"
 	"github.com/foliohq/folio/internal/testbin"
 	"github.com/foliohq/folio/jobs"
 	"github.com/foliohq/folio/jobs/jobargs"
@@ -29,8 +28,8 @@ import (
 func (b *parseBundle) startWorker(t *testing.T, deps jobs.Deps) {
 	t.Helper()
 	deps.Pool, deps.Store = b.db.Pool, b.bucket.Store
-	var log lockedBuffer
-	deps.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	log := &tailbuf.Buffer{Max: 1 << 20} // the last MiB
+	deps.Logger = slog.New(slog.NewTextHandler(log, nil))
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the worker's log:\n%s", log.String())
@@ -49,24 +48,6 @@ func (b *parseBundle) startWorker(t *testing.T, deps jobs.Deps) {
 		defer done()
 		_ = client.Stop(stop)
 	})
-}
-
-// lockedBuffer is a log the worker's goroutines write at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // waitStatus waits until the document has status want.
