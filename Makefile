@@ -21,12 +21,13 @@ run: ## Run the whole stack on this machine (Postgres, S3, API, worker, the demo
 	./bin/folio dev
 
 # What make run needs, side by side: folio alone (dev runs the API and the
-# worker in one process), the S3 server, the demo, Tesseract.
+# worker in one process), the S3 server, the demo, Tesseract and clamd.
 .PHONY: folio-binary ocr-tools
 folio-binary:
 	$(GO) build -o bin/folio ./cmd/folio
 ocr-tools:
 	@./scripts/install-ocr.sh
+	@./scripts/install-clamav.sh
 
 test: test-go web-test ## Run every test: Go (real Postgres and S3, -race), then the web client's
 
@@ -58,7 +59,7 @@ web-test: $(WEB_DEPS) ## Type-check the client and the demo (tsc --noEmit, stric
 e2e: build web $(TOOLS)/versitygw ## Drive the demo in a real Chromium against a real folio dev stack (installs chromium, poppler-utils if missing)
 	./scripts/e2e.sh
 
-bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memory and throughput, one-request and tus beside the SDK's own multipart upload; small uploads; event appends, delivery and fan-out, this design beside the previous one; page images beside pdftoppm; real api, Postgres, S3) into bench.txt
+bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memory and throughput, one-request and tus beside the SDK's own multipart upload; small uploads; event appends, delivery and fan-out, this design beside the previous one; page images beside pdftoppm; malware scans beside clamdscan, and what the scan stage adds to a 1-page PDF; real api, Postgres, S3, clamd) into bench.txt
 	$(GO) test -run '^$$' -bench UploadMemory -benchtime 1x -count $(or $(COUNT),6) ./internal/e2e | tee bench.txt
 	for i in $$(seq $(or $(COUNT),6)); do $(GO) test -run '^$$' -bench UploadThroughput -benchtime 1x -count 1 ./internal/e2e; done | tee -a bench.txt # interleaved: sdk, tus, post each round
 	$(GO) test -run '^$$' -bench UploadSmall -benchtime 2000x -count $(or $(COUNT),6) ./internal/e2e | tee -a bench.txt
@@ -66,7 +67,10 @@ bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memor
 	$(GO) test -run '^$$' -bench EventDelivery -benchtime 10x -count $(or $(COUNT),6) -timeout 30m ./internal/e2e | tee -a bench.txt
 	$(GO) test -run '^$$' -bench EventFanout -benchtime 20x -count $(or $(COUNT),6) -timeout 30m ./internal/e2e | tee -a bench.txt
 	$(GO) test -run '^$$' -bench RenderPages -count $(or $(COUNT),6) ./internal/sandbox | tee -a bench.txt
+	$(GO) test -run '^$$' -bench ScanThroughput -benchtime 3x -count $(or $(COUNT),6) ./internal/e2e | tee -a bench.txt
+	$(GO) test -run '^$$' -bench OnePageToDone -benchtime 20x -count $(or $(COUNT),6) ./internal/e2e | tee -a bench.txt
 	$(TOOLS)/benchstat bench.txt
+	$(TOOLS)/benchstat -col /by -filter '/by:(folio OR clamdscan)' bench.txt
 	$(TOOLS)/benchstat -col /design -filter '/design:(clock OR sequenced)' bench.txt
 
 corpus: ## Parse real PDFs (pdfcpu's, texlive's, CJK) against poppler: F1, page counts, speed, RSS (docs/corpus-report.txt); OCR of scanned pages beside ocrmypdf (docs/ocr-report.txt), and of pages turned, skewed and in German, French, Korean (docs/ocr-scans-report.txt); page images beside pdftoppm (docs/render-report.txt)

@@ -84,6 +84,7 @@ type Server struct {
 	mux      *http.ServeMux
 	logins   *clientaddr.Limiter
 	failures *clientaddr.Limiter
+	river    *river.Client[pgx.Tx]
 }
 
 // New builds the admin handler around a River client (insert-only is
@@ -114,11 +115,16 @@ func New(cfg Config, client *river.Client[pgx.Tx], logger *slog.Logger) (*Server
 		return nil, fmt.Errorf("error creating River UI: %w", err)
 	}
 	s := &Server{cfg: cfg, logger: logger, ui: ui, mux: http.NewServeMux(),
-		logins: clientaddr.NewLimiter(cfg.LoginLimit, time.Minute), failures: clientaddr.NewLimiter(cfg.FailureLimit, time.Minute)}
+		logins: clientaddr.NewLimiter(cfg.LoginLimit, time.Minute), failures: clientaddr.NewLimiter(cfg.FailureLimit, time.Minute),
+		river: client}
 	s.mux.HandleFunc("GET /admin/login", s.loginForm)
 	s.mux.HandleFunc("POST /admin/login", s.login)
 	s.mux.HandleFunc("POST /admin/logout", s.logout)
 	s.mux.Handle(Prefix+"/", s.authorized(ui))
+	s.mux.Handle("GET /admin/api/quarantine", s.authorized(http.HandlerFunc(s.quarantineList)))
+	s.mux.Handle("POST /admin/api/documents/{id}/release", s.authorized(http.HandlerFunc(s.quarantineAction)))
+	s.mux.Handle("POST /admin/api/documents/{id}/rescan", s.authorized(http.HandlerFunc(s.quarantineAction)))
+	s.mux.Handle("DELETE /admin/api/documents/{id}", s.authorized(http.HandlerFunc(s.quarantineAction)))
 	s.mux.Handle("GET /admin/{$}", http.RedirectHandler(Prefix+"/", http.StatusFound))
 	s.mux.Handle("GET /{$}", http.RedirectHandler(Prefix+"/", http.StatusFound))
 	return s, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
@@ -30,6 +31,13 @@ const (
 
 func setup(t *testing.T, opts ...func(*admin.Config)) string {
 	t.Helper()
+	u, _, _ := setupWith(t, opts...)
+	return u
+}
+
+// setupWith is setup that also returns the database and the River client.
+func setupWith(t *testing.T, opts ...func(*admin.Config)) (string, *testenv.DB, *river.Client[pgx.Tx]) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	db := testenv.Postgres(t)
@@ -46,7 +54,7 @@ func setup(t *testing.T, opts ...func(*admin.Config)) string {
 	require.NoError(t, srv.Start(ctx))
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return ts.URL
+	return ts.URL, db, client
 }
 
 func jwtWith(t *testing.T, claims jwt.MapClaims) string {

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -71,7 +73,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		}
 		after = &c
 	}
-	docs, next, err := documents.List(r.Context(), s.Pool, ownerOf(r.Context()), after, limit)
+	status := documents.Status(q.Get("status"))
+	if status != "" && !slices.Contains(documents.Statuses, status) {
+		writeProblem(w, problem(http.StatusBadRequest, "bad_status", fmt.Sprintf("status must be one of %v.", documents.Statuses)))
+		return
+	}
+	docs, next, err := documents.ListByStatus(r.Context(), s.Pool, ownerOf(r.Context()), status, after, limit)
 	if err != nil {
 		s.writeError(w, err)
 		return
@@ -88,6 +95,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 func (s *Server) content(w http.ResponseWriter, r *http.Request) {
 	doc, ok := s.loadDocument(w, r)
 	if !ok {
+		return
+	}
+	if p := unscanned(doc); p != nil {
+		writeProblem(w, p)
 		return
 	}
 	u, err := s.Store.PresignGet(r.Context(), doc.S3Key, contentDisposition(doc.Filename), s.Limits.PresignTTL)

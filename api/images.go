@@ -49,6 +49,10 @@ func (s *Server) pageImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, err)
 		return
 	}
+	if p := unscanned(doc); p != nil {
+		writeProblem(w, p)
+		return
+	}
 	if doc.PageCount != nil && n > *doc.PageCount {
 		writeProblem(w, noSuchPage(*doc.PageCount))
 		return

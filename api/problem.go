@@ -71,6 +71,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) problemFor(err error) *Problem {
 	var running *documents.ParseRunningError
 	switch {
+	case errors.Is(err, documents.ErrQuarantined):
+		return problem(http.StatusForbidden, "quarantined", "Malware was found in this document: it is quarantined and is not parsed again. An operator may release it.")
 	case errors.Is(err, documents.ErrNotFound):
 		return errNotFound
 	case errors.As(err, &running):

@@ -11,13 +11,35 @@ import (
 	"github.com/foliohq/folio/documents"
 )
 
-// requireDone answers 409 for a document whose parse has not finished.
+// requireDone answers 409 for a document whose parse has not finished
+// (403 for a quarantined one).
 func requireDone(w http.ResponseWriter, doc *documents.Document) bool {
 	if doc.Status == documents.StatusDone {
 		return true
 	}
+	if p := unscanned(doc); p != nil {
+		writeProblem(w, p)
+		return false
+	}
 	writeProblem(w, problem(http.StatusConflict, "not_parsed", "The document is "+string(doc.Status)+"; its results are there once it is done."))
 	return false
+}
+
+// unscanned is the problem of reading anything of a document that is
+// quarantined (403 quarantined) or not scanned yet (409 scan_pending); nil
+// for any other.
+func unscanned(doc *documents.Document) *Problem {
+	switch doc.Status {
+	case documents.StatusQuarantined:
+		detail := "Malware was found in this document"
+		if doc.Scan != nil && doc.Scan.Found != "" {
+			detail += " (" + doc.Scan.Found + ")"
+		}
+		return problem(http.StatusForbidden, "quarantined", detail+": it is quarantined, and neither it nor anything read from it is served. An operator may release it.")
+	case documents.StatusScanning:
+		return problem(http.StatusConflict, "scan_pending", "The document is being scanned for malware; it is served once the scan has passed.")
+	}
+	return nil
 }
 
 // intParam reads a positive integer query parameter.

@@ -40,7 +40,7 @@ const (
 func (s *Server) resumable() (*handler.UnroutedHandler, error) {
 	store := uploads.NewStore(uploads.Config{
 		Pool: s.Pool, Store: s.Store, Queue: s.River, Logger: s.Logger,
-		MaxSize: s.Limits.MaxUploadBytes, Quota: s.Limits.OwnerQuotaBytes, Expiry: s.Limits.ResumableExpiry,
+		MaxSize: s.Limits.MaxUploadBytes, Quota: s.Limits.OwnerQuotaBytes, Scan: s.Limits.Scan, Expiry: s.Limits.ResumableExpiry,
 		PutOptions: func(filename string) storage.PutOptions {
 			return storage.PutOptions{ContentType: "application/pdf", ContentDisposition: contentDisposition(filename)}
 		},

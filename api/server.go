@@ -38,7 +38,11 @@ type Limits struct {
 	UploadMinRate   int64
 	UploadGrace     time.Duration
 	OwnerQuotaBytes int64
-	PresignTTL      time.Duration
+	// Scan: uploads are scanned for malware before their parse
+	// (FOLIO_SCAN=clamd): documents are scanning, then queued or
+	// quarantined.
+	Scan       bool
+	PresignTTL time.Duration
 	// ReparseRateLimit and TicketRateLimit are per owner and minute; zero:
 	// unlimited.
 	ReparseRateLimit int
@@ -173,7 +177,7 @@ func New(deps Deps) *Server {
 	if signTTL <= 0 {
 		signTTL = 15 * time.Minute
 	}
-	s.admission = &uploads.Admission{MaxSize: s.Limits.MaxUploadBytes, Quota: s.Limits.OwnerQuotaBytes,
+	s.admission = &uploads.Admission{MaxSize: s.Limits.MaxUploadBytes, Quota: s.Limits.OwnerQuotaBytes, Scan: s.Limits.Scan,
 		RateLimit: s.Limits.UploadRateLimit, RateWindow: s.Limits.UploadRateWindow}
 	s.direct = &uploads.Direct{Pool: s.Pool, Store: s.Store, Queue: s.River, Logger: s.Logger, Admission: s.admission,
 		MaxPending: s.Limits.DirectMaxPending,

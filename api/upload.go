@@ -207,7 +207,7 @@ func (s *Server) admit(ctx context.Context, owner string, contentLength int64) (
 func (s *Server) commit(reqCtx context.Context, doc *documents.Document) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), commitTimeout)
 	defer cancel()
-	return documents.Create(ctx, s.Pool, s.River, doc, s.Limits.OwnerQuotaBytes)
+	return documents.Create(ctx, s.Pool, s.River, doc, s.admission.Intake())
 }
 
 // openContent finds the file in the request: the raw body, or the "file"

@@ -63,6 +63,17 @@ type Document struct {
 	Summary   json.RawMessage `json:"summary,omitempty"`
 	// OCRLanguages are the languages its scanned pages are read with.
 	OCRLanguages string `json:"ocr_languages,omitempty"`
+	// Scan is its last malware scan (absent: never scanned).
+	Scan *Scan `json:"scan,omitempty"`
+}
+
+// Scan is a document's last malware scan: Result clean, too_large, found
+// (the document is quarantined) or released; Found names what was found.
+type Scan struct {
+	Result     string    `json:"result"`
+	Found      string    `json:"found,omitempty"`
+	Signatures string    `json:"signatures,omitempty"`
+	ScannedAt  time.Time `json:"scanned_at"`
 }
 
 // Failure says why a document failed.
@@ -71,9 +82,10 @@ type Failure struct {
 	Message string `json:"message"`
 }
 
-// Terminal reports whether the document will not change without a reparse.
+// Terminal reports whether the document will not change without a reparse
+// (or an operator's release of a quarantined one).
 func (d *Document) Terminal() bool {
-	return d.Status == "done" || d.Status == "failed" || d.Status == "canceled"
+	return d.Status == "done" || d.Status == "failed" || d.Status == "canceled" || d.Status == "quarantined"
 }
 
 // Problem is an error the API answered with (RFC 9457).
@@ -246,7 +258,7 @@ type Progress struct {
 // Terminal reports whether the message ends the document's parse.
 func (m *Message) Terminal() bool {
 	switch m.Type {
-	case "document.done", "document.failed", "document.canceled", "document.deleted":
+	case "document.done", "document.failed", "document.canceled", "document.deleted", "document.quarantined":
 		return true
 	case "snapshot":
 		return m.Document != nil && m.Document.Terminal()

@@ -18,17 +18,20 @@ import (
 type Status string
 
 // A document is stored and queued in one transaction, so the first status a
-// row has is queued.
+// row has is queued, or scanning where uploads are scanned for malware
+// first (then queued, or quarantined: never parsed nor served).
 const (
-	StatusQueued   Status = "queued"
-	StatusParsing  Status = "parsing"
-	StatusDone     Status = "done"
-	StatusFailed   Status = "failed"
-	StatusCanceled Status = "canceled"
+	StatusScanning    Status = "scanning"
+	StatusQuarantined Status = "quarantined"
+	StatusQueued      Status = "queued"
+	StatusParsing     Status = "parsing"
+	StatusDone        Status = "done"
+	StatusFailed      Status = "failed"
+	StatusCanceled    Status = "canceled"
 )
 
-// Busy reports whether a parse is queued or running.
-func (s Status) Busy() bool { return s == StatusQueued || s == StatusParsing }
+// Busy reports whether a scan or a parse is queued or running.
+func (s Status) Busy() bool { return s == StatusScanning || s == StatusQueued || s == StatusParsing }
 
 // Failure says why a document failed, as a stable code and plain words.
 type Failure struct {
@@ -67,9 +70,24 @@ type Document struct {
 	// chosen at upload or reparse, else the deployment's default (empty
 	// here: the worker's FOLIO_OCR_LANGUAGES).
 	OCRLanguages string `json:"ocr_languages,omitempty"`
+	// Scan is the document's last malware scan; nil when it was never
+	// scanned (uploaded where scanning is off, or scanning now).
+	Scan *ScanState `json:"scan,omitempty"`
 	// EventSeq is the seq of the document's last event, read with the rest
 	// of the row: the state above reflects exactly the events up to it.
 	EventSeq int `json:"-"`
+}
+
+// ScanState is a document's last malware scan: its Result (clean;
+// too_large: longer than the scanner reads, passed by the deployment's
+// choice; found: quarantined; released: found, then released by an
+// operator), what was Found, the scanner's signature database version
+// (Signatures) and when.
+type ScanState struct {
+	Result     string    `json:"result"`
+	Found      string    `json:"found,omitempty"`
+	Signatures string    `json:"signatures,omitempty"`
+	ScannedAt  time.Time `json:"scanned_at"`
 }
 
 // OCRState is a document's OCR: Status is pending, running, done or
@@ -90,6 +108,9 @@ var (
 	// ErrParseRunning: a parse of the document is queued or running
 	// already (matched by a *ParseRunningError).
 	ErrParseRunning = errors.New("a parse of the document is queued or running")
+	// ErrQuarantined: the document is quarantined (malware was found in
+	// it): it is not parsed, and its content is not served.
+	ErrQuarantined = errors.New("the document is quarantined")
 )
 
 // ParseRunningError is ErrParseRunning with the document's status.

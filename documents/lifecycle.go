@@ -52,16 +52,26 @@ func appendEvent(ctx context.Context, tx pg.DBTX, id uuid.UUID, data events.Payl
 	return err
 }
 
+// Intake is how a new document is taken in: the owner's quota, and
+// whether it is scanned for malware before its parse.
+type Intake struct {
+	QuotaBytes int64
+	// Scan: the document is scanning, and its scan job is queued instead
+	// of its parse (the scan queues the parse when it passes).
+	Scan bool
+}
+
 // Create records an uploaded document (its bytes already stored at
-// doc.S3Key) and enqueues its parse, in one transaction: either both exist
-// or neither does. Under the owner's lock it re-checks the quota
+// doc.S3Key) and enqueues its scan or its parse, in one transaction: either
+// both exist or neither does. Under the owner's lock it re-checks the quota
 // (ErrQuotaExceeded), so that concurrent uploads cannot overrun it
 // together, and sets doc.DuplicateOf to the owner's oldest document with
-// the same bytes. doc.Status becomes queued; its timestamps are set.
-func Create(ctx context.Context, pool pg.TxDB, q Queue, doc *Document, quotaBytes int64) (err error) {
+// the same bytes. doc.Status becomes scanning or queued; its timestamps
+// are set.
+func Create(ctx context.Context, pool pg.TxDB, q Queue, doc *Document, in Intake) (err error) {
 	ctx, span := tracing.Start(ctx, "documents.Create", attribute.String("folio.document.id", doc.ID.String()))
 	defer tracing.End(span, &err)
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return CreateTx(ctx, tx, q, doc, quotaBytes) })
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return CreateTx(ctx, tx, q, doc, in) })
 	if err != nil && !errors.Is(err, ErrQuotaExceeded) {
 		return fmt.Errorf("error creating document: %w", err)
 	}
@@ -70,8 +80,11 @@ func Create(ctx context.Context, pool pg.TxDB, q Queue, doc *Document, quotaByte
 
 // CreateTx is Create inside the caller's transaction (a resumable upload
 // marks itself complete in the same one). ErrQuotaExceeded as Create.
-func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, quotaBytes int64) error {
+func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, in Intake) error {
 	doc.Status = StatusQueued
+	if in.Scan {
+		doc.Status = StatusScanning
+	}
 	if err := lockOwner(ctx, tx, doc.Owner); err != nil {
 		return err
 	}
@@ -79,7 +92,7 @@ func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, quotaBytes
 	if err != nil {
 		return err
 	}
-	if usage+doc.SizeBytes > quotaBytes {
+	if usage+doc.SizeBytes > in.QuotaBytes {
 		return ErrQuotaExceeded
 	}
 	if doc.DuplicateOf, err = FirstWithSHA256(ctx, tx, doc.Owner, doc.SHA256, doc.ID); err != nil {
@@ -88,16 +101,21 @@ func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, quotaBytes
 	if err := insert(ctx, tx, doc); err != nil {
 		return err
 	}
-	// The parse carries this trace on: its job's metadata holds it; its
-	// priority comes from the owner's backlog (fair share).
-	opts, err := jobargs.FairOpts(ctx, tx, jobargs.QueueParse, doc.Owner, &river.InsertOpts{Metadata: tracing.Inject(ctx)})
+	// The scan or parse carries this trace on: its job's metadata holds
+	// it; its priority comes from the owner's backlog (fair share).
+	var args river.JobArgs = jobargs.ParseArgs{DocumentID: doc.ID, Owner: doc.Owner}
+	queue := jobargs.QueueParse
+	if in.Scan {
+		args, queue = jobargs.ScanArgs{DocumentID: doc.ID, Owner: doc.Owner}, jobargs.QueueScan
+	}
+	opts, err := jobargs.FairOpts(ctx, tx, queue, doc.Owner, &river.InsertOpts{Metadata: tracing.Inject(ctx)})
 	if err != nil {
 		return err
 	}
-	if _, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: doc.ID, Owner: doc.Owner}, opts); err != nil {
-		return fmt.Errorf("error enqueueing parse: %w", err)
+	if _, err := q.InsertTx(ctx, tx, args, opts); err != nil {
+		return fmt.Errorf("error enqueueing %s: %w", args.Kind(), err)
 	}
-	return appendEvent(ctx, tx, doc.ID, events.DocumentQueuedData{Filename: doc.Filename, SizeBytes: doc.SizeBytes})
+	return appendEvent(ctx, tx, doc.ID, events.DocumentQueuedData{Filename: doc.Filename, SizeBytes: doc.SizeBytes, Scanning: in.Scan})
 }
 
 // Reparse enqueues the owner's document for another parse, clearing the
@@ -119,6 +137,9 @@ func ReparseWith(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uu
 		}
 		if doc.Status.Busy() {
 			return &ParseRunningError{Status: doc.Status}
+		}
+		if doc.Status == StatusQuarantined {
+			return ErrQuarantined
 		}
 		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', failure_code = NULL, failure_message = NULL,
 			pages_done = 0, ocr_languages = coalesce(NULLIF($2, ''), ocr_languages), updated_at = now() WHERE id = $1`, id, ocrLanguages); err != nil {
@@ -160,7 +181,7 @@ func Delete(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UU
 			return err
 		}
 		active, err := q.JobListTx(ctx, tx, river.NewJobListParams().
-			Kinds(jobargs.KindParse).
+			Kinds(jobargs.KindParse, jobargs.KindScan).
 			States(jobargs.ActiveParseStates...).
 			Where("args->>'document_id' = @document_id", river.NamedArgs{"document_id": id.String()}).
 			First(100))

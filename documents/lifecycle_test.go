@@ -43,7 +43,7 @@ func (b *testBundle) create(t *testing.T, owner string, size int64, quota int64)
 	sum := sha256.Sum256(id[:])
 	doc := &documents.Document{ID: id, Owner: owner, Filename: "a.pdf", SizeBytes: size,
 		SHA256: hex.EncodeToString(sum[:]), S3Key: documents.OriginalKey(owner, id)}
-	return doc, documents.Create(context.Background(), b.db.Pool, b.queue, doc, quota)
+	return doc, documents.Create(context.Background(), b.db.Pool, b.queue, doc, documents.Intake{QuotaBytes: quota})
 }
 
 // parsing is a document of alice that a worker has started parsing, and

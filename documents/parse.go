@@ -101,7 +101,7 @@ func StartParse(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, atte
 			failure_code = NULL, failure_message = NULL, ocr_status = NULL, ocr_pages = NULL, ocr_pages_done = 0,
 			pages_rendered = 0, updated_at = now(),
 			parse_ms = CASE WHEN parse_generation = $2 THEN parse_ms ELSE 0 END
-			WHERE id = $1 AND (parse_generation IS NULL OR parse_generation < $2
+			WHERE id = $1 AND status NOT IN ('scanning', 'quarantined') AND (parse_generation IS NULL OR parse_generation < $2
 				OR (parse_generation = $2 AND status <> 'done'))`, id, gen, StageReading)
 		if err != nil {
 			return err

@@ -20,7 +20,8 @@ import (
 
 const columns = `id, owner, filename, status, size_bytes, coalesce(sha256, ''), s3_key, page_count, pages_done, summary,
 	failure_code, failure_message, created_at, updated_at, coalesce(parse_stage, ''), event_seq,
-	ocr_status, coalesce(ocr_pages, 0), ocr_pages_done, pages_rendered, coalesce(ocr_languages, '')`
+	ocr_status, coalesce(ocr_pages, 0), ocr_pages_done, pages_rendered, coalesce(ocr_languages, ''),
+	scan_result, coalesce(scan_signature, ''), coalesce(scan_signatures, ''), scanned_at`
 
 func scan(row pgx.Row) (*Document, error) {
 	var (
@@ -29,10 +30,14 @@ func scan(row pgx.Row) (*Document, error) {
 		summaryJSON []byte
 		ocr         *string
 		ocrState    OCRState
+		scanResult  *string
+		scanState   ScanState
+		scannedAt   *time.Time
 	)
 	err := row.Scan(&d.ID, &d.Owner, &d.Filename, &d.Status, &d.SizeBytes, &d.SHA256, &d.S3Key,
 		&d.PageCount, &d.PagesDone, &summaryJSON, &code, &msg, &d.CreatedAt, &d.UpdatedAt, &d.Stage, &d.EventSeq,
-		&ocr, &ocrState.PagesTotal, &ocrState.PagesDone, &d.PagesRendered, &d.OCRLanguages)
+		&ocr, &ocrState.PagesTotal, &ocrState.PagesDone, &d.PagesRendered, &d.OCRLanguages,
+		&scanResult, &scanState.Found, &scanState.Signatures, &scannedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -45,6 +50,10 @@ func scan(row pgx.Row) (*Document, error) {
 	if ocr != nil {
 		ocrState.Status = *ocr
 		d.OCR = &ocrState
+	}
+	if scanResult != nil && scannedAt != nil {
+		scanState.Result, scanState.ScannedAt = *scanResult, *scannedAt
+		d.Scan = &scanState
 	}
 	if summaryJSON != nil {
 		d.Summary = json.RawMessage(summaryJSON)
@@ -128,10 +137,19 @@ func ParseCursor(s string) (Cursor, error) {
 // the cursor (nil: from the newest), and the cursor of the next page (nil
 // on the last page).
 func List(ctx context.Context, db pg.DBTX, owner string, after *Cursor, limit int) ([]*Document, *Cursor, error) {
-	args := []any{owner, limit + 1}
-	where := "owner = $1"
+	return ListByStatus(ctx, db, owner, "", after, limit)
+}
+
+// Statuses are every status a document may have.
+var Statuses = []Status{StatusScanning, StatusQueued, StatusParsing, StatusDone, StatusFailed, StatusCanceled, StatusQuarantined}
+
+// ListByStatus is List of the owner's documents with status status only
+// ("": any).
+func ListByStatus(ctx context.Context, db pg.DBTX, owner string, status Status, after *Cursor, limit int) ([]*Document, *Cursor, error) {
+	args := []any{owner, limit + 1, string(status)}
+	where := "owner = $1 AND ($3 = '' OR status = $3)"
 	if after != nil {
-		where += " AND (created_at, id) < ($3, $4)"
+		where += " AND (created_at, id) < ($4, $5)"
 		args = append(args, after.CreatedAt, after.ID)
 	}
 	rows, err := db.Query(ctx, `SELECT `+columns+` FROM documents WHERE `+where+

@@ -21,6 +21,9 @@ const (
 	DocumentDeleted  = "document.deleted"
 	OCRProgress      = "ocr.progress"
 	OCRDone          = "ocr.done"
+	ScanDone         = "scan.done"
+	// DocumentQuarantined: malware found; the document is not served.
+	DocumentQuarantined = "document.quarantined"
 )
 
 // DocumentQueuedData is the data of document.queued: uploaded (Filename,
@@ -29,6 +32,30 @@ type DocumentQueuedData struct {
 	Filename  string `json:"filename,omitempty"`
 	SizeBytes int64  `json:"size_bytes,omitempty"`
 	Reparse   bool   `json:"reparse,omitempty"`
+	// Scanning: the upload is scanned for malware first (the document is
+	// scanning; scan.done or document.quarantined follows).
+	Scanning bool `json:"scanning,omitempty"`
+	// Released: an operator released the quarantined document (its parse
+	// is queued).
+	Released bool `json:"released,omitempty"`
+}
+
+// ScanDoneData is the data of scan.done: the document's malware scan
+// passed (Result clean, or too_large: longer than the scanner reads, let
+// through by the deployment's setting) with signature database
+// Signatures; its parse is queued.
+type ScanDoneData struct {
+	Result     string `json:"result"`
+	Signatures string `json:"signatures,omitempty"`
+}
+
+// DocumentQuarantinedData is the data of document.quarantined: the
+// scanner found Signature in the document (Rescan: in a rescan, after it
+// was parsed). It is never parsed nor served until an operator releases it.
+type DocumentQuarantinedData struct {
+	Signature  string `json:"signature"`
+	Signatures string `json:"signatures,omitempty"`
+	Rescan     bool   `json:"rescan,omitempty"`
 }
 
 // ParseStartedData is the data of parse.started: a worker started, or
@@ -137,12 +164,18 @@ func (OCRProgressData) EventType() string { return OCRProgress }
 // EventType names the variant.
 func (OCRDoneData) EventType() string { return OCRDone }
 
+// EventType names the variant.
+func (ScanDoneData) EventType() string { return ScanDone }
+
+// EventType names the variant.
+func (DocumentQuarantinedData) EventType() string { return DocumentQuarantined }
+
 // Payloads is one value of every variant, for tests that check them against
 // the API's description.
 func Payloads() []Payload {
 	return []Payload{
 		DocumentQueuedData{}, ParseStartedData{}, ParseProgressData{}, ParseRequeuedData{},
 		DocumentDoneData{}, DocumentFailedData{}, DocumentCanceledData{}, DocumentDeletedData{},
-		OCRProgressData{}, OCRDoneData{},
+		OCRProgressData{}, OCRDoneData{}, ScanDoneData{}, DocumentQuarantinedData{},
 	}
 }

@@ -45,6 +45,13 @@ type Deps struct {
 	// Slice is how long a parse or an OCR may hold its slot while another
 	// owner's job waits in its queue (fair share); 0: unbounded.
 	Slice time.Duration
+	// Scanner, when set, scans uploads for malware (its scan queue works
+	// with ScanConcurrency workers) and checks clamd's signatures every
+	// SignaturesInterval. Nil: this worker scans nothing (documents a
+	// scanning API committed wait for a worker that does).
+	Scanner            *Scanner
+	ScanConcurrency    int
+	SignaturesInterval time.Duration
 }
 
 // Workers registers every Folio worker.
@@ -57,6 +64,11 @@ func Workers(deps Deps) *river.Workers {
 		Renderer: deps.Renderer, Slice: deps.Slice})
 	if deps.Renderer != nil {
 		river.AddWorker(workers, &RenderWorker{Renderer: deps.Renderer, Logger: deps.Logger})
+	}
+	if deps.Scanner != nil {
+		river.AddWorker(workers, &ScanWorker{Scanner: deps.Scanner})
+		river.AddWorker(workers, &RescanWorker{Scanner: deps.Scanner})
+		river.AddWorker(workers, &SignaturesWorker{Scanner: deps.Scanner})
 	}
 	if deps.OCR != nil {
 		river.AddWorker(workers, &OCRWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.OCRSandbox, Tools: *deps.OCR,
@@ -76,22 +88,35 @@ func ClientConfig(deps Deps, concurrency int) *river.Config {
 	if deps.Renderer != nil {
 		queues[jobargs.QueueRender] = river.QueueConfig{MaxWorkers: max(deps.RenderConcurrency, 1)}
 	}
+	if deps.Scanner != nil {
+		queues[jobargs.QueueScan] = river.QueueConfig{MaxWorkers: max(deps.ScanConcurrency, 1)}
+	}
 	if deps.OCR != nil {
 		queues[jobargs.QueueOCR] = river.QueueConfig{MaxWorkers: max(deps.OCRConcurrency, 1)}
 	}
+	periodic := []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(SweepInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return SweepUploadsArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true, ID: "sweep_uploads"}),
+		river.NewPeriodicJob(river.PeriodicInterval(PruneEventsInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return PruneEventsArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true, ID: "prune_events"}),
+	}
+	if deps.Scanner != nil {
+		interval := deps.SignaturesInterval
+		if interval <= 0 {
+			interval = time.Minute
+		}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),
+			func() (river.JobArgs, *river.InsertOpts) { return SignaturesArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true, ID: "scan_signatures"}))
+	}
 	return &river.Config{
-		Logger:     deps.Logger,
-		Queues:     queues,
-		Workers:    Workers(deps),
-		Middleware: middleware(deps),
-		PeriodicJobs: []*river.PeriodicJob{
-			river.NewPeriodicJob(river.PeriodicInterval(SweepInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return SweepUploadsArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true, ID: "sweep_uploads"}),
-			river.NewPeriodicJob(river.PeriodicInterval(PruneEventsInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return PruneEventsArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true, ID: "prune_events"}),
-		},
+		Logger:       deps.Logger,
+		Queues:       queues,
+		Workers:      Workers(deps),
+		Middleware:   middleware(deps),
+		PeriodicJobs: periodic,
 	}
 }
 

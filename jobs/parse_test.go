@@ -66,7 +66,7 @@ func (b *parseBundle) documentOf(t *testing.T, owner string, data []byte) uuid.U
 	require.NoError(t, documents.Create(ctx, b.db.Pool, b.client, &documents.Document{
 		ID: id, Owner: owner, Filename: "a.pdf",
 		SizeBytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), S3Key: key,
-	}, 1<<40))
+	}, documents.Intake{QuotaBytes: 1 << 40}))
 	return id
 }
 

@@ -210,7 +210,7 @@ func TestSweepKeepsOriginalsOfDotOwners(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, documents.Create(ctx, b.db.Pool, queue, &documents.Document{
 		ID: id, Owner: ".", Filename: "a.pdf", SizeBytes: int64(len(data)), SHA256: strings.Repeat("a", 64), S3Key: "originals/./" + id.String(),
-	}, 1<<30))
+	}, documents.Intake{QuotaBytes: 1 << 30}))
 
 	worker := &jobs.SweepUploadsWorker{Store: b.bucket.Store, Pool: b.db.Pool, MaxAge: time.Hour,
 		Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}

@@ -23,5 +23,6 @@ fi
 
 # The worker's OCR: the test uploads a scanned PDF.
 ./scripts/install-ocr.sh
+./scripts/install-clamav.sh
 
 exec node web/e2e/e2e.mjs

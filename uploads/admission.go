@@ -21,9 +21,17 @@ type Admission struct {
 	MaxSize int64
 	// Quota is an owner's byte quota (FOLIO_OWNER_QUOTA_BYTES).
 	Quota int64
+	// Scan: new documents are scanned for malware before their parse
+	// (FOLIO_SCAN=clamd).
+	Scan bool
 	// RateLimit uploads per RateWindow per owner; 0: no limit.
 	RateLimit  int
 	RateWindow time.Duration
+}
+
+// Intake is how a document committed under these rules is taken in.
+func (a *Admission) Intake() documents.Intake {
+	return documents.Intake{QuotaBytes: a.Quota, Scan: a.Scan}
 }
 
 // Admission's errors.

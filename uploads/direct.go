@@ -288,7 +288,7 @@ func (d *Direct) Finalize(ctx context.Context, owner string, id uuid.UUID) (*doc
 		if tag.RowsAffected() != 1 {
 			return ErrDirectNotFound // finalized by a concurrent request
 		}
-		return documents.CreateTx(ctx, tx, d.Queue, doc, d.Admission.Quota)
+		return documents.CreateTx(ctx, tx, d.Queue, doc, d.Admission.Intake())
 	})
 	switch {
 	case errors.Is(err, documents.ErrQuotaExceeded):

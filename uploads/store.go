@@ -42,6 +42,8 @@ type Config struct {
 	MaxSize int64
 	// Quota is an owner's byte quota (FOLIO_OWNER_QUOTA_BYTES).
 	Quota int64
+	// Scan: documents are scanned for malware before their parse.
+	Scan bool
 	// Expiry is how long an upload may go without a byte before it is
 	// swept (it is renewed by every request that stores bytes).
 	Expiry time.Duration
@@ -300,7 +302,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 
 // admission is the quota rule of the store's uploads.
 func (s *Store) admission() *Admission {
-	return &Admission{MaxSize: s.cfg.MaxSize, Quota: s.cfg.Quota}
+	return &Admission{MaxSize: s.cfg.MaxSize, Quota: s.cfg.Quota, Scan: s.cfg.Scan}
 }
 
 // capReader reads at most left bytes of r, then ends; over says that r
@@ -418,7 +420,7 @@ func (u *upload) commit(ctx context.Context) error {
 		SHA256: hex.EncodeToString(digest.Sum(nil)), S3Key: st.Key, OCRLanguages: st.Metadata["ocr_languages"],
 	}
 	err = pgx.BeginFunc(ctx, u.s.cfg.Pool, func(tx pgx.Tx) error {
-		if err := documents.CreateTx(ctx, tx, u.s.cfg.Queue, doc, u.s.cfg.Quota); err != nil {
+		if err := documents.CreateTx(ctx, tx, u.s.cfg.Queue, doc, documents.Intake{QuotaBytes: u.s.cfg.Quota, Scan: u.s.cfg.Scan}); err != nil {
 			return err
 		}
 		if st.final() {

@@ -33,10 +33,11 @@ import (
 
 // devOptions are folio dev's flags.
 type devOptions struct {
-	dir    string
-	pgPort int
-	s3Port int
-	web    string
+	dir       string
+	pgPort    int
+	s3Port    int
+	clamdPort int
+	web       string
 	// Listeners, each on loopback unless told otherwise (a flag, else its
 	// variable): two stacks can run side by side on other ports.
 	httpAddr, healthAddr, adminAddr string
@@ -78,6 +79,7 @@ func parseDevFlags(args []string, stderr io.Writer) (devOptions, error) {
 	fs.StringVar(&opts.dir, "dir", "", "state folder (default: .folio at the root of the source tree, else in the current folder)")
 	fs.IntVar(&opts.pgPort, "pg-port", envInt("FOLIO_DEV_PG_PORT", 54329), "port of the local Postgres (when DATABASE_URL is unset)")
 	fs.IntVar(&opts.s3Port, "s3-port", envInt("FOLIO_DEV_S3_PORT", 7070), "port of the local versitygw (when AWS_ENDPOINT_URL_S3 is unset)")
+	fs.IntVar(&opts.clamdPort, "clamd-port", envInt("FOLIO_DEV_CLAMD_PORT", 3311), "port of the local clamd (when FOLIO_SCAN is unset)")
 	fs.StringVar(&opts.web, "web", "", "folder of the built demo app served at / (default: web/demo/dist in the source tree)")
 	fs.StringVar(&opts.httpAddr, "http-addr", envOr("FOLIO_HTTP_ADDR", "127.0.0.1:8080"), "the API's and the demo's address")
 	fs.StringVar(&opts.healthAddr, "health-addr", envOr("FOLIO_HEALTH_ADDR", "127.0.0.1:8081"), "the worker's health and metrics address")
@@ -146,6 +148,18 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 			AccessKey: devstack.S3AccessKey, SecretKey: devstack.S3SecretKey}
 	}
 
+	scanner := ""
+	if os.Getenv("FOLIO_SCAN") == "" {
+		c, err := startDevClamd(ctx, cfg, opts, logger)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			defer stopLogged(logger, "clamd", c.Stop)
+			scanner = c.Address
+		}
+	}
+
 	a, err := app.Open(ctx, cfg, logger, s3opts)
 	if err != nil {
 		return err
@@ -194,6 +208,14 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 		fmt.Fprintf(stdout, "  Admin:    %s/admin/river/   (River UI; sign in with the admin token in %s)\n",
 			httpURL(cfg.AdminAddr), filepath.Join(opts.dir, devAdminTokenFile))
 	}
+	switch {
+	case scanner != "":
+		fmt.Fprintf(stdout, "  Scanner:  clamd %s\n", scanner)
+		fmt.Fprint(stdout, "\n  !! The scanner loads Folio's TEST signatures only (the EICAR test file, Folio.Test.*):\n"+
+			"  !! it detects no real malware. Production runs freshclam beside clamd (docs/operations.md).\n")
+	case cfg.Scan == "off":
+		fmt.Fprint(stdout, "  Scanner:  off (no malware scanning: FOLIO_SCAN=off, or clamd is not installed)\n")
+	}
 	if devToken != "" {
 		fmt.Fprintf(stdout, "\nA token for the dev user \"dev\" (24 h; `folio token --sub NAME` makes more):\n  export T=%s\n", devToken)
 	}
@@ -203,6 +225,26 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 	g.Go(func() error { return apiserver.Run(gctx, a, apiLn, apiOpts) })
 	g.Go(func() error { return worker.Run(gctx, a, healthLn) })
 	return g.Wait()
+}
+
+// startDevClamd starts clamd with Folio's test signatures and turns
+// scanning on, when clamd is installed; else scanning stays off. It
+// returns clamd (nil when not started).
+func startDevClamd(ctx context.Context, cfg *config.Config, opts devOptions, logger *slog.Logger) (*devstack.Clamd, error) {
+	bin, err := devstack.ClamdBin()
+	if err != nil {
+		logger.Warn("uploads are not scanned for malware", "reason", err.Error())
+		cfg.Scan = "off"
+		return nil, nil
+	}
+	dir := filepath.Join(opts.dir, "clamd")
+	logger.Info("starting local clamd (test signatures only)", "dir", dir, "port", opts.clamdPort)
+	c, err := devstack.StartClamd(ctx, devstack.ClamdOptions{Bin: bin, Dir: dir, Port: opts.clamdPort, StreamMaxLength: cfg.ScanMaxBytes})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Scan, cfg.ClamdAddress = "clamd", c.Address
+	return c, nil
 }
 
 // versityBin finds versitygw: built from the tools module inside a source

@@ -41,6 +41,9 @@ commands:
   jobs retry|cancel ID...   run jobs again, or cancel them
   documents reparse --failed [--since 24h] [--code CODE] [--dry-run] [--json]
                         reparse failed documents in bulk (a count first with --dry-run)
+  documents quarantine list [--json]   quarantined documents of every owner, and what was found
+  documents quarantine release|rescan|delete --by NAME [--note TEXT] ID...
+                        release (parse it after all), scan again, or delete quarantined documents (audited)
 
 Configuration comes from the environment; see README.md.
 `

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -288,6 +289,9 @@ func (env *opsEnv) printJobs(list []*rivertype.JobRow) error {
 
 // documentsCmd: folio documents reparse --failed [--since D] [--code C] [--dry-run].
 func documentsCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "quarantine" {
+		return quarantineCmd(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "reparse" {
 		fmt.Fprintln(stderr, "usage: folio documents reparse --failed [--since 24h] [--code CODE] [--limit N] [--dry-run] [--json]")
 		return app.ExitUsage
@@ -346,4 +350,107 @@ func documentsCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(env.stdout)
 		return nil
 	})
+}
+
+const quarantineUsage = `usage: folio documents quarantine list [--limit N] [--json]
+       folio documents quarantine release|rescan|delete --by NAME [--note TEXT] ID...`
+
+// quarantineCmd: folio documents quarantine list|release|rescan|delete.
+func quarantineCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, quarantineUsage)
+		return app.ExitUsage
+	}
+	action := args[0]
+	fs := flag.NewFlagSet("folio documents quarantine "+action, flag.ContinueOnError)
+	switch action {
+	case "list":
+		limit := fs.Int("limit", 1000, "at most this many")
+		return withOps(fs.Name(), fs, args[1:], stdout, stderr, func(env *opsEnv, _ []string) error {
+			docs, err := documents.Quarantined(env.ctx, env.pool, *limit)
+			if err != nil {
+				return err
+			}
+			if env.json {
+				return env.printJSON(map[string]any{"documents": quarantinedJSON(docs)})
+			}
+			tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "DOCUMENT\tOWNER\tFOUND\tSIGNATURES\tSINCE\tFILENAME")
+			for _, d := range docs {
+				found, sigs := "", ""
+				if d.Scan != nil {
+					found, sigs = d.Scan.Found, d.Scan.Signatures
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Owner, found, sigs, d.UpdatedAt.UTC().Format(time.RFC3339), d.Filename)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.stdout, "%d quarantined document(s)\n", len(docs))
+			return nil
+		})
+	case "release", "rescan", "delete":
+		by := fs.String("by", "", "who does this (the audit line's actor; required)")
+		note := fs.String("note", "", "why (kept in the audit line of a release)")
+		return withOps(fs.Name(), fs, args[1:], stdout, stderr, func(env *opsEnv, ids []string) error {
+			if *by == "" || len(ids) == 0 {
+				return usageError("say who you are (--by NAME) and which documents (IDs)\n" + quarantineUsage)
+			}
+			for _, s := range ids {
+				id, err := uuid.Parse(s)
+				if err != nil {
+					return usageError(fmt.Sprintf("%q is not a document id", s))
+				}
+				outcome, err := quarantineAction(env, action, id, *by, *note)
+				if err != nil {
+					return fmt.Errorf("document %s: %w", id, err)
+				}
+				if env.json {
+					if err := env.printJSON(map[string]string{"id": id.String(), "outcome": outcome}); err != nil {
+						return err
+					}
+					continue
+				}
+				fmt.Fprintf(env.stdout, "%s\t%s\n", id, outcome)
+			}
+			return nil
+		})
+	}
+	fmt.Fprintf(stderr, "folio documents quarantine: unknown action %q\n%s\n", action, quarantineUsage)
+	return app.ExitUsage
+}
+
+func quarantineAction(env *opsEnv, action string, id uuid.UUID, by, note string) (string, error) {
+	switch action {
+	case "release":
+		if _, err := documents.Release(env.ctx, env.pool, env.river, id, by, note); err != nil {
+			return "", err
+		}
+		return "released: its parse is queued", nil
+	case "rescan":
+		if err := documents.QueueRescan(env.ctx, env.pool, env.river, id, by); err != nil {
+			return "", err
+		}
+		return "rescan queued", nil
+	default:
+		doc, err := documents.DeleteQuarantined(env.ctx, env.pool, env.river, id, by)
+		if err != nil {
+			return "", err
+		}
+		return "deleted (its original is swept from " + doc.S3Key + ")", nil
+	}
+}
+
+// quarantinedJSON is the operator's view of quarantined documents: the
+// API's form plus the owner, which the API never shows.
+func quarantinedJSON(docs []*documents.Document) []map[string]any {
+	out := make([]map[string]any, 0, len(docs))
+	for _, d := range docs {
+		b, _ := json.Marshal(d)
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		m["owner"] = d.Owner
+		out = append(out, m)
+	}
+	return out
 }

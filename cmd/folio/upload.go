@@ -252,6 +252,9 @@ func report(w io.Writer, results []result) int {
 			code = app.ExitFailed
 		case r.doc.Status == "done":
 			fmt.Fprintf(w, "done    %s  %s  %d pages\n", r.id, r.name, r.pages)
+		case r.doc.Status == "quarantined" && r.doc.Scan != nil:
+			fmt.Fprintf(w, "quarantined %s  %s  malware found: %s\n", r.id, r.name, r.doc.Scan.Found)
+			code = app.ExitFailed
 		default:
 			fmt.Fprintf(w, "%-7s %s  %s\n", r.doc.Status, r.id, r.name)
 			if r.doc.Terminal() {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/foliohq/folio/internal/clamd"
 )
 
 // Config is the whole configuration of a Folio process. Build it with Load;
@@ -185,6 +187,34 @@ type Config struct {
 	// EventRetention is how long document events are kept for replay
 	// (FOLIO_EVENT_RETENTION).
 	EventRetention time.Duration
+	// Scan is "clamd" (uploads are scanned for malware before their parse,
+	// by the clamd at ClamdAddress) or "off" (FOLIO_SCAN).
+	Scan string
+	// ClamdAddress is where workers reach clamd: unix:/path or
+	// tcp:host:port (FOLIO_CLAMD_ADDRESS).
+	ClamdAddress string
+	// ScanMaxBytes is the most of a file sent to clamd, which must accept
+	// that much (its StreamMaxLength); a longer file's beginning is scanned
+	// and ScanTooLarge decides (FOLIO_SCAN_MAX_BYTES).
+	ScanMaxBytes int64
+	// ScanTooLarge is what becomes of a file longer than the scanner reads
+	// (or that exceeds one of its limits): "quarantine", or "pass" (parsed,
+	// with scan result too_large) (FOLIO_SCAN_TOO_LARGE).
+	ScanTooLarge string
+	// ScanTimeout bounds one scan (FOLIO_SCAN_TIMEOUT); ScanRetry is how
+	// long a scan waits before trying again when clamd does not answer
+	// (FOLIO_SCAN_RETRY); ScanConcurrency, how many scans one worker runs
+	// at once (FOLIO_SCAN_CONCURRENCY).
+	ScanTimeout     time.Duration
+	ScanRetry       time.Duration
+	ScanConcurrency int
+	// RescanMaxAge: when clamd's signatures change, documents younger
+	// than this are scanned again in the background; 0: none are
+	// (FOLIO_RESCAN_MAX_AGE). SignaturesInterval is how often a worker
+	// asks clamd its signatures' version (FOLIO_SCAN_SIGNATURES_INTERVAL).
+	RescanMaxAge       time.Duration
+	SignaturesInterval time.Duration
+
 	// QueueMetricsInterval is how often the exporting worker reads the
 	// queues' depth (FOLIO_QUEUE_METRICS_INTERVAL).
 	QueueMetricsInterval time.Duration
@@ -318,6 +348,16 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		FairSlice:             r.durationOrZero("FOLIO_FAIR_SLICE", 5*time.Second),
 		EventRetention:        r.duration("FOLIO_EVENT_RETENTION", 7*24*time.Hour),
 
+		Scan:               r.oneOf("FOLIO_SCAN", "off", "off", "clamd"),
+		ClamdAddress:       r.str("FOLIO_CLAMD_ADDRESS", ""),
+		ScanMaxBytes:       r.bytes("FOLIO_SCAN_MAX_BYTES", 512<<20, 1, 4<<30),
+		ScanTooLarge:       r.oneOf("FOLIO_SCAN_TOO_LARGE", "quarantine", "quarantine", "pass"),
+		ScanTimeout:        r.duration("FOLIO_SCAN_TIMEOUT", 5*time.Minute),
+		ScanRetry:          r.duration("FOLIO_SCAN_RETRY", 10*time.Second),
+		ScanConcurrency:    r.integer("FOLIO_SCAN_CONCURRENCY", 2, 1, 10_000),
+		RescanMaxAge:       r.durationOrZero("FOLIO_RESCAN_MAX_AGE", 7*24*time.Hour),
+		SignaturesInterval: r.duration("FOLIO_SCAN_SIGNATURES_INTERVAL", time.Minute),
+
 		QueueMetricsInterval: r.duration("FOLIO_QUEUE_METRICS_INTERVAL", 5*time.Second),
 	}
 	if r.err != nil {
@@ -342,6 +382,11 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 			return nil, &Error{Var: "FOLIO_OCR_AVAILABLE_LANGUAGES", Reason: fmt.Sprintf(`%q is not a Tesseract language code (want them space-separated: "eng deu fra")`, l)}
 		}
 	}
+	if cfg.Scan == "clamd" && cfg.ClamdAddress != "" {
+		if _, err := clamd.Parse(cfg.ClamdAddress); err != nil {
+			return nil, &Error{Var: "FOLIO_CLAMD_ADDRESS", Reason: err.Error()}
+		}
+	}
 	if cfg.AdminToken != "" && len(cfg.AdminToken) < 32 {
 		return nil, &Error{Var: "FOLIO_ADMIN_TOKEN", Reason: "must be at least 32 bytes (try: openssl rand -hex 32)"}
 	}
@@ -364,6 +409,15 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 func (c *Config) RequireDatabase() error {
 	if c.DatabaseURL == "" {
 		return &Error{Var: "DATABASE_URL", Reason: "must be set (or DATABASE_URL_FILE)"}
+	}
+	return nil
+}
+
+// RequireScanner reports an *Error when uploads are scanned but no clamd
+// is named (workers need one; the API does not dial it).
+func (c *Config) RequireScanner() error {
+	if c.Scan == "clamd" && c.ClamdAddress == "" {
+		return &Error{Var: "FOLIO_CLAMD_ADDRESS", Reason: "FOLIO_SCAN=clamd needs clamd's address: unix:/run/clamav/clamd.ctl or tcp:host:3310"}
 	}
 	return nil
 }

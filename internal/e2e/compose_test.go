@@ -56,7 +56,34 @@ func TestDockerCompose(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	require.Equal(t, []string{"api", "localstack", "migrate", "postgres", "worker"}, names)
+	require.Equal(t, []string{"api", "clamd", "localstack", "migrate", "postgres", "worker"}, names)
+
+	// Malware scanning: the API scans, the worker reaches the clamd
+	// service, which takes what the worker sends and reports what exceeds
+	// its limits (deploy/clamd.conf, also clamd.yaml's ConfigMap).
+	require.Equal(t, "clamd", c.Services["api"].Environment["FOLIO_SCAN"])
+	require.Equal(t, "clamd", c.Services["worker"].Environment["FOLIO_SCAN"])
+	require.Equal(t, "tcp:clamd:3310", c.Services["worker"].Environment["FOLIO_CLAMD_ADDRESS"])
+	require.Equal(t, "service_healthy", c.Services["worker"].DependsOn["clamd"].Condition)
+	require.Contains(t, c.Services["clamd"].Volumes, "./deploy/clamd.conf:/etc/clamav/clamd.conf:ro")
+	conf, err := os.ReadFile(filepath.Join(root, "deploy", "clamd.conf"))
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^TCPSocket 3310$`, string(conf))
+	require.Regexp(t, `(?m)^AlertExceedsMax yes$`, string(conf))
+	streamMax := regexp.MustCompile(`(?m)^StreamMaxLength (\d+)M$`).FindStringSubmatch(string(conf))
+	require.NotNil(t, streamMax)
+	require.Equal(t, streamMax[1]+"MiB", c.Services["worker"].Environment["FOLIO_SCAN_MAX_BYTES"], "clamd takes what the worker sends")
+	clamdYAML, err := os.ReadFile(filepath.Join(root, "deploy", "clamd.yaml"))
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(conf), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			require.Contains(t, string(clamdYAML), "    "+line+"\n", "deploy/clamd.yaml's ConfigMap has %q", line)
+		}
+	}
+	workerYAML, err := os.ReadFile(filepath.Join(root, "deploy", "worker.yaml"))
+	require.NoError(t, err)
+	require.Contains(t, string(workerYAML), `{name: FOLIO_SCAN_MAX_BYTES, value: "`+streamMax[1]+`MiB"}`)
+	require.Contains(t, string(workerYAML), `{name: FOLIO_CLAMD_ADDRESS, value: "tcp:clamd:3310"}`)
 
 	require.Equal(t, "localstack/localstack:4.14.0", c.Services["localstack"].Image, "the last tag that runs without an auth token")
 	require.Equal(t, []string{"/usr/local/bin/folio", "migrate"}, c.Services["migrate"].Entrypoint)

@@ -28,7 +28,7 @@ func TestMigrateFromThreeProcesses(t *testing.T) {
 	applied := 0
 	for _, p := range procs {
 		require.Equal(t, 0, p.wait(t, time.Minute), p.stderr.String())
-		if strings.Contains(p.stdout.String(), "15 Folio migrations applied") {
+		if strings.Contains(p.stdout.String(), "16 Folio migrations applied") {
 			applied++
 		}
 	}
@@ -46,7 +46,7 @@ func TestMigrateFromThreeProcesses(t *testing.T) {
 	require.Regexp(t, `12\s+00012_resumable_uploads.sql\s+applied`, st.stdout.String())
 	require.Regexp(t, `13\s+00013_admin_sessions.sql\s+applied`, st.stdout.String())
 	require.Regexp(t, `14\s+00014_fair_share.sql\s+applied`, st.stdout.String())
-	require.Regexp(t, `15\s+00015_ocr_scans.sql\s+applied`, st.stdout.String())
+	require.Regexp(t, `16\s+00016_malware_scan.sql\s+applied`, st.stdout.String())
 	require.Contains(t, st.stdout.String(), "river: all migrations applied")
 
 	down := start(t, env, "folio", "migrate", "down", "--to", "0")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/foliohq/folio/internal/devstack"
 	"github.com/foliohq/folio/internal/testbin"
 	"github.com/foliohq/folio/internal/testenv"
 )
@@ -36,7 +38,43 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	testenv.Main(m, testbin.Cleanup)
+	stopClamd, err := startSharedClamd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	testenv.Main(m, testbin.Cleanup, stopClamd)
+}
+
+// scanEnv turns malware scanning on in every API and worker the tests
+// start, with the clamd TestMain started (the scan stage is in place for
+// every test: drain, rescue, chaos and the rest run through it). Empty
+// where clamd is not installed outside CI.
+var scanEnv []string
+
+// startSharedClamd starts the clamd the tests share (test signatures).
+func startSharedClamd() (func(), error) {
+	bin, err := devstack.ClamdBin()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			return nil, err
+		}
+		fmt.Fprintln(os.Stderr, "e2e: uploads are not scanned in these tests:", err)
+		return func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "folio-e2e-clamd-")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := devstack.StartClamd(ctx, devstack.ClamdOptions{Bin: bin, Dir: dir})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	scanEnv = []string{"FOLIO_SCAN=clamd", "FOLIO_CLAMD_ADDRESS=" + c.Address, "FOLIO_SCAN_RETRY=1s"}
+	return func() { _ = c.Stop(); os.RemoveAll(dir) }, nil
 }
 
 // proc is a started binary.
@@ -106,6 +144,7 @@ func baseEnv() []string {
 	// after this): on two cores, every test's worker rendering every page
 	// would slow the tests that measure something else.
 	// Every worker loads PDFium from the cache TestMain filled.
+	env = append(env, scanEnv...)
 	return append(env, "FOLIO_LOG_FORMAT=json", "FOLIO_RENDER=off", "FOLIO_RENDER_CACHE_DIR="+testbin.RenderCache())
 }
 

@@ -131,7 +131,8 @@ func TestOpsCLI(t *testing.T) {
 	require.True(t, paused, "folio queues shows it paused")
 	good := upload("good.pdf", pdftest.TextPages([]string{"one"}, []string{"two"}))
 	// Paused: for a while (workers learn of a pause within a second or
-	// two), the upload stays queued and its job available.
+	// two), the upload, once scanned, stays queued and its job available.
+	waitStatus(good, "queued")
 	deadline := time.Now().Add(4 * time.Second)
 	for time.Now().Before(deadline) {
 		require.Equal(t, "queued", status(good), "a paused queue starts no parse")

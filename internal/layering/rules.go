@@ -72,6 +72,9 @@ var Owners = map[string][]string{
 	"documents":   {"documents"},
 	"pages":       {"documents"},
 	"page_images": {"documents"},
+	// The malware scan's audit and the signature versions scanners saw.
+	"scan_audit":      {"documents"},
+	"scan_signatures": {"documents"},
 	// The previous event write path writes the log until the contract
 	// step (docs/architecture.md).
 	"document_events":    {"events", "internal/legacyevents"},

@@ -264,3 +264,20 @@ func LongDocument(title string, n, linesPerPage int) []byte {
 	}
 	return TextPages(pages...)
 }
+
+// Carrying builds a valid one-page document showing line that carries
+// payload as the content of an uncompressed stream: an attached file
+// (/EmbeddedFiles) named name. With the EICAR test file as payload it is
+// what a malware scanner must catch inside a PDF.
+func Carrying(line, name string, payload []byte) []byte {
+	content := fmt.Sprintf("BT /F1 12 Tf 72 720 Td (%s) Tj ET", escape(line))
+	return Build([]string{
+		fmt.Sprintf("<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(%s) 6 0 R] >> >> >>", escape(name)),
+		"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+		Stream("", []byte(content)),
+		fmt.Sprintf("<< /Type /Filespec /F (%s) /UF (%s) /EF << /F 7 0 R >> >>", escape(name), escape(name)),
+		Stream("/Type /EmbeddedFile", payload),
+	}, "")
+}

@@ -111,3 +111,64 @@ func (RenderArgs) InsertOpts() river.InsertOpts {
 		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: ActiveParseStates},
 	}
 }
+
+// QueueScan is the queue of malware scans: uploads' scans (priority by the
+// owner's backlog, as parses) and, behind them, the background rescans of
+// recent documents when the signatures change.
+const QueueScan = "scan"
+
+// KindScan is the scan job's kind.
+const KindScan = "scan"
+
+// ScanArgs are the arguments of the malware scan of one document: the
+// upload's (the document is scanning), or an operator's rescan (Rescan).
+type ScanArgs struct {
+	DocumentID uuid.UUID `json:"document_id" river:"unique"`
+	Owner      string    `json:"owner,omitempty"`
+	// Rescan: asked by an operator, of a document in any state.
+	Rescan bool `json:"rescan,omitempty"`
+	// Actor is who asked for a rescan (the audit line's).
+	Actor string `json:"actor,omitempty"`
+}
+
+// Kind is the job kind.
+func (ScanArgs) Kind() string { return KindScan }
+
+// InsertOpts make a document's scans one job while one waits or runs. A
+// scan waits while the scanner does not answer (snoozed, not failed: it
+// never gives up on a document, which stays scanning).
+func (ScanArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		Queue:       QueueScan,
+		MaxAttempts: 25,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: ActiveParseStates},
+	}
+}
+
+// KindRescan is the background rescan's kind.
+const KindRescan = "rescan"
+
+// RescanPriority puts background rescans behind every upload's scan.
+const RescanPriority = 4
+
+// RescanArgs are one batch of the background rescan of recent documents
+// with signature database Signatures: those created since Since, after
+// the document After (in id order); each batch queues the next.
+type RescanArgs struct {
+	Signatures string    `json:"signatures" river:"unique"`
+	After      uuid.UUID `json:"after" river:"unique"`
+	Since      int64     `json:"since"` // Unix seconds
+}
+
+// Kind is the job kind.
+func (RescanArgs) Kind() string { return KindRescan }
+
+// InsertOpts put rescans on the scan queue, behind uploads' scans.
+func (RescanArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		Queue:       QueueScan,
+		Priority:    RescanPriority,
+		MaxAttempts: 25,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: ActiveParseStates},
+	}
+}

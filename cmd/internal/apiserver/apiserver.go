@@ -100,6 +100,7 @@ func newAPI(a *app.App, hub *events.Hub, deps apiDeps, opts Options) *api.Server
 			UploadMinRate:        cfg.UploadMinRate,
 			UploadGrace:          cfg.UploadGrace,
 			OwnerQuotaBytes:      cfg.OwnerQuotaBytes,
+			Scan:                 cfg.Scan == "clamd",
 			PresignTTL:           cfg.PresignTTL,
 			ReparseRateLimit:     cfg.ReparseRateLimit,
 			TicketRateLimit:      cfg.TicketRateLimit,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/foliohq/folio/cmd/internal/app"
+	"github.com/foliohq/folio/internal/clamd"
 	"github.com/foliohq/folio/internal/sandbox"
 	"github.com/foliohq/folio/internal/startstop"
 	"github.com/foliohq/folio/internal/tesseract"
@@ -27,6 +28,10 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	cfg := a.Config
 	claims := jobs.NewClaims()
 	ocr := findOCR(a)
+	scanner, err := malwareScanner(ctx, a)
+	if err != nil {
+		return err
+	}
 	render := renderer(ctx, a)
 	if render != nil {
 		defer render.Sandbox.CloseRenderers()
@@ -52,11 +57,14 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 			Timeout:     cfg.OCRTimeout,
 			Logger:      a.Logger,
 		},
-		OCRConcurrency:    cfg.OCRConcurrency,
-		OCRMetrics:        jobs.NewOCRMetrics(a.Metrics.Registry),
-		Renderer:          render,
-		RenderConcurrency: cfg.RenderConcurrency,
-		Slice:             cfg.FairSlice,
+		OCRConcurrency:     cfg.OCRConcurrency,
+		OCRMetrics:         jobs.NewOCRMetrics(a.Metrics.Registry),
+		Renderer:           render,
+		RenderConcurrency:  cfg.RenderConcurrency,
+		Slice:              cfg.FairSlice,
+		Scanner:            scanner,
+		ScanConcurrency:    cfg.ScanConcurrency,
+		SignaturesInterval: cfg.SignaturesInterval,
 	}, cfg.WorkerConcurrency)
 	if err != nil {
 		return err
@@ -107,6 +115,40 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	}
 	a.Logger.Info("worker drained", "took", time.Since(began).Round(time.Millisecond).String())
 	return health.Stop()
+}
+
+// malwareScanner returns the scanner when FOLIO_SCAN=clamd. A clamd that
+// does not answer yet is no reason not to start: scans wait for it.
+func malwareScanner(ctx context.Context, a *app.App) (*jobs.Scanner, error) {
+	cfg := a.Config
+	if cfg.Scan != "clamd" {
+		a.Logger.Info("scan: off (FOLIO_SCAN=off): this worker scans nothing; an API with FOLIO_SCAN=clamd leaves documents scanning for a worker that does")
+		return nil, nil
+	}
+	if err := cfg.RequireScanner(); err != nil {
+		return nil, err
+	}
+	client, err := clamd.Parse(cfg.ClamdAddress)
+	if err != nil {
+		return nil, err
+	}
+	s := &jobs.Scanner{
+		Pool: a.Pool, Store: a.Store, Clamd: client, Logger: a.Logger,
+		MaxBytes: cfg.ScanMaxBytes, PassTooLarge: cfg.ScanTooLarge == "pass",
+		Timeout: cfg.ScanTimeout, Retry: cfg.ScanRetry, RescanMaxAge: cfg.RescanMaxAge,
+		Metrics: jobs.NewScanMetrics(a.Metrics.Registry),
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, err := client.Version(pctx)
+	s.Metrics.Reached(err)
+	if err != nil {
+		a.Logger.Warn("scan: clamd does not answer yet; uploads wait in scanning until it does", "clamd", client.String(), "err", err)
+	} else {
+		a.Logger.Info("scan: on", "clamd", client.String(), "engine", v.Engine, "signatures", v.Signatures,
+			"max_bytes", cfg.ScanMaxBytes, "too_large", cfg.ScanTooLarge, "concurrency", cfg.ScanConcurrency)
+	}
+	return s, nil
 }
 
 // renderer returns the page renderer unless FOLIO_RENDER is off, with its

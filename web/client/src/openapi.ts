@@ -352,6 +352,8 @@ export interface paths {
                     /** @description next_cursor of the previous page */
                     cursor?: string;
                     limit?: number;
+                    /** @description only documents with this status (quarantined: those malware was found in) */
+                    status?: "scanning" | "queued" | "parsing" | "done" | "failed" | "canceled" | "quarantined";
                 };
                 header?: never;
                 path?: never;
@@ -566,7 +568,9 @@ export interface paths {
                     content?: never;
                 };
                 401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
                 404: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
                 503: components["responses"]["Problem"];
             };
         };
@@ -672,6 +676,7 @@ export interface paths {
                     };
                 };
                 401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
                 404: components["responses"]["Problem"];
                 409: components["responses"]["Problem"];
                 503: components["responses"]["Problem"];
@@ -723,6 +728,7 @@ export interface paths {
                 };
                 400: components["responses"]["Problem"];
                 401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
                 404: components["responses"]["Problem"];
                 409: components["responses"]["Problem"];
                 503: components["responses"]["Problem"];
@@ -789,6 +795,7 @@ export interface paths {
                 };
                 400: components["responses"]["Problem"];
                 401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
                 404: components["responses"]["Problem"];
                 409: components["responses"]["Problem"];
                 422: components["responses"]["Problem"];
@@ -840,6 +847,7 @@ export interface paths {
                     };
                 };
                 401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
                 404: components["responses"]["Problem"];
                 409: components["responses"]["Problem"];
                 503: components["responses"]["Problem"];
@@ -882,6 +890,7 @@ export interface paths {
                     };
                 };
                 401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
                 404: components["responses"]["Problem"];
                 409: components["responses"]["Problem"];
                 503: components["responses"]["Problem"];
@@ -1344,6 +1353,20 @@ export interface components {
             pages_done: number;
             /** @description pages of this parse that have their thumbnail (or its reason): the rendering stage's progress */
             pages_rendered: number;
+            /** @description the last malware scan; absent when the document was never scanned (scanning is off, or it is being scanned) */
+            scan?: {
+                /** @description what the scanner found (a ClamAV signature name) */
+                found?: string;
+                /**
+                 * @description too_large: longer than the scanner reads (or over one of its limits), let through by the deployment (FOLIO_SCAN_TOO_LARGE=pass); found: quarantined; released: found, then released by an operator
+                 * @enum {string}
+                 */
+                result: "clean" | "too_large" | "found" | "released";
+                /** Format: date-time */
+                scanned_at: string;
+                /** @description the version of the scanner's signature database */
+                signatures?: string;
+            };
             /** @description The original's SHA-256, hex. Empty for a direct upload (straight to S3) until its parse computed it. */
             sha256: string;
             size_bytes: number;
@@ -1352,8 +1375,11 @@ export interface components {
              * @enum {string}
              */
             stage?: "reading" | "extracting" | "rendering";
-            /** @enum {string} */
-            status: "queued" | "parsing" | "done" | "failed" | "canceled";
+            /**
+             * @description scanning: the upload is being scanned for malware (FOLIO_SCAN=clamd), then queued; quarantined: malware was found: never parsed, and nothing of it is served (403 quarantined) until an operator releases it
+             * @enum {string}
+             */
+            status: "scanning" | "queued" | "parsing" | "done" | "failed" | "canceled" | "quarantined";
             summary?: components["schemas"]["Summary"];
             /** Format: date-time */
             updated_at: string;
@@ -1385,7 +1411,9 @@ export interface components {
         Event: (components["schemas"]["EventBase"] & {
             data: {
                 filename?: string;
+                released?: boolean;
                 reparse?: boolean;
+                scanning?: boolean;
                 size_bytes?: number;
             };
             /** @constant */
@@ -1463,6 +1491,22 @@ export interface components {
             };
             /** @constant */
             type: "ocr.done";
+        }) | (components["schemas"]["EventBase"] & {
+            data: {
+                /** @enum {string} */
+                result: "clean" | "too_large";
+                signatures?: string;
+            };
+            /** @constant */
+            type: "scan.done";
+        }) | (components["schemas"]["EventBase"] & {
+            data: {
+                rescan?: boolean;
+                signature: string;
+                signatures?: string;
+            };
+            /** @constant */
+            type: "document.quarantined";
         });
         /** @description The envelope every event has. A stream sends one as a websocket text message, or as an SSE event named after its type with the seq (one document) or pos (all documents) as its id. `Event` narrows `data` by `type`. */
         EventBase: {

@@ -11,7 +11,7 @@ export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document 
   const base: Document = doc ?? {
     id: ev.document_id,
     filename: queued?.filename ?? "",
-    status: "queued",
+    status: queued?.scanning ? "scanning" : "queued",
     size_bytes: queued?.size_bytes ?? 0,
     sha256: "",
     page_count: null,
@@ -23,10 +23,22 @@ export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document 
   const next: Document = { ...base, updated_at: ev.created_at };
   switch (ev.type) {
     case "document.queued":
-      next.status = "queued";
+      next.status = ev.data.scanning ? "scanning" : "queued";
       next.pages_done = 0;
       next.pages_rendered = 0;
       delete next.failure;
+      delete next.stage;
+      delete next.ocr;
+      break;
+    case "scan.done":
+      next.status = "queued";
+      next.scan = { result: ev.data.result, scanned_at: ev.created_at };
+      if (ev.data.signatures !== undefined) next.scan.signatures = ev.data.signatures;
+      break;
+    case "document.quarantined":
+      next.status = "quarantined";
+      next.scan = { result: "found", found: ev.data.signature, scanned_at: ev.created_at };
+      if (ev.data.signatures !== undefined) next.scan.signatures = ev.data.signatures;
       delete next.stage;
       delete next.ocr;
       break;

@@ -43,6 +43,8 @@ const everyEventType: Record<EventType, true> = {
   "document.deleted": true,
   "ocr.progress": true,
   "ocr.done": true,
+  "scan.done": true,
+  "document.quarantined": true,
 };
 
 /** Every event type a stream can carry, for SSE listeners. */

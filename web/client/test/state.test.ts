@@ -23,6 +23,17 @@ describe("applyEvent", () => {
     expect(progressOf(d)).toBe(1);
   });
 
+  it("follows the malware scan: scanning, then queued or quarantined, and a release", () => {
+    let d = applyEvent(undefined, ev(1, "document.queued", { filename: "a.pdf", size_bytes: 42, scanning: true }));
+    expect(d).toMatchObject({ status: "scanning", filename: "a.pdf" });
+    const passed = run(d, [ev(2, "scan.done", { result: "clean", signatures: "27500" })]);
+    expect(passed).toMatchObject({ status: "queued", scan: { result: "clean", signatures: "27500" } });
+    d = run(d, [ev(2, "document.quarantined", { signature: "Eicar-Signature", signatures: "27500" })]);
+    expect(d).toMatchObject({ status: "quarantined", scan: { result: "found", found: "Eicar-Signature" } });
+    d = run(d, [ev(3, "document.queued", { released: true })]);
+    expect(d?.status).toBe("queued");
+  });
+
   it("follows the rendering stage after the text: thumbnails counted apart", () => {
     let d = run(doc(D, { status: "parsing", stage: "extracting", pages_done: 40, page_count: 40 }) as Document, [
       ev(6, "parse.progress", { stage: "rendering", pages_done: 0, pages_total: 40 }),

@@ -15,6 +15,10 @@ export function formatBytes(n: number): string {
 /** The document's stage in words, for its row. */
 export function stageOf(d: Document): string {
   switch (d.status) {
+    case "scanning":
+      return "Checking for malware";
+    case "quarantined":
+      return d.scan?.found ? `Quarantined: ${d.scan.found}` : "Quarantined";
     case "queued":
       return d.pages_done > 0 ? "Waiting to resume" : "Waiting in line";
     case "parsing":
