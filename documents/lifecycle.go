@@ -180,20 +180,11 @@ func Delete(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UU
 		if doc, err = getForUpdate(ctx, tx, owner, id); err != nil {
 			return err
 		}
-		active, err := q.JobListTx(ctx, tx, river.NewJobListParams().
-			Kinds(jobargs.KindParse, jobargs.KindScan).
-			States(jobargs.ActiveParseStates...).
-			Where("args->>'document_id' = @document_id", river.NamedArgs{"document_id": id.String()}).
-			First(100))
+		canceled, err := cancelJobs(ctx, tx, q, id, jobargs.KindParse, jobargs.KindScan)
 		if err != nil {
-			return fmt.Errorf("error listing parse jobs: %w", err)
+			return err
 		}
-		for _, job := range active.Jobs {
-			if _, err := q.JobCancelTx(ctx, tx, job.ID); err != nil {
-				return fmt.Errorf("error cancelling parse job %d: %w", job.ID, err)
-			}
-		}
-		if len(active.Jobs) > 0 {
+		if canceled > 0 {
 			if err := appendEvent(ctx, tx, id, events.DocumentCanceledData{}); err != nil {
 				return err
 			}

@@ -105,7 +105,7 @@ func Quarantine(ctx context.Context, pool pg.TxDB, q Queue, id uuid.UUID, out Sc
 		if doc.Status == StatusQuarantined {
 			return nil
 		}
-		if err := cancelJobs(ctx, tx, q, id, jobargs.KindParse, jobargs.KindOCR, jobargs.KindRender); err != nil {
+		if _, err := cancelJobs(ctx, tx, q, id, jobargs.KindParse, jobargs.KindOCR, jobargs.KindRender); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'quarantined', parse_stage = NULL,
@@ -120,22 +120,23 @@ func Quarantine(ctx context.Context, pool pg.TxDB, q Queue, id uuid.UUID, out Sc
 	})
 }
 
-// cancelJobs cancels the document's jobs of kinds that have not finished.
-func cancelJobs(ctx context.Context, tx pgx.Tx, q Queue, id uuid.UUID, kinds ...string) error {
+// cancelJobs cancels the document's jobs of kinds that have not finished
+// and returns how many there were.
+func cancelJobs(ctx context.Context, tx pgx.Tx, q Queue, id uuid.UUID, kinds ...string) (int, error) {
 	active, err := q.JobListTx(ctx, tx, river.NewJobListParams().
 		Kinds(kinds...).
 		States(jobargs.ActiveParseStates...).
 		Where("args->>'document_id' = @document_id", river.NamedArgs{"document_id": id.String()}).
 		First(10_000))
 	if err != nil {
-		return fmt.Errorf("error listing the document's jobs: %w", err)
+		return 0, fmt.Errorf("error listing the document's jobs: %w", err)
 	}
 	for _, job := range active.Jobs {
 		if _, err := q.JobCancelTx(ctx, tx, job.ID); err != nil {
-			return fmt.Errorf("error cancelling job %d: %w", job.ID, err)
+			return 0, fmt.Errorf("error cancelling job %d: %w", job.ID, err)
 		}
 	}
-	return nil
+	return len(active.Jobs), nil
 }
 
 // audit writes a line of scan_audit.

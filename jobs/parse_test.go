@@ -82,9 +82,16 @@ func (b *parseBundle) job(t *testing.T, id uuid.UUID) *rivertype.JobRow {
 
 func (b *parseBundle) work(t *testing.T, job *rivertype.JobRow) *rivertest.WorkResult {
 	t.Helper()
+	return workJob[jobargs.ParseArgs](t, b.db, b.worker, job)
+}
+
+// workJob works job with worker in a transaction it rolls back (the
+// worker's own writes go through the pool).
+func workJob[T river.JobArgs](t *testing.T, db *testenv.DB, worker river.Worker[T], job *rivertype.JobRow) *rivertest.WorkResult {
+	t.Helper()
 	ctx := context.Background()
-	tw := rivertest.NewWorker(t, riverpgxv5.New(b.db.Pool), &river.Config{}, b.worker)
-	tx, err := b.db.Pool.Begin(ctx)
+	tw := rivertest.NewWorker(t, riverpgxv5.New(db.Pool), &river.Config{}, worker)
+	tx, err := db.Pool.Begin(ctx)
 	require.NoError(t, err)
 	defer tx.Rollback(ctx) //nolint:errcheck // nothing to keep
 	res, err := tw.WorkJob(ctx, t, tx, job)

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertest"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
@@ -67,27 +66,11 @@ func (b *scanBundle) jobsOf(t *testing.T, kind string, id uuid.UUID) []*rivertyp
 	return list.Jobs
 }
 
-// workWith works job with worker in a transaction it rolls back (the
-// worker's own writes go through the pool).
-func workWith[T river.JobArgs](t *testing.T, b *scanBundle, worker river.Worker[T], job *rivertype.JobRow) *rivertest.WorkResult {
-	t.Helper()
-	ctx := context.Background()
-	tw := rivertest.NewWorker(t, riverpgxv5.New(b.db.Pool), &river.Config{}, worker)
-	tx, err := b.db.Pool.Begin(ctx)
-	require.NoError(t, err)
-	defer tx.Rollback(ctx) //nolint:errcheck // nothing to keep
-	res, err := tw.WorkJob(ctx, t, tx, job)
-	if res == nil {
-		require.NoError(t, err)
-	}
-	return res
-}
-
 func (b *scanBundle) scan(t *testing.T, id uuid.UUID) *rivertest.WorkResult {
 	t.Helper()
 	scans := b.jobsOf(t, jobargs.KindScan, id)
 	require.Len(t, scans, 1)
-	return workWith[jobargs.ScanArgs](t, b, &jobs.ScanWorker{Scanner: b.scanner}, scans[0])
+	return workJob[jobargs.ScanArgs](t, b.db, &jobs.ScanWorker{Scanner: b.scanner}, scans[0])
 }
 
 func (b *scanBundle) eventTypes(t *testing.T, id uuid.UUID) []string {
@@ -224,7 +207,7 @@ func TestRescanQuarantinesWithNewSignatures(t *testing.T) {
 		t.Helper()
 		job, err := b.client.Insert(ctx, jobs.SignaturesArgs{}, nil)
 		require.NoError(t, err)
-		workWith[jobs.SignaturesArgs](t, b, &jobs.SignaturesWorker{Scanner: b.scanner}, job.Job)
+		workJob[jobs.SignaturesArgs](t, b.db, &jobs.SignaturesWorker{Scanner: b.scanner}, job.Job)
 	}
 	rescans := func(signatures string) []*rivertype.JobRow {
 		list, err := b.client.JobList(ctx, river.NewJobListParams().Kinds(jobargs.KindRescan).
@@ -236,7 +219,7 @@ func TestRescanQuarantinesWithNewSignatures(t *testing.T) {
 	require.Equal(t, 1.0, b.gauge(t, "folio_scanner_up"))
 	require.Equal(t, 1.0, b.gauge(t, "folio_scan_signatures_version"))
 	for _, j := range rescans("1") {
-		workWith[jobargs.RescanArgs](t, b, &jobs.RescanWorker{Scanner: b.scanner}, j)
+		workJob[jobargs.RescanArgs](t, b.db, &jobs.RescanWorker{Scanner: b.scanner}, j)
 	}
 	require.Equal(t, documents.StatusDone, b.get(t, id).Status)
 
@@ -244,7 +227,7 @@ func TestRescanQuarantinesWithNewSignatures(t *testing.T) {
 	check()
 	pending := rescans("2")
 	require.Len(t, pending, 1)
-	workWith[jobargs.RescanArgs](t, b, &jobs.RescanWorker{Scanner: b.scanner}, pending[0])
+	workJob[jobargs.RescanArgs](t, b.db, &jobs.RescanWorker{Scanner: b.scanner}, pending[0])
 	d := b.get(t, id)
 	require.Equal(t, documents.StatusQuarantined, d.Status)
 	require.Equal(t, "Folio.Test.Today.UNOFFICIAL", d.Scan.Found)
