@@ -228,7 +228,7 @@ func FinishParse(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, pag
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'done', page_count = $3, pages_done = $3, summary = $4,
 			outline = $5, parse_stage = NULL, failure_code = NULL, failure_message = NULL, updated_at = now()
-			WHERE id = $1 AND parse_generation = $2`, id, gen, pageCount, s, o)
+			WHERE id = $1 AND parse_generation = $2 AND status <> 'quarantined'`, id, gen, pageCount, s, o)
 		if err != nil {
 			return fmt.Errorf("error finishing parse: %w", err)
 		}
@@ -268,7 +268,7 @@ func FailParse(ctx context.Context, pool pg.TxDB, id uuid.UUID, gen int64, code,
 	defer tracing.End(span, &err)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'failed', failure_code = $3, failure_message = $4,
-			parse_stage = NULL, updated_at = now() WHERE id = $1 AND parse_generation = $2`, id, gen, code, message)
+			parse_stage = NULL, updated_at = now() WHERE id = $1 AND parse_generation = $2 AND status <> 'quarantined'`, id, gen, code, message)
 		if err != nil {
 			return fmt.Errorf("error failing parse: %w", err)
 		}
