@@ -191,11 +191,7 @@ func TestOCRTurnsSidewaysScanUpright(t *testing.T) {
 		"and Folio turns the pixels before it reads the words again.",
 		"The page images are drawn turned the same way, for the viewer.",
 	}
-	jpegs, err := pdftest.PageJPEGs(ctx, pdftest.TextPages(lines), 300, 1)
-	require.NoError(t, err)
-	sideways, err := pdftest.Askew(jpegs[0], 90, 0)
-	require.NoError(t, err)
-	data, err := pdftest.Scanned(300, sideways)
+	data, err := pdftest.TurnedScan(ctx, lines, 90)
 	require.NoError(t, err)
 	id := b.document(t, data)
 

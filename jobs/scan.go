@@ -248,6 +248,11 @@ func (w *ScanWorker) Work(ctx context.Context, job *river.Job[jobargs.ScanArgs])
 		kind = "rescan"
 	}
 	out, err := s.scan(ctx, doc, kind)
+	if err != nil && ctx.Err() != nil {
+		// The worker is draining (or the job's time is up): hand the scan
+		// back at once, for the next worker.
+		return river.JobSnooze(0)
+	}
 	var se errScanner
 	if errors.As(err, &se) {
 		s.Metrics.failed(err)

@@ -85,11 +85,7 @@ func TestOCRLanguagesAndOrientation(t *testing.T) {
 		"Scanners feed paper in whatever way people put it on the tray,",
 		"and a page may arrive turned a quarter, a half or three quarters.",
 	}
-	jpegs, err := pdftest.PageJPEGs(ctx, pdftest.TextPages(lines), 300, 1)
-	require.NoError(t, err)
-	turned, err := pdftest.Askew(jpegs[0], 90, 0)
-	require.NoError(t, err)
-	sideways, err := pdftest.Scanned(300, turned)
+	sideways, err := pdftest.TurnedScan(ctx, lines, 90)
 	require.NoError(t, err)
 	side, err := c.Upload(ctx, "sideways.pdf", bytes.NewReader(sideways), int64(len(sideways)), nil)
 	require.NoError(t, err)

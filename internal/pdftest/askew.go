@@ -2,6 +2,7 @@ package pdftest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -50,4 +51,19 @@ func Askew(img []byte, turn int, skew float64) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// TurnedScan is a one-page scan (300 dpi, made with poppler's pdftoppm) of
+// a page showing lines, fed into the scanner turned clockwise by turn
+// degrees (Askew): what OCR's orientation detection must set upright.
+func TurnedScan(ctx context.Context, lines []string, turn int) ([]byte, error) {
+	jpegs, err := PageJPEGs(ctx, TextPages(lines), 300, 1)
+	if err != nil {
+		return nil, err
+	}
+	turned, err := Askew(jpegs[0], turn, 0)
+	if err != nil {
+		return nil, err
+	}
+	return Scanned(300, turned)
 }

@@ -188,6 +188,21 @@ func withCache(tools sandbox.OCRTools) sandbox.OCRTools {
 	return tools
 }
 
+// ocrPages reads pages of the PDF scan with tools and returns what OCR
+// gave for each, in order.
+func ocrPages(t *testing.T, scan []byte, pages []int, tools sandbox.OCRTools) []sandbox.OCRPage {
+	t.Helper()
+	var got []sandbox.OCRPage
+	var calls atomic.Int32
+	_, err := runner().OCR(context.Background(), opener(scan, &calls), pages, tools, func(p sandbox.OCRPage) error {
+		got = append(got, p)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, got, len(pages))
+	return got
+}
+
 func ocrTools(t *testing.T) sandbox.OCRTools {
 	t.Helper()
 	tools, err := sandbox.FindOCRTools("eng")
@@ -212,14 +227,7 @@ func TestOCRReadsAScan(t *testing.T) {
 	require.Empty(t, pages[0].Text, "a scan has no text of its own")
 	require.True(t, pages[0].NeedsOCR(), "image coverage %.2f", pages[0].ImageCoverage)
 
-	var got []sandbox.OCRPage
-	var calls atomic.Int32
-	_, err = runner().OCR(context.Background(), opener(scan, &calls), []int{1, 2}, withCache(tools), func(p sandbox.OCRPage) error {
-		got = append(got, p)
-		return nil
-	})
-	require.NoError(t, err)
-	require.Len(t, got, 2)
+	got := ocrPages(t, scan, []int{1, 2}, withCache(tools))
 	require.Empty(t, got[0].Code, got[0].Message)
 	require.Equal(t, "The quick brown fox jumps over the lazy dog.\nScanned pages become searchable text.", got[0].Text)
 	require.Greater(t, got[0].Confidence, 80.0)
@@ -234,14 +242,7 @@ func TestOCRPageFailureIsThePagesOwn(t *testing.T) {
 	tools := ocrTools(t)
 	scan, err := pdftest.ScanWithPoppler(context.Background(), pdftest.TextPages([]string{"Readable"}), 200)
 	require.NoError(t, err)
-	var got []sandbox.OCRPage
-	var calls atomic.Int32
-	_, err = runner().OCR(context.Background(), opener(scan, &calls), []int{1, 7}, withCache(tools), func(p sandbox.OCRPage) error {
-		got = append(got, p)
-		return nil
-	})
-	require.NoError(t, err)
-	require.Len(t, got, 2)
+	got := ocrPages(t, scan, []int{1, 7}, withCache(tools))
 	require.Equal(t, "Readable", got[0].Text)
 	require.Equal(t, "render_failed", got[1].Code, "page 7 of 1")
 	require.NotEmpty(t, got[1].Message)
@@ -273,13 +274,7 @@ func TestOCRTurnsAndStraightensAScan(t *testing.T) {
 	read := func(jpeg []byte) sandbox.OCRPage {
 		scan, err := pdftest.Scanned(300, jpeg)
 		require.NoError(t, err)
-		var got sandbox.OCRPage
-		var calls atomic.Int32
-		_, err = runner().OCR(context.Background(), opener(scan, &calls), []int{1}, withCache(tools), func(p sandbox.OCRPage) error {
-			got = p
-			return nil
-		})
-		require.NoError(t, err)
+		got := ocrPages(t, scan, []int{1}, withCache(tools))[0]
 		require.Empty(t, got.Code, got.Message)
 		return got
 	}
@@ -299,15 +294,11 @@ func TestOCRTurnsAndStraightensAScan(t *testing.T) {
 	// Orientation detection off: the page is straightened, read as it came.
 	off := withCache(tools)
 	off.RotateConfidence = 0
-	var calls atomic.Int32
 	scan, err := pdftest.Scanned(300, askew)
 	require.NoError(t, err)
-	_, err = runner().OCR(context.Background(), opener(scan, &calls), []int{1}, off, func(p sandbox.OCRPage) error {
-		require.Zero(t, p.Rotation)
-		require.NotContains(t, p.Text, "upside down")
-		return nil
-	})
-	require.NoError(t, err)
+	p := ocrPages(t, scan, []int{1}, off)[0]
+	require.Zero(t, p.Rotation)
+	require.NotContains(t, p.Text, "upside down")
 }
 
 // TestOCRReadsHugePagesAsTheyCome: a page over the pixels the worker
@@ -322,13 +313,7 @@ func TestOCRReadsHugePagesAsTheyCome(t *testing.T) {
 	scan, err := pdftest.Scanned(300, tilted)
 	require.NoError(t, err)
 	defer sandbox.SetMaxImageWork(1000)()
-	var got sandbox.OCRPage
-	var calls atomic.Int32
-	_, err = runner().OCR(context.Background(), opener(scan, &calls), []int{1}, withCache(tools), func(p sandbox.OCRPage) error {
-		got = p
-		return nil
-	})
-	require.NoError(t, err)
+	got := ocrPages(t, scan, []int{1}, withCache(tools))[0]
 	require.Empty(t, got.Code, got.Message)
 	require.Zero(t, got.Skew, "not straightened")
 	require.Contains(t, got.Text, "poster-sized page")
