@@ -81,6 +81,13 @@ func ocrLanguages(a *app.App) api.OCRLanguages {
 // the limits from Config.
 func newAPI(a *app.App, hub *events.Hub, deps apiDeps, opts Options) *api.Server {
 	cfg := a.Config
+	if cfg.Scan == "clamd" {
+		a.Logger.Info("scan: uploads are scanned for malware before their parse (FOLIO_SCAN=clamd)")
+		if cfg.MaxUploadBytes > cfg.ScanMaxBytes && cfg.ScanTooLarge == "quarantine" {
+			a.Logger.Warn("scan: uploads may be larger than the scanner reads: those are quarantined (raise FOLIO_SCAN_MAX_BYTES and clamd's StreamMaxLength, or set FOLIO_SCAN_TOO_LARGE=pass)",
+				"max_upload_bytes", cfg.MaxUploadBytes, "scan_max_bytes", cfg.ScanMaxBytes)
+		}
+	}
 	verifier, inserter := deps.verifier, deps.river
 	return api.New(api.Deps{
 		Hub:      hub,
