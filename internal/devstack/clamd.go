@@ -48,6 +48,10 @@ type ClamdOptions struct {
 	// Version is the test signature database's version (1 when zero),
 	// written when Dir holds none yet (SetSignatures changes it).
 	Version int
+	// DisableCache turns off clamd's cache of clean files' hashes, which
+	// otherwise makes a second scan of the same bytes skip the scan
+	// (benchmarks: every scan is read in full).
+	DisableCache bool
 }
 
 // Clamd is a running ClamAV daemon loading Folio's test signatures
@@ -99,6 +103,9 @@ SelfCheck 0
 LogTime yes
 LogFile %s
 `, db, port, limit, 2*limit, limit, filepath.Join(opts.Dir, "clamd.log"))
+	if opts.DisableCache {
+		conf += "DisableCache yes\n"
+	}
 	// And a unix socket, where the path fits one (108 bytes on Linux).
 	if sock := filepath.Join(opts.Dir, "clamd.sock"); len(sock) < 100 {
 		conf += "LocalSocket " + sock + "\n"

@@ -132,6 +132,10 @@ export function describeFailure(code: string): string {
       return "Its parse was canceled by an operator; parse it again to try once more.";
     case "too_large":
       return "The file is larger than this service accepts.";
+    case "quarantined":
+      return "Malware was found in the file: it is quarantined, and nothing of it is shown.";
+    case "scan_pending":
+      return "The file is being checked for malware; try again in a moment.";
     case "unsupported_media_type":
       return "Only PDF files can be uploaded.";
     case "rate_limited":

@@ -98,7 +98,7 @@ describe("helpers", () => {
   });
 
   it("says every failure code in plain words", () => {
-    for (const code of ["not_pdf", "malformed", "encrypted", "too_many_pages", "memory_limit", "time_limit", "internal"]) {
+    for (const code of ["not_pdf", "malformed", "encrypted", "too_many_pages", "memory_limit", "time_limit", "internal", "quarantined", "scan_pending"]) {
       expect(describeFailure(code)).not.toBe(describeFailure("no such code"));
     }
   });

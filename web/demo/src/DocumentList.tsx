@@ -82,6 +82,11 @@ function DocumentRow({ doc: d, selected, onSelect }: { doc: Document; selected: 
             {d.page_count} {d.page_count === 1 ? "page" : "pages"} · {formatBytes(d.size_bytes)}
           </span>
         )}
+        {d.status === "quarantined" && (
+          <span className="reason" data-testid="quarantined">
+            {describeFailure("quarantined")} {d.scan?.found && <span className="muted">({d.scan.found})</span>}
+          </span>
+        )}
         {d.status === "failed" && d.failure && (
           <span className="reason" data-testid="failure" data-code={d.failure.code}>
             {describeFailure(d.failure.code)} <span className="muted">({d.failure.code})</span>
