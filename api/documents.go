@@ -132,7 +132,8 @@ func (s *Server) reparse(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	doc, err := documents.ReparseWith(r.Context(), s.Pool, s.River, owner, id, langs)
+	doc, err := documents.ReparseWith(r.Context(), s.Pool, s.River, owner, id,
+		documents.ReparseOptions{OCRLanguages: langs, Scan: s.Limits.Scan})
 	if err != nil {
 		s.writeError(w, err)
 		return

@@ -122,12 +122,22 @@ func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, in Intake)
 // previous outcome, and returns it as it is now. ErrNotFound; a
 // *ParseRunningError when a parse is queued or running already.
 func Reparse(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UUID) (*Document, error) {
-	return ReparseWith(ctx, pool, q, owner, id, "")
+	return ReparseWith(ctx, pool, q, owner, id, ReparseOptions{})
 }
 
-// ReparseWith is Reparse that also changes the document's OCR languages
-// (checked by the caller), unless ocrLanguages is "".
-func ReparseWith(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UUID, ocrLanguages string) (_ *Document, err error) {
+// ReparseOptions are a reparse's choices.
+type ReparseOptions struct {
+	// OCRLanguages, unless "", replace the document's (checked by the
+	// caller).
+	OCRLanguages string
+	// Scan: uploads are scanned (FOLIO_SCAN=clamd). A document that was
+	// never scanned (its scan failed, or it came before scanning was on)
+	// is scanned first: it becomes scanning, and its scan queues the parse.
+	Scan bool
+}
+
+// ReparseWith is Reparse with options.
+func ReparseWith(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UUID, o ReparseOptions) (_ *Document, err error) {
 	ctx, span := tracing.Start(ctx, "documents.Reparse", attribute.String("folio.document.id", id.String()))
 	defer tracing.End(span, &err)
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -141,15 +151,23 @@ func ReparseWith(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uu
 		if doc.Status == StatusQuarantined {
 			return ErrQuarantined
 		}
-		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', failure_code = NULL, failure_message = NULL,
-			pages_done = 0, ocr_languages = coalesce(NULLIF($2, ''), ocr_languages), updated_at = now() WHERE id = $1`, id, ocrLanguages); err != nil {
+		scanFirst := o.Scan && doc.Scan == nil
+		status, queue := StatusQueued, jobargs.QueueParse
+		var args river.JobArgs = jobargs.ParseArgs{DocumentID: id, Owner: owner}
+		if scanFirst {
+			status, queue = StatusScanning, jobargs.QueueScan
+			args = jobargs.ScanArgs{DocumentID: id, Owner: owner}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE documents SET status = $3, failure_code = NULL, failure_message = NULL,
+			pages_done = 0, ocr_languages = coalesce(NULLIF($2, ''), ocr_languages), updated_at = now() WHERE id = $1`,
+			id, o.OCRLanguages, status); err != nil {
 			return fmt.Errorf("error requeueing document: %w", err)
 		}
-		opts, err := jobargs.FairOpts(ctx, tx, jobargs.QueueParse, owner, &river.InsertOpts{Metadata: tracing.Inject(ctx)})
+		opts, err := jobargs.FairOpts(ctx, tx, queue, owner, &river.InsertOpts{Metadata: tracing.Inject(ctx)})
 		if err != nil {
 			return err
 		}
-		res, err := q.InsertTx(ctx, tx, jobargs.ParseArgs{DocumentID: id, Owner: owner}, opts)
+		res, err := q.InsertTx(ctx, tx, args, opts)
 		if err != nil {
 			return fmt.Errorf("error enqueueing parse: %w", err)
 		}
@@ -157,7 +175,7 @@ func ReparseWith(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uu
 			// A job not yet finished (a worker about to mark it so).
 			return &ParseRunningError{Status: StatusQueued}
 		}
-		return appendEvent(ctx, tx, id, events.DocumentQueuedData{Reparse: true})
+		return appendEvent(ctx, tx, id, events.DocumentQueuedData{Reparse: true, Scanning: scanFirst})
 	})
 	if err != nil {
 		return nil, err

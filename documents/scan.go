@@ -149,6 +149,23 @@ func audit(ctx context.Context, tx pg.DBTX, doc *Document, action, actor, signat
 	return nil
 }
 
+// FailScan ends a document still scanning as failed with a reason
+// (document.failed): its scan could not read it, attempt after attempt.
+// A document no longer scanning is left alone.
+func FailScan(ctx context.Context, pool pg.TxDB, id uuid.UUID, code, message string) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'failed', failure_code = $2, failure_message = $3,
+			updated_at = now() WHERE id = $1 AND status = 'scanning'`, id, code, message)
+		if err != nil {
+			return fmt.Errorf("error failing a scan: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		return appendEvent(ctx, tx, id, events.DocumentFailedData{Code: code, Message: message})
+	})
+}
+
 // ErrNotQuarantined is the document an operator would release (or delete
 // as quarantined) not being quarantined.
 var ErrNotQuarantined = errors.New("the document is not quarantined")

@@ -260,6 +260,15 @@ func (w *ScanWorker) Work(ctx context.Context, job *river.Job[jobargs.ScanArgs])
 		return river.JobSnooze(s.Retry)
 	}
 	if err != nil {
+		if job.Attempt >= job.MaxAttempts && !job.Args.Rescan {
+			// Its original cannot be read (S3): the upload's document
+			// ends failed, as a parse that cannot read it does.
+			log.Warn("scan: the original could not be read on the last attempt; the document fails", "err", err)
+			if ferr := documents.FailScan(ctx, s.Pool, id, "internal",
+				"Scanning failed repeatedly for reasons that are not the file's; upload it again later."); ferr != nil {
+				return ferr
+			}
+		}
 		return fmt.Errorf("scan: %w", err)
 	}
 	return s.record(ctx, log, doc, out, job.Args.Rescan || doc.Status != documents.StatusScanning, job.Args.Actor)

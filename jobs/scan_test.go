@@ -238,3 +238,54 @@ func TestRescanQuarantinesWithNewSignatures(t *testing.T) {
 	check() // the same version again: no second rescan
 	require.Len(t, rescans("2"), 1)
 }
+
+// TestScanOfAMissingOriginal: an original S3 no longer has is retried like
+// a parse, and on the last attempt the document fails with a reason instead
+// of staying scanning for ever.
+func TestScanOfAMissingOriginal(t *testing.T) {
+	t.Parallel()
+	b := setupScan(t, devstack.ClamdOptions{})
+	ctx := context.Background()
+	id := b.upload(t, pdftest.TextPages([]string{"Soon gone"}))
+	require.NoError(t, b.bucket.Store.Delete(ctx, documents.OriginalKey("alice", id)))
+
+	res := b.scan(t, id)
+	require.Equal(t, river.EventKindJobFailed, res.EventKind, "retried")
+	require.Equal(t, documents.StatusScanning, b.get(t, id).Status)
+
+	_, err := b.db.Pool.Exec(ctx, `UPDATE river_job SET attempt = max_attempts - 1, state = 'available' WHERE kind = 'scan'`)
+	require.NoError(t, err)
+	b.scan(t, id)
+	d := b.get(t, id)
+	require.Equal(t, documents.StatusFailed, d.Status)
+	require.Equal(t, "internal", d.Failure.Code)
+	require.Empty(t, b.jobsOf(t, jobargs.KindParse, id))
+}
+
+// TestReparseScansWhatWasNeverScanned: with scanning on, a reparse of a
+// document that failed its scan (or came before scanning) is scanned
+// before it is parsed; one scanned already goes straight to its parse.
+func TestReparseScansWhatWasNeverScanned(t *testing.T) {
+	t.Parallel()
+	b := setupScan(t, devstack.ClamdOptions{})
+	ctx := context.Background()
+	never := b.upload(t, pdftest.Carrying("page", "eicar.com", clamd.EICAR()))
+	require.NoError(t, documents.FailScan(ctx, b.db.Pool, never, "internal", "S3 was away"))
+	// The scan job finished (as the worker's last attempt would).
+	_, err := b.db.Pool.Exec(ctx, `DELETE FROM river_job WHERE kind = 'scan'`)
+	require.NoError(t, err)
+
+	doc, err := documents.ReparseWith(ctx, b.db.Pool, b.client, "alice", never, documents.ReparseOptions{Scan: true})
+	require.NoError(t, err)
+	require.Equal(t, documents.StatusScanning, doc.Status)
+	require.Empty(t, b.jobsOf(t, jobargs.KindParse, never), "not parsed unscanned")
+	require.Equal(t, river.EventKindJobCompleted, b.scan(t, never).EventKind)
+	require.Equal(t, documents.StatusQuarantined, b.get(t, never).Status)
+
+	clean := b.upload(t, pdftest.TextPages([]string{"clean"}))
+	require.Equal(t, river.EventKindJobCompleted, b.scan(t, clean).EventKind)
+	require.Equal(t, river.EventKindJobCompleted, b.work(t, b.job(t, clean)).EventKind)
+	doc, err = documents.ReparseWith(ctx, b.db.Pool, b.client, "alice", clean, documents.ReparseOptions{Scan: true})
+	require.NoError(t, err)
+	require.Equal(t, documents.StatusQueued, doc.Status, "scanned already: straight to its parse")
+}

@@ -35,6 +35,9 @@ type opsEnv struct {
 	river  *river.Client[pgx.Tx]
 	stdout io.Writer
 	json   bool
+	// scan: uploads are scanned (FOLIO_SCAN=clamd): a reparse of a
+	// document never scanned scans it first.
+	scan bool
 }
 
 // withOps parses flags, connects to DATABASE_URL and runs fn.
@@ -65,7 +68,7 @@ func withOps(name string, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return app.ExitFailed
 	}
-	env := &opsEnv{ctx: ctx, pool: pool, river: client, stdout: stdout, json: *asJSON}
+	env := &opsEnv{ctx: ctx, pool: pool, river: client, stdout: stdout, json: *asJSON, scan: cfg.Scan == "clamd"}
 	if err := fn(env, fs.Args()); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		var u usageError
@@ -319,7 +322,7 @@ func documentsCmd(args []string, stdout, stderr io.Writer) int {
 		for _, ref := range refs {
 			o := outcome{Ref: ref, Outcome: "would reparse"}
 			if !*dryRun {
-				_, err := documents.Reparse(env.ctx, env.pool, env.river, ref.Owner, ref.ID)
+				_, err := documents.ReparseWith(env.ctx, env.pool, env.river, ref.Owner, ref.ID, documents.ReparseOptions{Scan: env.scan})
 				switch {
 				case err == nil:
 					o.Outcome = "reparse queued"

@@ -135,12 +135,13 @@ type ScanArgs struct {
 func (ScanArgs) Kind() string { return KindScan }
 
 // InsertOpts make a document's scans one job while one waits or runs. A
-// scan waits while the scanner does not answer (snoozed, not failed: it
-// never gives up on a document, which stays scanning).
+// scan waits while the scanner does not answer (snoozed, which spends no
+// attempt: it never gives up on a document for that); the attempts are
+// for everything else (S3 failing), as a parse's.
 func (ScanArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
 		Queue:       QueueScan,
-		MaxAttempts: 25,
+		MaxAttempts: ParseMaxAttempts,
 		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: ActiveParseStates},
 	}
 }
