@@ -13,13 +13,6 @@ import (
 	"github.com/foliohq/folio/documents"
 )
 
-// quarantinedDoc is a quarantined document as an operator sees it: the
-// API's form and its owner.
-type quarantinedDoc struct {
-	*documents.Document
-	Owner string `json:"owner"`
-}
-
 // quarantineList handles GET /admin/api/quarantine?limit=: every owner's
 // quarantined documents, oldest first.
 func (s *Server) quarantineList(w http.ResponseWriter, r *http.Request) {
@@ -38,11 +31,7 @@ func (s *Server) quarantineList(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusServiceUnavailable, "database_unavailable", "The database is not answering; try again shortly.")
 		return
 	}
-	out := make([]quarantinedDoc, len(docs))
-	for i, d := range docs {
-		out[i] = quarantinedDoc{Document: d, Owner: d.Owner}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"documents": out})
+	writeJSON(w, http.StatusOK, map[string]any{"documents": docs})
 }
 
 // actionBody is what a release, rescan or delete may say: who does it
@@ -102,7 +91,7 @@ func (s *Server) quarantineAction(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusServiceUnavailable, "database_unavailable", "The database is not answering; try again shortly.")
 		return
 	}
-	writeJSON(w, http.StatusOK, quarantinedDoc{Document: doc, Owner: doc.Owner})
+	writeJSON(w, http.StatusOK, documents.Owned{Document: doc, Owner: doc.Owner})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

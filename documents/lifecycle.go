@@ -198,27 +198,32 @@ func Delete(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UU
 		if doc, err = getForUpdate(ctx, tx, owner, id); err != nil {
 			return err
 		}
-		canceled, err := cancelJobs(ctx, tx, q, id, jobargs.KindParse, jobargs.KindScan)
-		if err != nil {
-			return err
-		}
-		if canceled > 0 {
-			if err := appendEvent(ctx, tx, id, events.DocumentCanceledData{}); err != nil {
-				return err
-			}
-		}
-		if err := appendEvent(ctx, tx, id, events.DocumentDeletedData{}); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM documents WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("error deleting document: %w", err)
-		}
-		return nil
+		return deleteTx(ctx, tx, q, id)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return doc, nil
+}
+
+// deleteTx is Delete's work on a document whose row tx has locked.
+func deleteTx(ctx context.Context, tx pgx.Tx, q Queue, id uuid.UUID) error {
+	canceled, err := cancelJobs(ctx, tx, q, id, jobargs.KindParse, jobargs.KindScan)
+	if err != nil {
+		return err
+	}
+	if canceled > 0 {
+		if err := appendEvent(ctx, tx, id, events.DocumentCanceledData{}); err != nil {
+			return err
+		}
+	}
+	if err := appendEvent(ctx, tx, id, events.DocumentDeletedData{}); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM documents WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("error deleting document: %w", err)
+	}
+	return nil
 }
 
 // RequeueLost puts a document back to queued, in the caller's transaction,

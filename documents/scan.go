@@ -231,25 +231,48 @@ func QueueRescan(ctx context.Context, pool pg.TxDB, q Queue, id uuid.UUID, actor
 }
 
 // DeleteQuarantined deletes a quarantined document at an operator's
-// request (Delete, with an audit line). ErrNotFound, ErrNotQuarantined.
+// request: Delete's work and an audit line, in one transaction.
+// ErrNotFound, ErrNotQuarantined.
 func DeleteQuarantined(ctx context.Context, pool pg.TxDB, q Queue, id uuid.UUID, actor string) (*Document, error) {
-	doc, err := Original(ctx, pool, id)
+	var doc *Document
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		if doc, err = scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM documents WHERE id = $1 FOR UPDATE`, id)); err != nil {
+			return err
+		}
+		if doc.Status != StatusQuarantined {
+			return ErrNotQuarantined
+		}
+		if err := audit(ctx, tx, doc, "deleted", actor, doc.scanFound(), ""); err != nil {
+			return err
+		}
+		return deleteTx(ctx, tx, q, id)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if doc.Status != StatusQuarantined {
-		return nil, ErrNotQuarantined
-	}
-	if err := audit(ctx, pool, doc, "deleted", actor, doc.scanFound(), ""); err != nil {
-		return nil, err
-	}
-	return Delete(ctx, pool, q, doc.Owner, id)
+	return doc, nil
+}
+
+// Owned is a document as operators see it: the API's form and its owner
+// (which the API never shows).
+type Owned struct {
+	*Document
+	Owner string `json:"owner"`
 }
 
 // Quarantined lists every owner's quarantined documents, oldest first,
 // up to limit.
-func Quarantined(ctx context.Context, db pg.DBTX, limit int) ([]*Document, error) {
-	return listWhere(ctx, db, `status = 'quarantined' ORDER BY updated_at, id LIMIT $1`, limit)
+func Quarantined(ctx context.Context, db pg.DBTX, limit int) ([]Owned, error) {
+	docs, err := listWhere(ctx, db, `status = 'quarantined' ORDER BY updated_at, id LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Owned, len(docs))
+	for i, d := range docs {
+		out[i] = Owned{Document: d, Owner: d.Owner}
+	}
+	return out, nil
 }
 
 // RescanCandidates returns up to limit documents created since since with

@@ -172,6 +172,9 @@ func (s *Scanner) scan(ctx context.Context, doc *documents.Document, kind string
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	began := time.Now()
+	// Asked for each scan (a local round trip, well under a millisecond):
+	// the verdict records the signatures it was made with, which is what
+	// a background rescan compares.
 	v, err := s.Clamd.Version(ctx)
 	if err != nil {
 		return documents.ScanOutcome{}, errScanner{err}
@@ -271,7 +274,7 @@ func (w *ScanWorker) Work(ctx context.Context, job *river.Job[jobargs.ScanArgs])
 		}
 		return fmt.Errorf("scan: %w", err)
 	}
-	return s.record(ctx, log, doc, out, job.Args.Rescan || doc.Status != documents.StatusScanning, job.Args.Actor)
+	return s.record(ctx, log, doc, out, job.Args.Rescan, job.Args.Actor)
 }
 
 // record stores the verdict: quarantine, or let through.
@@ -318,13 +321,12 @@ func (w *SignaturesWorker) Work(ctx context.Context, _ *river.Job[SignaturesArgs
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	v, err := s.Clamd.Version(ctx)
+	s.Metrics.Reached(err)
 	if err != nil {
-		s.Metrics.failed(err)
 		s.Logger.Warn("scan: clamd does not answer; uploads wait in scanning until it does", "clamd", s.Clamd.String(), "err", err)
 		return nil
 	}
 	if s.Metrics != nil {
-		s.Metrics.up.Set(1)
 		var n float64
 		_, _ = fmt.Sscan(v.Signatures, &n)
 		s.Metrics.signatures.Set(n)

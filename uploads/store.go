@@ -420,7 +420,7 @@ func (u *upload) commit(ctx context.Context) error {
 		SHA256: hex.EncodeToString(digest.Sum(nil)), S3Key: st.Key, OCRLanguages: st.Metadata["ocr_languages"],
 	}
 	err = pgx.BeginFunc(ctx, u.s.cfg.Pool, func(tx pgx.Tx) error {
-		if err := documents.CreateTx(ctx, tx, u.s.cfg.Queue, doc, documents.Intake{QuotaBytes: u.s.cfg.Quota, Scan: u.s.cfg.Scan}); err != nil {
+		if err := documents.CreateTx(ctx, tx, u.s.cfg.Queue, doc, u.s.admission().Intake()); err != nil {
 			return err
 		}
 		if st.final() {

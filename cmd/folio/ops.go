@@ -375,7 +375,7 @@ func quarantineCmd(args []string, stdout, stderr io.Writer) int {
 				return err
 			}
 			if env.json {
-				return env.printJSON(map[string]any{"documents": quarantinedJSON(docs)})
+				return env.printJSON(map[string]any{"documents": docs})
 			}
 			tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "DOCUMENT\tOWNER\tFOUND\tSIGNATURES\tSINCE\tFILENAME")
@@ -442,18 +442,4 @@ func quarantineAction(env *opsEnv, action string, id uuid.UUID, by, note string)
 		}
 		return "deleted (its original is swept from " + doc.S3Key + ")", nil
 	}
-}
-
-// quarantinedJSON is the operator's view of quarantined documents: the
-// API's form plus the owner, which the API never shows.
-func quarantinedJSON(docs []*documents.Document) []map[string]any {
-	out := make([]map[string]any, 0, len(docs))
-	for _, d := range docs {
-		b, _ := json.Marshal(d)
-		var m map[string]any
-		_ = json.Unmarshal(b, &m)
-		m["owner"] = d.Owner
-		out = append(out, m)
-	}
-	return out
 }
