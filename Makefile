@@ -8,7 +8,7 @@ TOOLS := .folio/bin
 # npm ci writes node_modules/.package-lock.json: newer than the lock file = installed.
 WEB_DEPS := web/node_modules/.package-lock.json
 
-.PHONY: help build run test test-go test-busy web web-test e2e bench corpus corpus-quick chaos faults noisy fuzz lint tools clean
+.PHONY: help build run test test-go test-busy web web-test e2e bench corpus corpus-quick chaos faults noisy drill fuzz lint tools clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "usage: make <target>\n\n"} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,6 +28,7 @@ folio-binary:
 ocr-tools:
 	@./scripts/install-ocr.sh
 	@./scripts/install-clamav.sh
+	@./scripts/install-pgbackrest.sh
 
 test: test-go web-test ## Run every test: Go (real Postgres and S3, -race), then the web client's
 
@@ -72,6 +73,14 @@ bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memor
 	$(TOOLS)/benchstat bench.txt
 	$(TOOLS)/benchstat -col /by -filter '/by:(folio OR clamdscan)' bench.txt
 	$(TOOLS)/benchstat -col /design -filter '/design:(clock OR sequenced)' bench.txt
+
+drill: $(TOOLS)/versitygw ## Back up, break and restore a local stack (pgBackRest, S3 versions, the erasure ledger): every check of docs/operations.md "Restore drill", RPO and RTO into drill.txt (DRILL_DOCS per path, DRILL_BIG PDFs of DRILL_BIG_MIB)
+	@./scripts/install-pgbackrest.sh
+	@./scripts/install-clamav.sh
+	rm -f drill.txt
+	CI=true $(GO) test -count=1 -timeout 60m -run '^TestRestoreDrill$$' -v ./internal/e2e -args \
+		-drill.docs $(or $(DRILL_DOCS),100) -drill.big $(or $(DRILL_BIG),4) -drill.big-mib $(or $(DRILL_BIG_MIB),100) -drill.report $(CURDIR)/drill.txt
+	@cat drill.txt
 
 corpus: ## Parse real PDFs (pdfcpu's, texlive's, CJK) against poppler: F1, page counts, speed, RSS (docs/corpus-report.txt); OCR of scanned pages beside ocrmypdf (docs/ocr-report.txt), and of pages turned, skewed and in German, French, Korean (docs/ocr-scans-report.txt); page images beside pdftoppm (docs/render-report.txt)
 	./scripts/fetch-corpus.sh .folio/corpus

@@ -44,6 +44,7 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/backup"
 	"github.com/foliohq/folio/internal/clientaddr"
 )
 
@@ -74,6 +75,9 @@ type Config struct {
 	// LoginLimit caps sign-in attempts per minute per client address (10
 	// when zero); FailureLimit, requests without valid credentials (60).
 	LoginLimit, FailureLimit int
+	// Ledger records the erasures of the documents the quarantine API
+	// deletes (a restore applies them again); nil: not recorded.
+	Ledger *backup.Ledger
 }
 
 // Server is the admin listener's handler.

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/foliohq/folio/backup"
 	"github.com/foliohq/folio/documents"
 )
 
@@ -61,7 +63,10 @@ func (s *Server) quarantineAction(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	switch {
 	case r.Method == http.MethodDelete:
-		_, err = documents.DeleteQuarantined(ctx, s.cfg.Pool, s.river, id, actor)
+		err = s.recordErasure(ctx, id, actor)
+		if err == nil {
+			_, err = documents.DeleteQuarantined(ctx, s.cfg.Pool, s.river, id, actor)
+		}
 	case strings.HasSuffix(r.URL.Path, "/release"):
 		_, err = documents.Release(ctx, s.cfg.Pool, s.river, id, actor, body.Note)
 	default:
@@ -99,4 +104,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// recordErasure writes a quarantined document's erasure to the ledger
+// before it is deleted.
+func (s *Server) recordErasure(ctx context.Context, id uuid.UUID, actor string) error {
+	if s.cfg.Ledger == nil {
+		return nil
+	}
+	doc, err := documents.Original(ctx, s.cfg.Pool, id)
+	if err != nil {
+		return err
+	}
+	if doc.Status != documents.StatusQuarantined {
+		return documents.ErrNotQuarantined
+	}
+	return s.cfg.Ledger.Record(ctx, backup.Erasure{DocumentID: id, Owner: doc.Owner, By: actor})
 }

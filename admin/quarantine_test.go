@@ -10,7 +10,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/foliohq/folio/admin"
+	"github.com/foliohq/folio/backup"
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/internal/testenv"
 )
 
 func send(t *testing.T, method, u, bearer, body string) *http.Response {
@@ -30,7 +33,9 @@ func send(t *testing.T, method, u, bearer, body string) *http.Response {
 // and release, rescan or delete them, audited; nobody else can.
 func TestQuarantineAPI(t *testing.T) {
 	t.Parallel()
-	base, db, client := setupWith(t)
+	bucket := testenv.S3(t)
+	ledger := backup.Ledger{Store: bucket.Store}
+	base, db, client := setupWith(t, func(c *admin.Config) { c.Ledger = &ledger })
 	ctx := context.Background()
 	newDoc := func(owner string, quarantine bool) uuid.UUID {
 		id := uuid.Must(uuid.NewV7())
@@ -104,6 +109,11 @@ func TestQuarantineAPI(t *testing.T) {
 	audit, err = documents.Audit(ctx, db.Pool, bobs)
 	require.NoError(t, err)
 	require.Equal(t, []string{"quarantined", "rescan", "deleted"}, []string{audit[0].Action, audit[1].Action, audit[2].Action})
+	// The erasure is in the ledger: a restore deletes it again.
+	var erased []backup.Erasure
+	require.NoError(t, ledger.Each(ctx, func(e backup.Erasure) error { erased = append(erased, e); return nil }))
+	require.Len(t, erased, 1)
+	require.Equal(t, backup.Erasure{DocumentID: bobs, Owner: "bob", By: "ops@example", At: erased[0].At}, erased[0])
 	require.Equal(t, http.StatusNotFound, send(t, http.MethodPost, base+"/admin/api/documents/"+bobs.String()+"/rescan", adminToken, "").StatusCode)
 	// A rescan of any document; a second while the first waits: 409.
 	require.Equal(t, http.StatusOK, send(t, http.MethodPost, base+"/admin/api/documents/"+alices.String()+"/rescan", adminToken, "").StatusCode)

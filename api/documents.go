@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/foliohq/folio/backup"
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/ratelimit"
 )
@@ -141,7 +142,8 @@ func (s *Server) reparse(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, doc)
 }
 
-// delete handles DELETE /v1/documents/{id}: cancel its parse if queued or
+// delete handles DELETE /v1/documents/{id}: record the erasure in the
+// ledger (a restore applies it again), cancel its parse if queued or
 // running, delete the row, then the original. Deleting again answers 404;
 // the outcome is the same.
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
@@ -150,7 +152,18 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, errNotFound)
 		return
 	}
-	doc, err := documents.Delete(r.Context(), s.Pool, s.River, ownerOf(r.Context()), id)
+	owner := ownerOf(r.Context())
+	if _, err := documents.Get(r.Context(), s.Pool, owner, id); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	err := backup.Ledger{Store: s.Store}.Record(r.Context(), backup.Erasure{DocumentID: id, Owner: owner, By: "owner"})
+	if err != nil {
+		s.Logger.Error("delete: recording the erasure", "document_id", id, "err", err)
+		writeProblem(w, errStorage)
+		return
+	}
+	doc, err := documents.Delete(r.Context(), s.Pool, s.River, owner, id)
 	if err != nil {
 		s.writeError(w, err)
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
+	"github.com/foliohq/folio/backup"
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/jobs/jobargs"
 	"github.com/foliohq/folio/storage"
@@ -197,6 +198,18 @@ func TestDelete(t *testing.T) {
 
 	requireProblem(t, b.do(t, http.MethodDelete, path, "alice", nil, nil), http.StatusNotFound, "not_found")
 	requireProblem(t, b.do(t, http.MethodGet, path, "alice", nil, nil), http.StatusNotFound, "not_found")
+
+	// The erasure went to the ledger first (once: the second delete found
+	// nothing): a restore to an earlier time deletes it again.
+	var erased []backup.Erasure
+	require.NoError(t, backup.Ledger{Store: b.bucket.Store}.Each(ctx, func(e backup.Erasure) error {
+		erased = append(erased, e)
+		return nil
+	}))
+	require.Len(t, erased, 1)
+	require.Equal(t, doc.ID, erased[0].DocumentID)
+	require.Equal(t, "alice", erased[0].Owner)
+	require.Equal(t, "owner", erased[0].By)
 }
 
 func TestCORS(t *testing.T) {

@@ -303,7 +303,10 @@ func TestResumableUploadDrain(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	offset, err := strconv.Atoi(resp.Header.Get("Upload-Offset"))
 	require.NoError(t, err)
-	require.Greater(t, offset, 6<<20)
+	// At least the part stored; more when the server had read further
+	// before the drain (on a loaded machine it may not have: a flake seen
+	// 2026-12-02 asserted more).
+	require.GreaterOrEqual(t, offset, 6<<20)
 	require.Less(t, offset, len(body))
 	require.Equal(t, strconv.Itoa(offset), b.tusHead(t, "alice", loc).Header.Get("Upload-Offset"), "every byte received is kept")
 	pr.CloseWithError(io.ErrClosedPipe)

@@ -18,11 +18,14 @@ import (
 
 // Deps is what Folio's workers need.
 type Deps struct {
-	Pool             *pgxpool.Pool
-	Store            *storage.Store
-	Logger           *slog.Logger
-	Sandbox          *sandbox.Runner
-	UploadMaxAge     time.Duration
+	Pool         *pgxpool.Pool
+	Store        *storage.Store
+	Logger       *slog.Logger
+	Sandbox      *sandbox.Runner
+	UploadMaxAge time.Duration
+	// VersionRetention: the sweep deletes object versions noncurrent for
+	// longer (0: the bucket's lifecycle rule does, or nothing).
+	VersionRetention time.Duration
 	ProgressInterval time.Duration
 	EventRetention   time.Duration
 	// Draining reports that the process is stopping (jobs cancelled then
@@ -57,7 +60,8 @@ type Deps struct {
 // Workers registers every Folio worker.
 func Workers(deps Deps) *river.Workers {
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &SweepUploadsWorker{Store: deps.Store, Pool: deps.Pool, MaxAge: deps.UploadMaxAge})
+	river.AddWorker(workers, &SweepUploadsWorker{Store: deps.Store, Pool: deps.Pool, MaxAge: deps.UploadMaxAge,
+		VersionRetention: deps.VersionRetention})
 	river.AddWorker(workers, &PruneEventsWorker{Pool: deps.Pool, Retention: deps.EventRetention})
 	river.AddWorker(workers, &ParseWorker{Pool: deps.Pool, Store: deps.Store, Sandbox: deps.Sandbox, Logger: deps.Logger,
 		ProgressInterval: deps.ProgressInterval, Draining: deps.Draining, Metrics: deps.ParseMetrics, OCR: deps.OCR != nil,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
@@ -37,6 +36,11 @@ type SweepUploadsWorker struct {
 	Store  *storage.Store
 	Pool   *pgxpool.Pool // nil: uploads only
 	MaxAge time.Duration
+	// VersionRetention, when set, deletes object versions (and delete
+	// markers) that stopped being current longer ago, under Folio's
+	// prefixes (never the erasure ledger's): the lifecycle rule of a
+	// versioned bucket, for S3 servers without lifecycle rules.
+	VersionRetention time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -82,17 +86,16 @@ func (w *SweepUploadsWorker) Work(ctx context.Context, job *river.Job[SweepUploa
 	if firstErr != nil {
 		return fmt.Errorf("error sweeping uploads (%d aborted, %d failed): %w", aborted, failed, firstErr)
 	}
-	orphans, err := w.sweepOrphans(ctx, cutoff)
-	if err != nil {
-		return err
-	}
-	derived, err := w.sweepDerived(ctx, cutoff)
-	if err != nil {
-		return err
-	}
+	var orphans, derived int
 	var resumable expire.Result
 	var direct int
 	if w.Pool != nil {
+		if orphans, err = expire.Orphans(ctx, w.Pool, w.Store, cutoff); err != nil {
+			return err
+		}
+		if derived, err = expire.Derived(ctx, w.Pool, w.Store, cutoff); err != nil {
+			return err
+		}
 		if resumable, err = expire.Resumable(ctx, w.Pool, w.Store, now()); err != nil {
 			return err
 		}
@@ -100,76 +103,18 @@ func (w *SweepUploadsWorker) Work(ctx context.Context, job *river.Job[SweepUploa
 			return err
 		}
 	}
+	versions := 0
+	if w.VersionRetention > 0 {
+		for _, prefix := range expire.VersionedPrefixes {
+			n, err := w.Store.ExpireVersions(ctx, prefix, now().Add(-w.VersionRetention))
+			versions += n
+			if err != nil {
+				return err
+			}
+		}
+	}
 	return river.RecordOutput(ctx, SweepResult{Seen: len(uploads), Aborted: aborted, OrphansDeleted: orphans, DerivedDeleted: derived,
-		ResumableExpired: resumable.Expired, ResumableDone: resumable.Done, DirectExpired: direct})
-}
-
-// sweepOrphans deletes objects older than cutoff that no document has.
-func (w *SweepUploadsWorker) sweepOrphans(ctx context.Context, cutoff time.Time) (int, error) {
-	if w.Pool == nil {
-		return 0, nil
-	}
-	deleted := 0
-	err := w.Store.EachObject(ctx, documents.OriginalsPrefix, func(objs []storage.ObjectInfo) error {
-		var old []string
-		for _, o := range objs {
-			if o.LastModified.Before(cutoff) {
-				old = append(old, o.Key)
-			}
-		}
-		if len(old) == 0 {
-			return nil
-		}
-		referenced, err := documents.ReferencedKeys(ctx, w.Pool, old)
-		if err != nil {
-			return err
-		}
-		for _, k := range old {
-			if referenced[k] {
-				continue
-			}
-			if err := w.Store.Delete(ctx, k); err != nil {
-				return err
-			}
-			deleted++
-		}
-		return nil
-	})
-	return deleted, err
-}
-
-// sweepDerived deletes page images older than cutoff whose document is
-// gone (the API deletes them with the document; this catches a failed
-// delete, and an image a render stored while its document was deleted).
-func (w *SweepUploadsWorker) sweepDerived(ctx context.Context, cutoff time.Time) (int, error) {
-	if w.Pool == nil {
-		return 0, nil
-	}
-	deleted := 0
-	err := w.Store.EachObject(ctx, documents.DerivedRoot, func(objs []storage.ObjectInfo) error {
-		var ids []uuid.UUID
-		for _, o := range objs {
-			if id, ok := documents.DerivedDocument(o.Key); ok {
-				ids = append(ids, id)
-			}
-		}
-		exists, err := documents.ExistingDocuments(ctx, w.Pool, ids)
-		if err != nil {
-			return err
-		}
-		for _, o := range objs {
-			id, ok := documents.DerivedDocument(o.Key)
-			if !o.LastModified.Before(cutoff) || (ok && exists[id]) {
-				continue
-			}
-			if err := w.Store.Delete(ctx, o.Key); err != nil {
-				return err
-			}
-			deleted++
-		}
-		return nil
-	})
-	return deleted, err
+		ResumableExpired: resumable.Expired, ResumableDone: resumable.Done, DirectExpired: direct, VersionsExpired: versions})
 }
 
 // SweepResult is recorded as the sweep job's output.
@@ -185,4 +130,7 @@ type SweepResult struct {
 	// DirectExpired: direct uploads never finalized, objects and rows
 	// deleted.
 	DirectExpired int `json:"direct_expired"`
+	// VersionsExpired: object versions and delete markers past
+	// VersionRetention, deleted for good.
+	VersionsExpired int `json:"versions_expired"`
 }

@@ -21,11 +21,12 @@ import (
 
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/storage"
+	"github.com/foliohq/folio/uploads/expire"
 )
 
 // PartialPrefix is where the objects of partial uploads (concatenation)
 // wait for their final upload.
-const PartialPrefix = "uploads/"
+const PartialPrefix = expire.PartialPrefix
 
 // saveTimeout bounds the writes that record what a request stored: they
 // run on a context of their own, so that a client leaving does not lose

@@ -38,6 +38,13 @@ type devOptions struct {
 	s3Port    int
 	clamdPort int
 	web       string
+	// backup: archive WAL and take base backups with pgBackRest, keep the
+	// bucket's old versions; every backupEvery an incremental backup.
+	backup      bool
+	backupEvery time.Duration
+	// restoreTo: restore the local stack to this time before starting
+	// (PostgreSQL with pgBackRest, then the bucket: folio restore).
+	restoreTo string
 	// Listeners, each on loopback unless told otherwise (a flag, else its
 	// variable): two stacks can run side by side on other ports.
 	httpAddr, healthAddr, adminAddr string
@@ -80,12 +87,22 @@ func parseDevFlags(args []string, stderr io.Writer) (devOptions, error) {
 	fs.IntVar(&opts.pgPort, "pg-port", envInt("FOLIO_DEV_PG_PORT", 54329), "port of the local Postgres (when DATABASE_URL is unset)")
 	fs.IntVar(&opts.s3Port, "s3-port", envInt("FOLIO_DEV_S3_PORT", 7070), "port of the local versitygw (when AWS_ENDPOINT_URL_S3 is unset)")
 	fs.IntVar(&opts.clamdPort, "clamd-port", envInt("FOLIO_DEV_CLAMD_PORT", 3311), "port of the local clamd (when FOLIO_SCAN is unset)")
+	fs.BoolVar(&opts.backup, "backup", os.Getenv("FOLIO_DEV_BACKUP") == "on",
+		"back the local stack up (FOLIO_DEV_BACKUP=on): WAL archived with pgBackRest into .folio/backup, a base backup at start and every --backup-every, the bucket's versions kept")
+	fs.DurationVar(&opts.backupEvery, "backup-every", time.Hour, "with --backup: how often to take an incremental base backup")
+	fs.StringVar(&opts.restoreTo, "restore-to", "", "with --backup: first restore the local stack to this time (RFC 3339), or to \"latest\"; then start")
 	fs.StringVar(&opts.web, "web", "", "folder of the built demo app served at / (default: web/demo/dist in the source tree)")
 	fs.StringVar(&opts.httpAddr, "http-addr", envOr("FOLIO_HTTP_ADDR", "127.0.0.1:8080"), "the API's and the demo's address")
 	fs.StringVar(&opts.healthAddr, "health-addr", envOr("FOLIO_HEALTH_ADDR", "127.0.0.1:8081"), "the worker's health and metrics address")
 	fs.StringVar(&opts.adminAddr, "admin-addr", envOr("FOLIO_ADMIN_ADDR", "127.0.0.1:8082"), "the admin listener's address (River UI)")
-	err := fs.Parse(args)
-	return opts, err
+	if err := fs.Parse(args); err != nil {
+		return opts, err
+	}
+	if opts.restoreTo != "" && !opts.backup {
+		fmt.Fprintln(stderr, "folio dev: --restore-to restores from the backups --backup takes: give both")
+		return opts, errors.New("--restore-to without --backup")
+	}
+	return opts, nil
 }
 
 func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *slog.Logger, stdout io.Writer) error {
@@ -122,14 +139,22 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 		}
 	}
 
+	restoreTo, err := parseRestoreTo(opts.restoreTo)
+	if err != nil {
+		return err
+	}
+	var pg *devstack.Postgres
 	if cfg.DatabaseURL == "" {
-		logger.Info("starting local Postgres", "dir", filepath.Join(opts.dir, "pg"), "port", opts.pgPort)
-		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Dir: filepath.Join(opts.dir, "pg"), Port: opts.pgPort})
-		if err != nil {
+		if pg, err = startDevPostgres(ctx, opts, restoreTo, logger); err != nil {
 			return err
 		}
 		defer stopLogged(logger, "postgres", pg.Stop)
 		cfg.DatabaseURL = pg.URL
+	} else if opts.backup {
+		return errors.New("--backup backs up the local Postgres folio dev starts: unset DATABASE_URL")
+	}
+	if opts.backup {
+		cfg.S3Versioning = true
 	}
 
 	s3opts := storage.ClientOptions{PathStyle: cfg.S3PathStyle}
@@ -183,6 +208,11 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 	if _, err := migrations.Up(ctx, a.Pool, logger); err != nil {
 		return err
 	}
+	if opts.restoreTo != "" {
+		if err := restoreDevBucket(ctx, a, stdout); err != nil {
+			return err
+		}
+	}
 
 	apiLn, err := a.Listen(ctx)
 	if err != nil {
@@ -216,6 +246,10 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 	case cfg.Scan == "off":
 		fmt.Fprint(stdout, "  Scanner:  off (no malware scanning: FOLIO_SCAN=off, or clamd is not installed)\n")
 	}
+	if pg != nil && pg.Backups() {
+		fmt.Fprintf(stdout, "  Backups:  WAL archived by pgBackRest (%s), a base backup every %s; the bucket keeps old versions\n"+
+			"            restore: folio dev --backup --restore-to TIME (docs/operations.md)\n", pg.BackupConfig(), opts.backupEvery)
+	}
 	if devToken != "" {
 		fmt.Fprintf(stdout, "\nA token for the dev user \"dev\" (24 h; `folio token --sub NAME` makes more):\n  export T=%s\n", devToken)
 	}
@@ -224,6 +258,9 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return apiserver.Run(gctx, a, apiLn, apiOpts) })
 	g.Go(func() error { return worker.Run(gctx, a, healthLn) })
+	if pg != nil && pg.Backups() {
+		g.Go(func() error { return devBackups(gctx, pg, a, opts.backupEvery, logger) })
+	}
 	return g.Wait()
 }
 

@@ -13,6 +13,8 @@
 //	folio jobs list           jobs by state (--state failed --since 1h)
 //	folio jobs retry ID...    run jobs again (cancel ID...: cancel them)
 //	folio documents reparse   reparse failed documents in bulk (--dry-run)
+//	folio backup [run|record] take a base backup with pgBackRest, record it
+//	folio restore             make the bucket agree with a database restored to an earlier time
 package main
 
 import (
@@ -44,6 +46,11 @@ commands:
   documents quarantine list [--json]   quarantined documents of every owner, and what was found
   documents quarantine release|rescan|delete --by NAME [--note TEXT] ID...
                         release (parse it after all), scan again, or delete quarantined documents (audited)
+  backup [run] [--type full|diff|incr]  take a base backup with pgBackRest and record it (backup freshness)
+  backup record         record the backups pgBackRest's repository holds (after a backup run elsewhere)
+  restore               after PostgreSQL was restored to an earlier time, before Folio starts: apply the
+                        erasure ledger again, bring back the objects the database names, sweep the rest
+                        (docs/operations.md)
 
 Configuration comes from the environment; see README.md.
 `
@@ -77,6 +84,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return jobsCmd(args[1:], stdout, stderr)
 	case "documents":
 		return documentsCmd(args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return app.ExitOK

@@ -21,10 +21,12 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/foliohq/folio/backup"
 	"github.com/foliohq/folio/cmd/internal/app"
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/config"
 	"github.com/foliohq/folio/jobs"
+	"github.com/foliohq/folio/storage"
 )
 
 // opsEnv is what the operator commands share: the database, and an
@@ -38,6 +40,16 @@ type opsEnv struct {
 	// scan: uploads are scanned (FOLIO_SCAN=clamd): a reparse of a
 	// document never scanned scans it first.
 	scan bool
+	cfg  *config.Config
+}
+
+// store opens the bucket (FOLIO_S3_BUCKET and the AWS settings).
+func (env *opsEnv) store() (*storage.Store, error) {
+	client, err := storage.NewClient(env.ctx, storage.ClientOptions{PathStyle: env.cfg.S3PathStyle})
+	if err != nil {
+		return nil, err
+	}
+	return storage.New(client, env.cfg.S3Bucket, storage.Options{}), nil
 }
 
 // withOps parses flags, connects to DATABASE_URL and runs fn.
@@ -68,7 +80,7 @@ func withOps(name string, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return app.ExitFailed
 	}
-	env := &opsEnv{ctx: ctx, pool: pool, river: client, stdout: stdout, json: *asJSON, scan: cfg.Scan == "clamd"}
+	env := &opsEnv{ctx: ctx, pool: pool, river: client, stdout: stdout, json: *asJSON, scan: cfg.Scan == "clamd", cfg: cfg}
 	if err := fn(env, fs.Args()); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		var u usageError
@@ -436,8 +448,23 @@ func quarantineAction(env *opsEnv, action string, id uuid.UUID, by, note string)
 		}
 		return "rescan queued", nil
 	default:
-		doc, err := documents.DeleteQuarantined(env.ctx, env.pool, env.river, id, by)
+		// The erasure goes to the ledger first: a restore applies it again.
+		doc, err := documents.Original(env.ctx, env.pool, id)
 		if err != nil {
+			return "", err
+		}
+		if doc.Status != documents.StatusQuarantined {
+			return "", documents.ErrNotQuarantined
+		}
+		store, err := env.store()
+		if err != nil {
+			return "", err
+		}
+		err = backup.Ledger{Store: store}.Record(env.ctx, backup.Erasure{DocumentID: id, Owner: doc.Owner, By: by})
+		if err != nil {
+			return "", err
+		}
+		if doc, err = documents.DeleteQuarantined(env.ctx, env.pool, env.river, id, by); err != nil {
 			return "", err
 		}
 		return "deleted (its original is swept from " + doc.S3Key + ")", nil

@@ -38,6 +38,14 @@ type Config struct {
 	// hash (FOLIO_S3_UNSIGNED_PAYLOAD): Folio hashes every upload itself
 	// (SHA-256), and TLS protects the bytes on the way.
 	S3UnsignedPayload bool
+	// S3Versioning: the bucket must keep old versions (FOLIO_S3_VERSIONING):
+	// the API turns it on at start if it is off, and will not start if the
+	// server cannot. What `folio restore` rolls the bucket back with.
+	S3Versioning bool
+	// S3VersionRetention: the sweep deletes object versions noncurrent for
+	// longer (FOLIO_S3_VERSION_RETENTION; 0: the bucket's lifecycle rule
+	// does). Keep it at least as long as PostgreSQL's backups reach back.
+	S3VersionRetention time.Duration
 
 	// HTTPAddr is where the API listens (FOLIO_HTTP_ADDR).
 	HTTPAddr string
@@ -284,6 +292,8 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		S3Bucket:             r.str("FOLIO_S3_BUCKET", "folio"),
 		S3PathStyle:          r.boolean("FOLIO_S3_PATH_STYLE", false),
 		S3MaxConns:           r.integer("FOLIO_S3_MAX_CONNS", 128, 1, 100_000),
+		S3Versioning:         r.boolean("FOLIO_S3_VERSIONING", false),
+		S3VersionRetention:   r.durationOrZero("FOLIO_S3_VERSION_RETENTION", 0),
 		HTTPAddr:             r.addr("FOLIO_HTTP_ADDR", ":8080"),
 		HealthAddr:           r.addr("FOLIO_HEALTH_ADDR", ":8081"),
 		AdminAddr:            r.optionalAddr("FOLIO_ADMIN_ADDR"),

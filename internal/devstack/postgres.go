@@ -28,14 +28,19 @@ type PostgresOptions struct {
 	Database string
 	// Ephemeral trades durability for speed (fsync off): for tests.
 	Ephemeral bool
+	// Backup, when set, archives WAL and allows base backups with
+	// pgBackRest (see BackupOptions).
+	Backup *BackupOptions
 }
 
 // Postgres is a running local cluster.
 type Postgres struct {
 	// URL connects to Database as the cluster's superuser "folio".
-	URL  string
-	Port int
-	proc *process
+	URL    string
+	Port   int
+	proc   *process
+	as     asUser
+	backup *backupConfig
 }
 
 // ErrNoPostgres means no PostgreSQL server binaries were found.
@@ -116,9 +121,23 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 			return nil, err
 		}
 	}
+	var backup *backupConfig
+	if opts.Backup != nil {
+		if backup, err = newBackupConfig(*opts.Backup); err != nil {
+			return nil, err
+		}
+		if err := backup.write(as, opts.Dir, port); err != nil {
+			return nil, err
+		}
+	}
 	args := []string{"-D", opts.Dir, "-p", strconv.Itoa(port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+		"-c", "listen_addresses=127.0.0.1",
 		"-c", "max_connections=300", "-c", "shared_buffers=128MB"}
+	if backup != nil {
+		args = append(args, backup.serverArgs()...)
+	} else {
+		args = append(args, "-c", "unix_socket_directories=")
+	}
 	if opts.Ephemeral {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
@@ -126,9 +145,13 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	if err != nil {
 		return nil, err
 	}
-	pg := &Postgres{Port: port, proc: proc}
+	pg := &Postgres{Port: port, proc: proc, as: as, backup: backup}
 	admin := fmt.Sprintf("postgres://folio@127.0.0.1:%d/postgres?sslmode=disable", port)
-	err = waitFor(proc, 60*time.Second, func() error {
+	ready := time.Minute
+	if backup != nil {
+		ready = 30 * time.Minute // a restored cluster replays its WAL first
+	}
+	err = waitFor(proc, ready, func() error {
 		pingCtx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		conn, err := pgx.Connect(pingCtx, admin)
@@ -136,8 +159,22 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 			return err
 		}
 		defer conn.Close(context.WithoutCancel(ctx))
+		// A restored cluster answers read-only while it replays WAL: ready
+		// is promoted.
+		var recovering bool
+		if err := conn.QueryRow(pingCtx, "SELECT pg_is_in_recovery()").Scan(&recovering); err != nil {
+			return err
+		}
+		if recovering {
+			return errors.New("still recovering")
+		}
 		return ensureDatabase(pingCtx, conn, opts.Database)
 	})
+	if err == nil && backup != nil {
+		// Idempotent: creates the repository's stanza the first time, and
+		// checks it matches this cluster every other time.
+		_, err = backup.command(ctx, as, "stanza-create")
+	}
 	if err != nil {
 		_ = pg.Stop()
 		return nil, err

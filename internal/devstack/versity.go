@@ -26,7 +26,8 @@ const (
 type S3Options struct {
 	// Bin is the versitygw binary (see VersityBin).
 	Bin string
-	// Dir holds the objects (Dir/data) and their metadata (Dir/meta).
+	// Dir holds the objects (Dir/data), their metadata (Dir/meta) and the
+	// old versions of objects in buckets with versioning on (Dir/versions).
 	Dir string
 	// Port to listen on (127.0.0.1 only); 0 picks a free one.
 	Port int
@@ -41,8 +42,8 @@ type S3 struct {
 // StartS3 starts versitygw's posix backend on opts.Dir and waits until it
 // answers HTTP.
 func StartS3(ctx context.Context, opts S3Options) (*S3, error) {
-	data, meta := filepath.Join(opts.Dir, "data"), filepath.Join(opts.Dir, "meta")
-	for _, d := range []string{data, meta} {
+	data, meta, versions := filepath.Join(opts.Dir, "data"), filepath.Join(opts.Dir, "meta"), filepath.Join(opts.Dir, "versions")
+	for _, d := range []string{data, meta, versions} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("error creating %s: %w", d, err)
 		}
@@ -60,7 +61,8 @@ func StartS3(ctx context.Context, opts S3Options) (*S3, error) {
 	proc, err := asUser{}.start("versitygw", []string{"HOME=" + opts.Dir}, opts.Bin,
 		"--access", S3AccessKey, "--secret", S3SecretKey, "--region", S3Region,
 		"--port", addr, "--quiet",
-		"posix", "--sidecar", meta, data)
+		// Versioning is then a bucket's setting (PutBucketVersioning).
+		"posix", "--sidecar", meta, "--versioning-dir", versions, data)
 	if err != nil {
 		return nil, err
 	}

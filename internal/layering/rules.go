@@ -26,7 +26,7 @@ var Rules = []ImportRule{
 	{
 		Name: "domain-layer",
 		From: []string{"documents/...", "uploads/...", "events/...", "storage/...", "auth/...",
-			"migrations/...", "jobs/jobargs/...", "pdf/..."},
+			"migrations/...", "jobs/jobargs/...", "pdf/...", "backup/..."},
 		Forbid: []string{"api/...", "admin/...", "jobs", "cmd/...", "internal/sandbox/..."},
 		Why:    "the domain packages are called by api and jobs, never the other way",
 	},
@@ -75,6 +75,8 @@ var Owners = map[string][]string{
 	// The malware scan's audit and the signature versions scanners saw.
 	"scan_audit":      {"documents"},
 	"scan_signatures": {"documents"},
+	// The base backups recorded (backup freshness).
+	"backup_runs": {"backup"},
 	// The previous event write path writes the log until the contract
 	// step (docs/architecture.md).
 	"document_events":    {"events", "internal/legacyevents"},

@@ -74,5 +74,23 @@ func removeBucket(client *s3.Client, name string) {
 			_, _ = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &name, Key: o.Key})
 		}
 	}
+	// A bucket with versioning on keeps versions and delete markers.
+	versions := &s3.ListObjectVersionsInput{Bucket: &name}
+	for {
+		out, err := client.ListObjectVersions(ctx, versions)
+		if err != nil {
+			break
+		}
+		for _, v := range out.Versions {
+			_, _ = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &name, Key: v.Key, VersionId: v.VersionId})
+		}
+		for _, m := range out.DeleteMarkers {
+			_, _ = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &name, Key: m.Key, VersionId: m.VersionId})
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		versions.KeyMarker, versions.VersionIdMarker = out.NextKeyMarker, out.NextVersionIdMarker
+	}
 	_, _ = client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(name)})
 }

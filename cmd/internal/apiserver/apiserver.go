@@ -20,6 +20,7 @@ import (
 	"github.com/foliohq/folio/admin"
 	"github.com/foliohq/folio/api"
 	"github.com/foliohq/folio/auth"
+	"github.com/foliohq/folio/backup"
 	"github.com/foliohq/folio/cmd/internal/app"
 	"github.com/foliohq/folio/events"
 	"github.com/foliohq/folio/internal/clientaddr"
@@ -135,6 +136,12 @@ func newAPI(a *app.App, hub *events.Hub, deps apiDeps, opts Options) *api.Server
 // The event hub feeds the streams, so it runs on a context of its own and
 // stops only after the last stream has closed.
 func Run(ctx context.Context, a *app.App, ln net.Listener, opts Options) error {
+	if a.Config.S3Versioning {
+		// Restores roll the bucket back through its versions.
+		if err := a.Store.EnableVersioning(ctx); err != nil {
+			return fmt.Errorf("FOLIO_S3_VERSIONING: %w", err)
+		}
+	}
 	hub := events.NewHub(a.Pool, a.Logger)
 	a.Metrics.Registry.MustRegister(hub.Collectors()...)
 	hubSvc := startstop.Start(context.WithoutCancel(ctx), "events hub", hub.Run)
@@ -211,7 +218,7 @@ func startAdmin(ctx context.Context, a *app.App, deps apiDeps) (*startstop.Servi
 	srv, err := admin.New(admin.Config{Token: cfg.AdminToken, Verifier: deps.verifier,
 		Claim: cfg.AdminClaim, Value: cfg.AdminClaimValue, Pool: a.Pool, SessionTTL: cfg.AdminSessionTTL,
 		Hosts: cfg.AdminHosts, ClientAddr: clientaddr.Resolver{Trusted: cfg.TrustedProxies},
-		LoginLimit: cfg.AdminLoginLimit, FailureLimit: cfg.AuthFailureLimit}, deps.river, a.Logger)
+		LoginLimit: cfg.AdminLoginLimit, FailureLimit: cfg.AuthFailureLimit, Ledger: &backup.Ledger{Store: a.Store}}, deps.river, a.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/foliohq/folio/backup"
 	"github.com/foliohq/folio/cmd/internal/app"
 	"github.com/foliohq/folio/internal/clamd"
 	"github.com/foliohq/folio/internal/sandbox"
@@ -49,6 +50,7 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 		ParseMetrics:     jobs.NewParseMetrics(a.Metrics.Registry),
 		Claims:           claims,
 		UploadMaxAge:     cfg.UploadMaxAge,
+		VersionRetention: cfg.S3VersionRetention,
 		ProgressInterval: cfg.ProgressInterval,
 		EventRetention:   cfg.EventRetention,
 		OCR:              ocr,
@@ -69,6 +71,9 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	if err != nil {
 		return err
 	}
+	// Backup freshness: what the database says of its WAL archive and the
+	// base backups recorded (folio backup record).
+	a.Metrics.Registry.MustRegister(backup.NewFreshnessCollector(a.Pool, a.Logger))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.Health.Healthz)
 	mux.HandleFunc("GET /readyz", a.Health.Readyz)
