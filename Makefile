@@ -36,7 +36,7 @@ test: test-go web-test ## Run every test: Go (real Postgres and S3, -race), then
 PKGS ?= ./...
 RUN ?=
 test-go: $(TOOLS)/versitygw $(WEB_DEPS) ## Run the Go tests against real Postgres and S3, with the race detector (PKGS, RUN narrow it)
-	$(GO) test -race -count=1 $(if $(RUN),-run '$(RUN)') $(PKGS)
+	$(GO) test -race -count=1 -timeout 25m $(if $(RUN),-run '$(RUN)') $(PKGS)
 
 test-busy: ## Run make test with two CPU-bound processes beside it for the whole run (BUSY_PROCS; PKGS and RUN as for test-go)
 	./scripts/busy.sh $(MAKE) --no-print-directory test
