@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/ratelimit"
 	"github.com/foliohq/folio/uploads"
 )
@@ -20,9 +22,11 @@ const maxSignBody = 16 << 10
 // URL for its CreateMultipartUpload.
 func (s *Server) directCreate(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Filename     string `json:"filename"`
-		Size         int64  `json:"size"`
-		OCRLanguages string `json:"ocr_languages"`
+		Filename     string          `json:"filename"`
+		Size         int64           `json:"size"`
+		OCRLanguages string          `json:"ocr_languages"`
+		ExternalID   *string         `json:"external_id"`
+		Metadata     json.RawMessage `json:"metadata"`
 	}
 	if p := decodeBody(w, r, &in); p != nil {
 		writeProblem(w, p)
@@ -33,12 +37,18 @@ func (s *Server) directCreate(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
+	app, p := s.appDataOf(in.ExternalID, in.Metadata)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
 	owner := ownerOf(r.Context())
 	if p := s.limit(r.Context(), owner, ratelimit.Upload, s.Limits.UploadRateLimit, s.Limits.UploadRateWindow, "uploads"); p != nil {
 		writeProblem(w, p)
 		return
 	}
-	up, err := s.direct.Create(r.Context(), owner, sanitizeFilename(in.Filename), ocrLanguages, in.Size)
+	up, err := s.direct.Create(r.Context(), owner, uploads.DirectOptions{Filename: sanitizeFilename(in.Filename),
+		OCRLanguages: ocrLanguages, AppData: app}, in.Size)
 	if err != nil {
 		s.writeDirectError(w, err)
 		return
@@ -123,6 +133,73 @@ func (s *Server) writeDirectError(w http.ResponseWriter, err error) {
 }
 
 // decodeBody reads a small JSON body into v.
+// appDataOf reads application data from a JSON body: external_id, and
+// metadata as an object of strings (null: none), then checks it.
+func (s *Server) appDataOf(externalID *string, raw json.RawMessage) (documents.AppData, *Problem) {
+	var a documents.AppData
+	if externalID != nil {
+		a.ExternalID = *externalID
+	}
+	m, p := metadataObject(raw, false)
+	if p != nil {
+		return documents.AppData{}, p
+	}
+	for k, v := range m {
+		if a.Metadata == nil {
+			a.Metadata = map[string]string{}
+		}
+		a.Metadata[k] = *v
+	}
+	if err := a.Check(); err != nil {
+		return documents.AppData{}, s.problemFor(err)
+	}
+	return a, nil
+}
+
+// metadataObject decodes a JSON metadata object (absent or null: nil)
+// whose values are strings, or null where nulls is set (a PATCH's
+// removals).
+func metadataObject(raw json.RawMessage, nulls bool) (map[string]*string, *Problem) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, problem(http.StatusBadRequest, "bad_metadata", "metadata must be a flat JSON object of strings.")
+	}
+	out := make(map[string]*string, len(fields))
+	for k, v := range fields {
+		if string(v) == "null" && nulls {
+			out[k] = nil
+			continue
+		}
+		var str string
+		if err := json.Unmarshal(v, &str); err != nil {
+			return nil, problem(http.StatusBadRequest, "bad_metadata", fmt.Sprintf("metadata %q must be a string, not %s.", k, jsonKind(v)))
+		}
+		out[k] = &str
+	}
+	return out, nil
+}
+
+// jsonKind names the kind of a JSON value.
+func jsonKind(v json.RawMessage) string {
+	switch c := bytes.TrimSpace(v); {
+	case len(c) == 0:
+		return "nothing"
+	case c[0] == '{':
+		return "an object"
+	case c[0] == '[':
+		return "an array"
+	case c[0] == 'n':
+		return "null"
+	case c[0] == 't' || c[0] == 'f':
+		return "a boolean"
+	default:
+		return "a number"
+	}
+}
+
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) *Problem {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSignBody))
 	if err := dec.Decode(v); err != nil {

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -79,7 +81,13 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem(http.StatusBadRequest, "bad_status", fmt.Sprintf("status must be one of %v.", documents.Statuses)))
 		return
 	}
-	docs, next, err := documents.ListByStatus(r.Context(), s.Pool, ownerOf(r.Context()), status, after, limit)
+	filter, err := documents.AppDataFromForm(slices.Collect(maps.Keys(q)), func(name string) []string { return q[name] })
+	if err != nil {
+		writeProblem(w, s.problemFor(err))
+		return
+	}
+	docs, next, err := documents.ListWhere(r.Context(), s.Pool, ownerOf(r.Context()),
+		documents.ListOptions{Status: status, Filter: filter, After: after, Limit: limit})
 	if err != nil {
 		s.writeError(w, err)
 		return
@@ -171,4 +179,57 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	s.cleanupObject(r.Context(), doc.S3Key)
 	s.cleanupDerived(r.Context(), doc)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// update handles PATCH /v1/documents/{id}: the application's data, as a
+// JSON merge patch (RFC 7396) of {external_id, metadata}: a member
+// absent is left, null removes it (a metadata key set to null removes
+// that key). The answer is the document; a change writes document.updated.
+func (s *Server) update(w http.ResponseWriter, r *http.Request) {
+	id, ok := documentID(r)
+	if !ok {
+		writeProblem(w, errNotFound)
+		return
+	}
+	var in map[string]json.RawMessage
+	if p := decodeBody(w, r, &in); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	var patch documents.AppDataPatch
+	for name, raw := range in {
+		switch name {
+		case "external_id":
+			var v *string
+			if err := json.Unmarshal(raw, &v); err != nil {
+				writeProblem(w, problem(http.StatusBadRequest, "bad_external_id", "external_id must be a string or null."))
+				return
+			}
+			if v == nil {
+				v = new(string)
+			}
+			patch.ExternalID = v
+		case "metadata":
+			if string(raw) == "null" {
+				patch.ClearMetadata = true
+				continue
+			}
+			m, p := metadataObject(raw, true)
+			if p != nil {
+				writeProblem(w, p)
+				return
+			}
+			patch.Metadata = m
+		default:
+			writeProblem(w, problem(http.StatusBadRequest, "bad_patch",
+				fmt.Sprintf("%q cannot be changed: a PATCH changes external_id and metadata only.", name)))
+			return
+		}
+	}
+	doc, err := documents.UpdateAppData(r.Context(), s.Pool, ownerOf(r.Context()), id, patch)
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, doc)
 }

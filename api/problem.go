@@ -82,6 +82,10 @@ func (s *Server) problemFor(err error) *Problem {
 	case errors.Is(err, uploads.ErrTooLarge):
 		return tooLarge(s.Limits.MaxUploadBytes)
 	}
+	var bad *documents.AppDataError
+	if errors.As(err, &bad) {
+		return problem(http.StatusBadRequest, bad.Code, bad.Detail)
+	}
 	var limited *uploads.RateLimitedError
 	if errors.As(err, &limited) {
 		p := problem(http.StatusTooManyRequests, "rate_limited",

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"strconv"
@@ -125,6 +126,14 @@ func (s *Server) admitResumable(hook handler.HookEvent) (handler.HTTPResponse, h
 			return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(p)
 		}
 		kept["ocr_languages"] = langs
+		app := uploads.TusAppData(meta)
+		if err := app.Check(); err != nil {
+			return handler.HTTPResponse{}, handler.FileInfoChanges{}, problemError(s.problemFor(err))
+		}
+		if app.ExternalID != "" {
+			kept["external_id"] = app.ExternalID
+		}
+		maps.Copy(kept, app.Metadata)
 	}
 	return handler.HTTPResponse{}, handler.FileInfoChanges{MetaData: kept}, nil
 }

@@ -57,10 +57,10 @@ type schemaProps struct {
 func requireSameShape(t *testing.T, name string, schema schemaProps, v any) {
 	t.Helper()
 	props, required := []string{}, []string{}
-	for f := range reflect.TypeOf(v).Fields() {
+	for _, f := range reflect.VisibleFields(reflect.TypeOf(v)) {
 		tag := f.Tag.Get("json")
-		if !f.IsExported() || tag == "-" {
-			continue
+		if !f.IsExported() || tag == "-" || f.Anonymous && tag == "" {
+			continue // an embedded struct's fields are the object's own
 		}
 		field, opts, _ := strings.Cut(tag, ",")
 		props = append(props, field)

@@ -221,6 +221,7 @@ func New(deps Deps) *Server {
 		{"GET /v1/documents/{id}/content", false, s.content},
 		{"POST /v1/documents/{id}/reparse", false, s.reparse},
 		{"DELETE /v1/documents/{id}", false, s.delete},
+		{"PATCH /v1/documents/{id}", false, s.update},
 		{"GET /v1/documents/{id}/pages", false, s.pages},
 		{"GET /v1/documents/{id}/pages/{n}/image", false, s.pageImage},
 		{"GET /v1/documents/{id}/text", false, s.text},

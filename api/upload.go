@@ -98,11 +98,15 @@ func (s *Server) upload(rw http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
+	var appData documents.AppData
 	asked := r.URL.Query().Get("ocr_languages")
 	if asked == "" {
 		asked = fields["ocr_languages"]
 	}
 	ocrLanguages, p := s.ocrLanguages(asked)
+	if p == nil {
+		appData, p = uploadAppData(r.URL.Query(), fields)
+	}
 	if p != nil {
 		s.uploads.WithLabelValues("rejected").Inc()
 		writeProblem(w, p)
@@ -165,6 +169,7 @@ func (s *Server) upload(rw http.ResponseWriter, r *http.Request) {
 	doc := &documents.Document{
 		ID: id, Owner: owner, Filename: filename,
 		SizeBytes: size, SHA256: hex.EncodeToString(hash.Sum(nil)), S3Key: key, OCRLanguages: ocrLanguages,
+		AppData: appData,
 	}
 	if err := s.commit(ctx, doc); err != nil {
 		s.cleanupObject(ctx, key)
@@ -255,13 +260,68 @@ func (s *Server) openContent(w http.ResponseWriter, r *http.Request) (io.Reader,
 			if err != nil {
 				return nil, "", nil, problem(http.StatusBadRequest, "bad_multipart", "The multipart body is malformed: "+err.Error())
 			}
+			name := part.FormName()
+			if appDataField(name) {
+				// Never dropped: a limit is an error (uploadAppData).
+				if _, twice := fields[name]; twice {
+					return nil, "", nil, problem(http.StatusBadRequest, "bad_metadata", fmt.Sprintf("The form field %q is given more than once.", name))
+				}
+				if len(fields) >= 32+documents.MaxMetadataKeys || len(v) > documents.MaxMetadataBytes {
+					return nil, "", nil, problem(http.StatusBadRequest, "bad_metadata",
+						fmt.Sprintf("The form's metadata exceeds its limits (%d keys, %d bytes).", documents.MaxMetadataKeys, documents.MaxMetadataBytes))
+				}
+				fields[name] = string(v)
+				continue
+			}
 			if len(v) <= maxFieldBytes && len(fields) < 32 {
-				fields[part.FormName()] = string(v)
+				fields[name] = string(v)
 			}
 		}
 	}
 	return nil, "", nil, problem(http.StatusUnsupportedMediaType, "unsupported_media_type",
 		fmt.Sprintf("Content-Type %s is not accepted: send application/pdf or multipart/form-data.", mediaType))
+}
+
+// appDataField reports whether a query parameter or form field is
+// application data (external_id, metadata.KEY).
+func appDataField(name string) bool {
+	return name == "external_id" || strings.HasPrefix(name, documents.MetadataPrefix)
+}
+
+// uploadAppData is a one-request upload's application data: query
+// parameters, or form fields before the file; not both.
+func uploadAppData(query url.Values, fields map[string]string) (documents.AppData, *Problem) {
+	var names []string
+	for name := range query {
+		if appDataField(name) {
+			names = append(names, name)
+		}
+	}
+	get := func(name string) []string { return query[name] }
+	for name := range fields {
+		if !appDataField(name) {
+			continue
+		}
+		if len(names) > 0 && query.Has(name) {
+			return documents.AppData{}, problem(http.StatusBadRequest, "bad_metadata",
+				fmt.Sprintf("%q is given both as a query parameter and as a form field.", name))
+		}
+		names = append(names, name)
+	}
+	if len(fields) > 0 {
+		get = func(name string) []string {
+			if v, ok := fields[name]; ok {
+				return []string{v}
+			}
+			return query[name]
+		}
+	}
+	a, err := documents.AppDataFromForm(names, get)
+	var bad *documents.AppDataError
+	if errors.As(err, &bad) {
+		return documents.AppData{}, problem(http.StatusBadRequest, bad.Code, bad.Detail)
+	}
+	return a, nil
 }
 
 // finishBodyError answers an upload whose body could not be read to the end.

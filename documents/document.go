@@ -73,6 +73,8 @@ type Document struct {
 	// Scan is the document's last malware scan; nil when it was never
 	// scanned (uploaded where scanning is off, or scanning now).
 	Scan *ScanState `json:"scan,omitempty"`
+	// AppData is the application's: external_id and metadata.
+	AppData
 	// EventSeq is the seq of the document's last event, read with the rest
 	// of the row: the state above reflects exactly the events up to it.
 	EventSeq int `json:"-"`

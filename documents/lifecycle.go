@@ -72,14 +72,17 @@ func Create(ctx context.Context, pool pg.TxDB, q Queue, doc *Document, in Intake
 	ctx, span := tracing.Start(ctx, "documents.Create", attribute.String("folio.document.id", doc.ID.String()))
 	defer tracing.End(span, &err)
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return CreateTx(ctx, tx, q, doc, in) })
-	if err != nil && !errors.Is(err, ErrQuotaExceeded) {
+	var bad *AppDataError
+	if err != nil && !errors.Is(err, ErrQuotaExceeded) && !errors.As(err, &bad) {
 		return fmt.Errorf("error creating document: %w", err)
 	}
 	return err
 }
 
 // CreateTx is Create inside the caller's transaction (a resumable upload
-// marks itself complete in the same one). ErrQuotaExceeded as Create.
+// marks itself complete in the same one). ErrQuotaExceeded as Create; an
+// *AppDataError for application data that breaks a rule (the upload
+// paths check it before storing anything; this is the last guard).
 func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, in Intake) error {
 	doc.Status = StatusQueued
 	if in.Scan {
@@ -96,6 +99,9 @@ func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, in Intake)
 		return ErrQuotaExceeded
 	}
 	if doc.DuplicateOf, err = FirstWithSHA256(ctx, tx, doc.Owner, doc.SHA256, doc.ID); err != nil {
+		return err
+	}
+	if err := doc.AppData.Check(); err != nil {
 		return err
 	}
 	if err := insert(ctx, tx, doc); err != nil {
@@ -115,7 +121,8 @@ func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, in Intake)
 	if _, err := q.InsertTx(ctx, tx, args, opts); err != nil {
 		return fmt.Errorf("error enqueueing %s: %w", args.Kind(), err)
 	}
-	return appendEvent(ctx, tx, doc.ID, events.DocumentQueuedData{Filename: doc.Filename, SizeBytes: doc.SizeBytes, Scanning: in.Scan})
+	return appendEvent(ctx, tx, doc.ID, events.DocumentQueuedData{Filename: doc.Filename, SizeBytes: doc.SizeBytes, Scanning: in.Scan,
+		ExternalID: doc.ExternalID, Metadata: doc.Metadata})
 }
 
 // Reparse enqueues the owner's document for another parse, clearing the
@@ -198,7 +205,7 @@ func Delete(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UU
 		if doc, err = getForUpdate(ctx, tx, owner, id); err != nil {
 			return err
 		}
-		return deleteTx(ctx, tx, q, id)
+		return deleteTx(ctx, tx, q, doc)
 	})
 	if err != nil {
 		return nil, err
@@ -207,7 +214,8 @@ func Delete(ctx context.Context, pool pg.TxDB, q Queue, owner string, id uuid.UU
 }
 
 // deleteTx is Delete's work on a document whose row tx has locked.
-func deleteTx(ctx context.Context, tx pgx.Tx, q Queue, id uuid.UUID) error {
+func deleteTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document) error {
+	id := doc.ID
 	canceled, err := cancelJobs(ctx, tx, q, id, jobargs.KindParse, jobargs.KindScan)
 	if err != nil {
 		return err
@@ -217,7 +225,7 @@ func deleteTx(ctx context.Context, tx pgx.Tx, q Queue, id uuid.UUID) error {
 			return err
 		}
 	}
-	if err := appendEvent(ctx, tx, id, events.DocumentDeletedData{}); err != nil {
+	if err := appendEvent(ctx, tx, id, events.DocumentDeletedData{ExternalID: doc.ExternalID, Metadata: doc.Metadata}); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM documents WHERE id = $1`, id); err != nil {

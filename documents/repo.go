@@ -21,7 +21,8 @@ import (
 const columns = `id, owner, filename, status, size_bytes, coalesce(sha256, ''), s3_key, page_count, pages_done, summary,
 	failure_code, failure_message, created_at, updated_at, coalesce(parse_stage, ''), event_seq,
 	ocr_status, coalesce(ocr_pages, 0), ocr_pages_done, pages_rendered, coalesce(ocr_languages, ''),
-	scan_result, coalesce(scan_signature, ''), coalesce(scan_signatures, ''), scanned_at`
+	scan_result, coalesce(scan_signature, ''), coalesce(scan_signatures, ''), scanned_at,
+	coalesce(external_id, ''), metadata`
 
 func scan(row pgx.Row) (*Document, error) {
 	var (
@@ -37,7 +38,7 @@ func scan(row pgx.Row) (*Document, error) {
 	err := row.Scan(&d.ID, &d.Owner, &d.Filename, &d.Status, &d.SizeBytes, &d.SHA256, &d.S3Key,
 		&d.PageCount, &d.PagesDone, &summaryJSON, &code, &msg, &d.CreatedAt, &d.UpdatedAt, &d.Stage, &d.EventSeq,
 		&ocr, &ocrState.PagesTotal, &ocrState.PagesDone, &d.PagesRendered, &d.OCRLanguages,
-		&scanResult, &scanState.Found, &scanState.Signatures, &scannedAt)
+		&scanResult, &scanState.Found, &scanState.Signatures, &scannedAt, &d.ExternalID, &d.Metadata)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -55,6 +56,9 @@ func scan(row pgx.Row) (*Document, error) {
 		scanState.Result, scanState.ScannedAt = *scanResult, *scannedAt
 		d.Scan = &scanState
 	}
+	if len(d.Metadata) == 0 {
+		d.Metadata = nil
+	}
 	if summaryJSON != nil {
 		d.Summary = json.RawMessage(summaryJSON)
 	}
@@ -71,9 +75,10 @@ func deref[T any](p *T) T {
 
 // insert stores a new document, setting its timestamps.
 func insert(ctx context.Context, db pg.DBTX, d *Document) error {
-	row := db.QueryRow(ctx, `INSERT INTO documents (id, owner, filename, status, size_bytes, sha256, s3_key, ocr_languages)
-		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, NULLIF($8, '')) RETURNING created_at, updated_at`,
-		d.ID, d.Owner, d.Filename, d.Status, d.SizeBytes, d.SHA256, d.S3Key, d.OCRLanguages)
+	row := db.QueryRow(ctx, `INSERT INTO documents (id, owner, filename, status, size_bytes, sha256, s3_key, ocr_languages,
+			external_id, metadata)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, NULLIF($8, ''), NULLIF($9, ''), $10) RETURNING created_at, updated_at`,
+		d.ID, d.Owner, d.Filename, d.Status, d.SizeBytes, d.SHA256, d.S3Key, d.OCRLanguages, d.ExternalID, d.encodedMetadata())
 	if err := row.Scan(&d.CreatedAt, &d.UpdatedAt); err != nil {
 		return fmt.Errorf("error inserting document: %w", err)
 	}
@@ -137,20 +142,40 @@ func ParseCursor(s string) (Cursor, error) {
 // the cursor (nil: from the newest), and the cursor of the next page (nil
 // on the last page).
 func List(ctx context.Context, db pg.DBTX, owner string, after *Cursor, limit int) ([]*Document, *Cursor, error) {
-	return ListByStatus(ctx, db, owner, "", after, limit)
+	return ListWhere(ctx, db, owner, ListOptions{After: after, Limit: limit})
 }
 
 // Statuses are every status a document may have.
 var Statuses = []Status{StatusScanning, StatusQueued, StatusParsing, StatusDone, StatusFailed, StatusCanceled, StatusQuarantined}
 
-// ListByStatus is List of the owner's documents with status status only
-// ("": any).
-func ListByStatus(ctx context.Context, db pg.DBTX, owner string, status Status, after *Cursor, limit int) ([]*Document, *Cursor, error) {
-	args := []any{owner, limit + 1, string(status)}
+// ListOptions choose a listing's documents and page: those with Status
+// ("": any) and the application data in Filter, Limit of them after After
+// (nil: from the newest).
+type ListOptions struct {
+	Status Status
+	Filter Filter
+	After  *Cursor
+	Limit  int
+}
+
+// ListWhere is List of the owner's documents that o selects. The filters
+// are indexed: external_id by (owner, external_id), metadata by a GIN
+// index on it (containment, @>).
+func ListWhere(ctx context.Context, db pg.DBTX, owner string, o ListOptions) ([]*Document, *Cursor, error) {
+	limit, after := o.Limit, o.After
+	args := []any{owner, limit + 1, string(o.Status)}
 	where := "owner = $1 AND ($3 = '' OR status = $3)"
+	if o.Filter.ExternalID != "" {
+		args = append(args, o.Filter.ExternalID)
+		where += fmt.Sprintf(" AND external_id = $%d", len(args))
+	}
+	if len(o.Filter.Metadata) > 0 {
+		args = append(args, o.Filter.encodedMetadata())
+		where += fmt.Sprintf(" AND metadata @> $%d::jsonb", len(args))
+	}
 	if after != nil {
-		where += " AND (created_at, id) < ($4, $5)"
 		args = append(args, after.CreatedAt, after.ID)
+		where += fmt.Sprintf(" AND (created_at, id) < ($%d, $%d)", len(args)-1, len(args))
 	}
 	rows, err := db.Query(ctx, `SELECT `+columns+` FROM documents WHERE `+where+
 		` ORDER BY created_at DESC, id DESC LIMIT $2`, args...)

@@ -21,7 +21,7 @@ func Erase(ctx context.Context, pool pg.TxDB, q Queue, id uuid.UUID) (*Document,
 		if doc, err = scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM documents WHERE id = $1 FOR UPDATE`, id)); err != nil {
 			return err
 		}
-		return deleteTx(ctx, tx, q, id)
+		return deleteTx(ctx, tx, q, doc)
 	})
 	if err != nil {
 		return nil, err

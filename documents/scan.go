@@ -246,7 +246,7 @@ func DeleteQuarantined(ctx context.Context, pool pg.TxDB, q Queue, id uuid.UUID,
 		if err := audit(ctx, tx, doc, "deleted", actor, doc.scanFound(), ""); err != nil {
 			return err
 		}
-		return deleteTx(ctx, tx, q, id)
+		return deleteTx(ctx, tx, q, doc)
 	})
 	if err != nil {
 		return nil, err

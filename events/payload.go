@@ -24,6 +24,8 @@ const (
 	ScanDone         = "scan.done"
 	// DocumentQuarantined: malware found; the document is not served.
 	DocumentQuarantined = "document.quarantined"
+	// DocumentUpdated: the application changed its data on the document.
+	DocumentUpdated = "document.updated"
 )
 
 // DocumentQueuedData is the data of document.queued: uploaded (Filename,
@@ -38,6 +40,18 @@ type DocumentQueuedData struct {
 	// Released: an operator released the quarantined document (its parse
 	// is queued).
 	Released bool `json:"released,omitempty"`
+	// ExternalID and Metadata are the application's data on the document
+	// (on an upload's document.queued only).
+	ExternalID string            `json:"external_id,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
+}
+
+// DocumentUpdatedData is the data of document.updated: the application
+// changed its data on the document (PATCH /v1/documents/{id}); the
+// values are the new ones (absent: none).
+type DocumentUpdatedData struct {
+	ExternalID string            `json:"external_id,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
 }
 
 // ScanDoneData is the data of scan.done: the document's malware scan
@@ -131,8 +145,12 @@ type DocumentFailedData struct {
 type DocumentCanceledData struct{}
 
 // DocumentDeletedData is the data of document.deleted: the document is
-// gone; the last event of its log. It carries no fields.
-type DocumentDeletedData struct{}
+// gone; the last event of its log. It carries the application's data the
+// document had (what a webhook sent after the row is gone says).
+type DocumentDeletedData struct {
+	ExternalID string            `json:"external_id,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
+}
 
 // EventType names the variant.
 func (DocumentQueuedData) EventType() string { return DocumentQueued }
@@ -159,6 +177,9 @@ func (DocumentCanceledData) EventType() string { return DocumentCanceled }
 func (DocumentDeletedData) EventType() string { return DocumentDeleted }
 
 // EventType names the variant.
+func (DocumentUpdatedData) EventType() string { return DocumentUpdated }
+
+// EventType names the variant.
 func (OCRProgressData) EventType() string { return OCRProgress }
 
 // EventType names the variant.
@@ -176,6 +197,6 @@ func Payloads() []Payload {
 	return []Payload{
 		DocumentQueuedData{}, ParseStartedData{}, ParseProgressData{}, ParseRequeuedData{},
 		DocumentDoneData{}, DocumentFailedData{}, DocumentCanceledData{}, DocumentDeletedData{},
-		OCRProgressData{}, OCRDoneData{}, ScanDoneData{}, DocumentQuarantinedData{},
+		OCRProgressData{}, OCRDoneData{}, ScanDoneData{}, DocumentQuarantinedData{}, DocumentUpdatedData{},
 	}
 }

@@ -2,6 +2,7 @@ package uploads
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -86,12 +87,25 @@ var (
 	ErrDirectPastSize     = errors.New("uploads: a part past the declared size")
 )
 
-// Create records a direct upload of size bytes for owner (its document
-// to be read by OCR with ocrLanguages, checked by the caller; "" for the
-// default) and presigns its CreateMultipartUpload. The declared size is
-// checked against the limit and the quota here (and the object against
-// it at Finalize).
-func (d *Direct) Create(ctx context.Context, owner, filename, ocrLanguages string, size int64) (*DirectUpload, error) {
+// DirectOptions are what a direct upload's creation says of its
+// document: its name, the languages OCR reads it with ("" for the
+// default) and the application's data, checked by the caller.
+type DirectOptions struct {
+	Filename     string
+	OCRLanguages string
+	AppData      documents.AppData
+}
+
+// Create records a direct upload of size bytes for owner and presigns its
+// CreateMultipartUpload. The declared size is checked against the limit
+// and the quota here (and the object against it at Finalize).
+
+func (d *Direct) Create(ctx context.Context, owner string, o DirectOptions, size int64) (*DirectUpload, error) {
+	filename, ocrLanguages := o.Filename, o.OCRLanguages
+	var metadata []byte
+	if len(o.AppData.Metadata) > 0 {
+		metadata, _ = json.Marshal(o.AppData.Metadata)
+	}
 	adm := d.Admission
 	switch {
 	case size <= 0:
@@ -122,8 +136,10 @@ func (d *Direct) Create(ctx context.Context, owner, filename, ocrLanguages strin
 			}
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO direct_uploads (id, owner, key, size, filename, expires_at, ocr_languages)
-			VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''))`, id, owner, up.Key, size, filename, up.ExpiresAt, ocrLanguages)
+		_, err := tx.Exec(ctx, `INSERT INTO direct_uploads (id, owner, key, size, filename, expires_at, ocr_languages,
+				external_id, metadata)
+			VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9)`, id, owner, up.Key, size, filename, up.ExpiresAt,
+			ocrLanguages, o.AppData.ExternalID, metadata)
 		return err
 	})
 	if err != nil {
@@ -244,8 +260,10 @@ func (d *Direct) Finalize(ctx context.Context, owner string, id uuid.UUID) (*doc
 	var key, filename string
 	var declared int64
 	var ocrLanguages string
-	err := d.Pool.QueryRow(ctx, `SELECT key, size, filename, coalesce(ocr_languages, '') FROM direct_uploads
-		WHERE id = $1 AND owner = $2 AND expires_at > now()`, id, owner).Scan(&key, &declared, &filename, &ocrLanguages)
+	var app documents.AppData
+	err := d.Pool.QueryRow(ctx, `SELECT key, size, filename, coalesce(ocr_languages, ''), coalesce(external_id, ''), metadata
+		FROM direct_uploads WHERE id = $1 AND owner = $2 AND expires_at > now()`, id, owner).
+		Scan(&key, &declared, &filename, &ocrLanguages, &app.ExternalID, &app.Metadata)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrDirectNotFound
 	}
@@ -279,7 +297,8 @@ func (d *Direct) Finalize(ctx context.Context, owner string, id uuid.UUID) (*doc
 	if !documents.LooksLikePDF(head) {
 		return fail(ErrDirectNotPDF)
 	}
-	doc := &documents.Document{ID: id, Owner: owner, Filename: filename, SizeBytes: size, S3Key: key, OCRLanguages: ocrLanguages}
+	doc := &documents.Document{ID: id, Owner: owner, Filename: filename, SizeBytes: size, S3Key: key, OCRLanguages: ocrLanguages,
+		AppData: app}
 	err = pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM direct_uploads WHERE id = $1 AND owner = $2`, id, owner)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/pg"
 	"github.com/foliohq/folio/storage"
 )
@@ -90,4 +91,25 @@ func PendingBytes(ctx context.Context, db pg.DBTX, owner string) (int64, error) 
 		return 0, fmt.Errorf("error reading pending uploads: %w", err)
 	}
 	return n, nil
+}
+
+// tusOwnKeys are the Upload-Metadata keys that say something to Folio;
+// every other key is the application's metadata.
+var tusOwnKeys = map[string]bool{"filename": true, "name": true, "filetype": true, "ocr_languages": true, "external_id": true}
+
+// TusAppData is the application data of a tus upload's Upload-Metadata:
+// external_id, and every key but filename, name (Uppy's), filetype and
+// ocr_languages as metadata. The caller checks it (AppData.Check).
+func TusAppData(meta map[string]string) documents.AppData {
+	a := documents.AppData{ExternalID: meta["external_id"]}
+	for k, v := range meta {
+		if tusOwnKeys[k] {
+			continue
+		}
+		if a.Metadata == nil {
+			a.Metadata = map[string]string{}
+		}
+		a.Metadata[k] = v
+	}
+	return a
 }

@@ -419,6 +419,7 @@ func (u *upload) commit(ctx context.Context) error {
 	doc := &documents.Document{
 		ID: st.ID, Owner: st.Owner, Filename: st.Filename, SizeBytes: st.Offset,
 		SHA256: hex.EncodeToString(digest.Sum(nil)), S3Key: st.Key, OCRLanguages: st.Metadata["ocr_languages"],
+		AppData: TusAppData(st.Metadata),
 	}
 	err = pgx.BeginFunc(ctx, u.s.cfg.Pool, func(tx pgx.Tx) error {
 		if err := documents.CreateTx(ctx, tx, u.s.cfg.Queue, doc, u.s.admission().Intake()); err != nil {
