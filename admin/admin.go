@@ -46,6 +46,7 @@ import (
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/backup"
 	"github.com/foliohq/folio/internal/clientaddr"
+	"github.com/foliohq/folio/webhooks"
 )
 
 // cookieName holds a signed-in admin's credential.
@@ -78,6 +79,15 @@ type Config struct {
 	// Ledger records the erasures of the documents the quarantine API
 	// deletes (a restore applies them again); nil: not recorded.
 	Ledger *backup.Ledger
+	// Webhooks are the settings of webhook endpoint management.
+	Webhooks WebhookConfig
+}
+
+// WebhookConfig: the guard that checks endpoint addresses, and how long
+// a rotated-out secret keeps signing (24 h when zero).
+type WebhookConfig struct {
+	Guard           *webhooks.Guard
+	RotationOverlap time.Duration
 }
 
 // Server is the admin listener's handler.
@@ -100,6 +110,12 @@ func New(cfg Config, client *river.Client[pgx.Tx], logger *slog.Logger) (*Server
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.Webhooks.Guard == nil {
+		cfg.Webhooks.Guard = &webhooks.Guard{}
+	}
+	if cfg.Webhooks.RotationOverlap <= 0 {
+		cfg.Webhooks.RotationOverlap = 24 * time.Hour
 	}
 	if cfg.LoginLimit <= 0 {
 		cfg.LoginLimit = 10
@@ -129,6 +145,18 @@ func New(cfg Config, client *river.Client[pgx.Tx], logger *slog.Logger) (*Server
 	s.mux.Handle("POST /admin/api/documents/{id}/release", s.authorized(http.HandlerFunc(s.quarantineAction)))
 	s.mux.Handle("POST /admin/api/documents/{id}/rescan", s.authorized(http.HandlerFunc(s.quarantineAction)))
 	s.mux.Handle("DELETE /admin/api/documents/{id}", s.authorized(http.HandlerFunc(s.quarantineAction)))
+	for pattern, h := range map[string]http.HandlerFunc{
+		"GET /admin/api/webhooks":                        s.webhookList,
+		"POST /admin/api/webhooks":                       s.webhookAdd,
+		"GET /admin/api/webhooks/{id}":                   s.webhookGet,
+		"PATCH /admin/api/webhooks/{id}":                 s.webhookUpdate,
+		"DELETE /admin/api/webhooks/{id}":                s.webhookRemove,
+		"POST /admin/api/webhooks/{id}/{action}":         s.webhookAction,
+		"GET /admin/api/webhooks/{id}/deliveries":        s.webhookDeliveries,
+		"POST /admin/api/webhook-deliveries/{id}/replay": s.webhookReplayOne,
+	} {
+		s.mux.Handle(pattern, s.authorized(h))
+	}
 	s.mux.Handle("GET /admin/{$}", http.RedirectHandler(Prefix+"/", http.StatusFound))
 	s.mux.Handle("GET /{$}", http.RedirectHandler(Prefix+"/", http.StatusFound))
 	return s, nil

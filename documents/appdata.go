@@ -112,7 +112,10 @@ func printable(s string, multiline bool) bool {
 		return false
 	}
 	for _, r := range s {
-		if r < 0x20 && !(multiline && (r == '\t' || r == '\n' || r == '\r')) || r == 0x7f {
+		if r == 0x7f {
+			return false
+		}
+		if r < 0x20 && (!multiline || r != '\t' && r != '\n' && r != '\r') {
 			return false
 		}
 	}
@@ -234,4 +237,33 @@ func UpdateAppData(ctx context.Context, pool pg.TxDB, owner string, id uuid.UUID
 		return nil, fmt.Errorf("error updating document: %w", err)
 	}
 	return doc, err
+}
+
+// Brief is what a webhook says of a document besides its event: its
+// status and the application's data, as they are now.
+type Brief struct {
+	Status Status
+	AppData
+}
+
+// Briefs returns the Brief of each of ids that still exists (any owner's).
+func Briefs(ctx context.Context, db pg.DBTX, ids []uuid.UUID) (map[uuid.UUID]Brief, error) {
+	rows, err := db.Query(ctx, `SELECT id, status, coalesce(external_id, ''), metadata FROM documents WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("error reading documents: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[uuid.UUID]Brief, len(ids))
+	for rows.Next() {
+		var id uuid.UUID
+		var b Brief
+		if err := rows.Scan(&id, &b.Status, &b.ExternalID, &b.Metadata); err != nil {
+			return nil, fmt.Errorf("error reading documents: %w", err)
+		}
+		if len(b.Metadata) == 0 {
+			b.Metadata = nil
+		}
+		out[id] = b
+	}
+	return out, rows.Err()
 }

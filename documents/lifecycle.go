@@ -101,7 +101,7 @@ func CreateTx(ctx context.Context, tx pgx.Tx, q Queue, doc *Document, in Intake)
 	if doc.DuplicateOf, err = FirstWithSHA256(ctx, tx, doc.Owner, doc.SHA256, doc.ID); err != nil {
 		return err
 	}
-	if err := doc.AppData.Check(); err != nil {
+	if err := doc.Check(); err != nil {
 		return err
 	}
 	if err := insert(ctx, tx, doc); err != nil {

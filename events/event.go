@@ -375,3 +375,24 @@ func OldestSeq(ctx context.Context, db pg.DBTX, documentID uuid.UUID) (int, erro
 	}
 	return *oldest, nil
 }
+
+// LastOfType returns, for each of documentIDs with an event of type typ
+// still in the log, the data of its last one.
+func LastOfType(ctx context.Context, db pg.DBTX, documentIDs []uuid.UUID, typ string) (map[uuid.UUID]json.RawMessage, error) {
+	rows, err := db.Query(ctx, `SELECT DISTINCT ON (document_id) document_id, data FROM document_events
+		WHERE document_id = ANY($1) AND type = $2 ORDER BY document_id, seq DESC`, documentIDs, typ)
+	if err != nil {
+		return nil, fmt.Errorf("error reading events: %w", err)
+	}
+	defer rows.Close()
+	out := map[uuid.UUID]json.RawMessage{}
+	for rows.Next() {
+		var id uuid.UUID
+		var data json.RawMessage
+		if err := rows.Scan(&id, &data); err != nil {
+			return nil, fmt.Errorf("error reading events: %w", err)
+		}
+		out[id] = data
+	}
+	return out, rows.Err()
+}

@@ -30,7 +30,7 @@ func TestUpDownUp(t *testing.T) {
 	rep, err := migrations.Up(ctx, db.Pool, nil)
 	require.NoError(t, err)
 	require.NotEmpty(t, rep.River, "River's migrations run first")
-	require.Equal(t, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}, rep.Folio)
+	require.Equal(t, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}, rep.Folio)
 	require.True(t, tableExists(t, db.Pool, "documents"))
 	require.True(t, tableExists(t, db.Pool, "river_job"))
 
@@ -42,7 +42,7 @@ func TestUpDownUp(t *testing.T) {
 	status, riverPending, err := migrations.StatusOf(ctx, db.Pool)
 	require.NoError(t, err)
 	require.Empty(t, riverPending)
-	require.Len(t, status, 17)
+	require.Len(t, status, 19)
 	require.True(t, status[0].Applied)
 	require.Equal(t, "00001_documents.sql", status[0].Name)
 	require.Equal(t, "00002_upload.sql", status[1].Name)
@@ -58,11 +58,11 @@ func TestUpDownUp(t *testing.T) {
 	require.Equal(t, "00012_resumable_uploads.sql", status[11].Name)
 	require.Equal(t, "00013_admin_sessions.sql", status[12].Name)
 	require.Equal(t, "00014_fair_share.sql", status[13].Name)
-	require.Equal(t, "00017_backups.sql", status[16].Name)
+	require.Equal(t, "00019_webhooks.sql", status[18].Name)
 
 	rep, err = migrations.DownTo(ctx, db.Pool, 0, nil)
 	require.NoError(t, err)
-	require.Equal(t, []int64{17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, rep.Folio, "undone newest first")
+	require.Equal(t, []int64{19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, rep.Folio, "undone newest first")
 	require.False(t, tableExists(t, db.Pool, "documents"))
 	require.True(t, tableExists(t, db.Pool, "river_job"), "River's tables are not ours to drop")
 
@@ -72,7 +72,7 @@ func TestUpDownUp(t *testing.T) {
 
 	rep, err = migrations.Up(ctx, db.Pool, nil)
 	require.NoError(t, err)
-	require.Equal(t, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}, rep.Folio)
+	require.Equal(t, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}, rep.Folio)
 	require.True(t, tableExists(t, db.Pool, "documents"))
 }
 
@@ -102,7 +102,7 @@ func TestConcurrentUp(t *testing.T) {
 		folio += len(reports[i].Folio)
 	}
 	require.Equal(t, migrations.RiverVersion(), river, "each River migration applied exactly once")
-	require.Equal(t, 17, folio, "each Folio migration applied exactly once")
+	require.Equal(t, 19, folio, "each Folio migration applied exactly once")
 }
 
 // TestEventSequencerMigrationRoundTrip: events written before 00008 keep

@@ -99,7 +99,6 @@ type DirectOptions struct {
 // Create records a direct upload of size bytes for owner and presigns its
 // CreateMultipartUpload. The declared size is checked against the limit
 // and the quota here (and the object against it at Finalize).
-
 func (d *Direct) Create(ctx context.Context, owner string, o DirectOptions, size int64) (*DirectUpload, error) {
 	filename, ocrLanguages := o.Filename, o.OCRLanguages
 	var metadata []byte

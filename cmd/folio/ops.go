@@ -56,7 +56,8 @@ func (env *opsEnv) store() (*storage.Store, error) {
 func withOps(name string, fs *flag.FlagSet, args []string, stdout, stderr io.Writer, fn func(env *opsEnv, args []string) error) int {
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
 		return app.ExitUsage
 	}
 	cfg, err := config.Load()
@@ -81,7 +82,7 @@ func withOps(name string, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		return app.ExitFailed
 	}
 	env := &opsEnv{ctx: ctx, pool: pool, river: client, stdout: stdout, json: *asJSON, scan: cfg.Scan == "clamd", cfg: cfg}
-	if err := fn(env, fs.Args()); err != nil {
+	if err := fn(env, rest); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		var u usageError
 		if errors.As(err, &u) {
@@ -90,6 +91,27 @@ func withOps(name string, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		return app.ExitFailed
 	}
 	return app.ExitOK
+}
+
+// parseInterleaved parses flags wherever they are among the arguments
+// (folio webhooks add URL --types ...), and returns the others in order.
+// After "--", everything is an argument.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		before := len(args)
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(rest) < before && args[before-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
 }
 
 // usageError is a mistake in the command line.

@@ -267,6 +267,32 @@ type Config struct {
 	// AdminSessionTTL is how long an admin's browser sign-in lasts
 	// (FOLIO_ADMIN_SESSION_TTL).
 	AdminSessionTTL time.Duration
+
+	// PublicURL is the API's address as the application's backend reaches
+	// it (FOLIO_PUBLIC_URL): webhook messages' links start with it ("":
+	// the links are paths).
+	PublicURL string
+	// WebhookRetries is the delay before each webhook attempt after a
+	// failed one, the first attempt's (0) included (FOLIO_WEBHOOK_RETRIES;
+	// Standard Webhooks' schedule by default).
+	WebhookRetries []time.Duration
+	// WebhookTimeout bounds one webhook attempt (FOLIO_WEBHOOK_TIMEOUT).
+	WebhookTimeout time.Duration
+	// WebhookConcurrency bounds one endpoint's attempts in flight per
+	// worker (FOLIO_WEBHOOK_CONCURRENCY).
+	WebhookConcurrency int
+	// WebhookDisableAfter disables an endpoint every attempt to which
+	// failed for this long (FOLIO_WEBHOOK_DISABLE_AFTER; 0: never).
+	WebhookDisableAfter time.Duration
+	// WebhookRetention is how long ended deliveries stay listed (and
+	// replayable) (FOLIO_WEBHOOK_RETENTION).
+	WebhookRetention time.Duration
+	// WebhookAllowNets are address ranges webhooks may go to although they
+	// are not public (FOLIO_WEBHOOK_ALLOW_NETS; folio dev: loopback).
+	WebhookAllowNets []netip.Prefix
+	// WebhookRotationOverlap is how long a rotated-out secret keeps
+	// signing beside the new one (FOLIO_WEBHOOK_ROTATION_OVERLAP).
+	WebhookRotationOverlap time.Duration
 }
 
 // Error is a configuration error. It names the variable at fault.
@@ -369,6 +395,15 @@ func LoadFrom(lookup Lookup) (*Config, error) {
 		SignaturesInterval: r.duration("FOLIO_SCAN_SIGNATURES_INTERVAL", time.Minute),
 
 		QueueMetricsInterval: r.duration("FOLIO_QUEUE_METRICS_INTERVAL", 5*time.Second),
+
+		PublicURL:              r.url("FOLIO_PUBLIC_URL"),
+		WebhookRetries:         r.durations("FOLIO_WEBHOOK_RETRIES", "0s,5s,5m,30m,2h,5h,10h,14h,20h,24h"),
+		WebhookTimeout:         r.duration("FOLIO_WEBHOOK_TIMEOUT", 15*time.Second),
+		WebhookConcurrency:     r.integer("FOLIO_WEBHOOK_CONCURRENCY", 8, 1, 1000),
+		WebhookDisableAfter:    r.durationOrZero("FOLIO_WEBHOOK_DISABLE_AFTER", 5*24*time.Hour),
+		WebhookRetention:       r.duration("FOLIO_WEBHOOK_RETENTION", 30*24*time.Hour),
+		WebhookAllowNets:       r.prefixes("FOLIO_WEBHOOK_ALLOW_NETS"),
+		WebhookRotationOverlap: r.duration("FOLIO_WEBHOOK_ROTATION_OVERLAP", 24*time.Hour),
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -630,6 +665,21 @@ func (r *reader) list(key string) []string {
 		if item = strings.TrimSpace(item); item != "" {
 			out = append(out, item)
 		}
+	}
+	return out
+}
+
+// durations reads a comma-separated list of durations (at least one,
+// none negative).
+func (r *reader) durations(key, def string) []time.Duration {
+	var out []time.Duration
+	for _, item := range strings.Split(r.str(key, def), ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(item))
+		if err != nil || d < 0 {
+			r.fail(key, "%q is not a duration (like 0s,5s,5m)", item)
+			return nil
+		}
+		out = append(out, d)
 	}
 	return out
 }

@@ -26,7 +26,7 @@ var Rules = []ImportRule{
 	{
 		Name: "domain-layer",
 		From: []string{"documents/...", "uploads/...", "events/...", "storage/...", "auth/...",
-			"migrations/...", "jobs/jobargs/...", "pdf/...", "backup/..."},
+			"migrations/...", "jobs/jobargs/...", "pdf/...", "backup/...", "webhooks/..."},
 		Forbid: []string{"api/...", "admin/...", "jobs", "cmd/...", "internal/sandbox/..."},
 		Why:    "the domain packages are called by api and jobs, never the other way",
 	},
@@ -76,7 +76,9 @@ var Owners = map[string][]string{
 	"scan_audit":      {"documents"},
 	"scan_signatures": {"documents"},
 	// The base backups recorded (backup freshness).
-	"backup_runs": {"backup"},
+	"backup_runs":        {"backup"},
+	"webhook_endpoints":  {"webhooks"},
+	"webhook_deliveries": {"webhooks"},
 	// The previous event write path writes the log until the contract
 	// step (docs/architecture.md).
 	"document_events":    {"events", "internal/legacyevents"},

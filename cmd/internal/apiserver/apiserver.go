@@ -26,6 +26,7 @@ import (
 	"github.com/foliohq/folio/internal/clientaddr"
 	"github.com/foliohq/folio/internal/startstop"
 	"github.com/foliohq/folio/internal/tesseract"
+	"github.com/foliohq/folio/webhooks"
 )
 
 // apiDeps are what the API and admin handlers share: token verification
@@ -218,7 +219,9 @@ func startAdmin(ctx context.Context, a *app.App, deps apiDeps) (*startstop.Servi
 	srv, err := admin.New(admin.Config{Token: cfg.AdminToken, Verifier: deps.verifier,
 		Claim: cfg.AdminClaim, Value: cfg.AdminClaimValue, Pool: a.Pool, SessionTTL: cfg.AdminSessionTTL,
 		Hosts: cfg.AdminHosts, ClientAddr: clientaddr.Resolver{Trusted: cfg.TrustedProxies},
-		LoginLimit: cfg.AdminLoginLimit, FailureLimit: cfg.AuthFailureLimit, Ledger: &backup.Ledger{Store: a.Store}}, deps.river, a.Logger)
+		LoginLimit: cfg.AdminLoginLimit, FailureLimit: cfg.AuthFailureLimit, Ledger: &backup.Ledger{Store: a.Store},
+		Webhooks: admin.WebhookConfig{Guard: &webhooks.Guard{Allow: cfg.WebhookAllowNets}, RotationOverlap: cfg.WebhookRotationOverlap}},
+		deps.river, a.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/foliohq/folio/internal/startstop"
 	"github.com/foliohq/folio/internal/tesseract"
 	"github.com/foliohq/folio/jobs"
+	"github.com/foliohq/folio/webhooks"
 )
 
 // Run works River jobs until ctx ends, serving /healthz, /readyz and
@@ -100,8 +101,14 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	queueMetrics := startstop.Start(context.WithoutCancel(ctx), "queue metrics",
 		jobs.NewQueueMetrics(a.Pool, a.Logger, a.Metrics.Registry, cfg.QueueMetricsInterval).Run)
 	defer func() { _ = queueMetrics.Stop() }()
+	// Webhooks: the log's events to the endpoints, and their deliveries.
+	// Stopped first on a drain: attempts in flight finish (each at most
+	// FOLIO_WEBHOOK_TIMEOUT); what is not sent stays for the next worker.
+	deliverer := startstop.Start(context.WithoutCancel(ctx), "webhooks", NewDeliverer(a).Run)
+	defer func() { _ = deliverer.Stop() }()
 
 	<-ctx.Done()
+	_ = deliverer.Stop()
 	// Drain: not ready at once; River stops fetching; running jobs get
 	// FOLIO_DRAIN_TIMEOUT, then their contexts are cancelled: parse
 	// children are killed and the jobs go straight back to the queue
@@ -120,6 +127,21 @@ func Run(ctx context.Context, a *app.App, healthLn net.Listener) error {
 	}
 	a.Logger.Info("worker drained", "took", time.Since(began).Round(time.Millisecond).String())
 	return health.Stop()
+}
+
+// NewDeliverer returns the worker's webhook deliverer, its metrics
+// registered.
+func NewDeliverer(a *app.App) *webhooks.Deliverer {
+	cfg := a.Config
+	a.Metrics.Registry.MustRegister(webhooks.NewCollector(a.Pool, a.Logger))
+	return &webhooks.Deliverer{
+		Pool: a.Pool, Logger: a.Logger, Metrics: webhooks.NewMetrics(a.Metrics.Registry),
+		Guard: &webhooks.Guard{Allow: cfg.WebhookAllowNets},
+		Options: webhooks.Options{
+			Schedule: cfg.WebhookRetries, Timeout: cfg.WebhookTimeout, Concurrency: cfg.WebhookConcurrency,
+			DisableAfter: cfg.WebhookDisableAfter, Retention: cfg.WebhookRetention, LinkBase: cfg.PublicURL,
+		},
+	}
 }
 
 // malwareScanner returns the scanner when FOLIO_SCAN=clamd. A clamd that
