@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,6 +66,10 @@ type Document struct {
 	OCRLanguages string `json:"ocr_languages,omitempty"`
 	// Scan is its last malware scan (absent: never scanned).
 	Scan *Scan `json:"scan,omitempty"`
+	// ExternalID and Metadata are the application's own (given at
+	// upload, changed by SetAppData).
+	ExternalID string            `json:"external_id,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
 }
 
 // Scan is a document's last malware scan: Result clean, too_large, found
@@ -177,6 +182,62 @@ func (c *Client) Get(ctx context.Context, id uuid.UUID) (*Document, error) {
 	}
 	var d Document
 	return &d, json.NewDecoder(resp.Body).Decode(&d)
+}
+
+// AppDataPatch changes a document's application data (PATCH
+// /v1/documents/{id}): a nil ExternalID leaves it, "" clears it; each
+// Metadata key is set, or removed when its value is nil.
+type AppDataPatch struct {
+	ExternalID *string            `json:"external_id,omitempty"`
+	Metadata   map[string]*string `json:"metadata,omitempty"`
+}
+
+// SetAppData changes a document's external_id and metadata.
+func (c *Client) SetAppData(ctx context.Context, id uuid.UUID, p AppDataPatch) (*Document, error) {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, c.base()+"/v1/documents/"+id.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/merge-patch+json")
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, problemOf(resp)
+	}
+	var d Document
+	return &d, json.NewDecoder(resp.Body).Decode(&d)
+}
+
+// Find lists the caller's documents with this external_id ("" : any) and
+// these metadata values, newest first (the first page, up to 100).
+func (c *Client) Find(ctx context.Context, externalID string, metadata map[string]string) ([]Document, error) {
+	q := url.Values{"limit": {"100"}}
+	if externalID != "" {
+		q.Set("external_id", externalID)
+	}
+	for k, v := range metadata {
+		q.Set("metadata."+k, v)
+	}
+	resp, err := c.send(ctx, http.MethodGet, "/v1/documents?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, problemOf(resp)
+	}
+	var page struct {
+		Documents []Document `json:"documents"`
+	}
+	return page.Documents, json.NewDecoder(resp.Body).Decode(&page)
 }
 
 // Delete deletes a document (its original, text and page images).

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,10 @@ type UploadOptions struct {
 	// OCRLanguages, when set, are the languages the document's scanned
 	// pages are read with ("deu", "deu+eng"; Upload-Metadata ocr_languages).
 	OCRLanguages string
+	// ExternalID and Metadata are the application's own, kept on the
+	// document (Upload-Metadata external_id, and one key per entry).
+	ExternalID string
+	Metadata   map[string]string
 }
 
 // UploadStats count a resumable upload's requests.
@@ -186,6 +191,15 @@ func (c *Client) createUpload(ctx context.Context, filename string, size int64, 
 	meta := "filename " + base64.StdEncoding.EncodeToString([]byte(filename))
 	if opts.OCRLanguages != "" {
 		meta += ",ocr_languages " + base64.StdEncoding.EncodeToString([]byte(opts.OCRLanguages))
+	}
+	if opts.ExternalID != "" {
+		meta += ",external_id " + base64.StdEncoding.EncodeToString([]byte(opts.ExternalID))
+	}
+	for k, v := range opts.Metadata {
+		if k == "filename" || k == "name" || k == "filetype" || k == "ocr_languages" || k == "external_id" || strings.ContainsAny(k, " ,") {
+			return "", fmt.Errorf("metadata key %q cannot go in Upload-Metadata (reserved, or holds a space or comma)", k)
+		}
+		meta += "," + k + " " + base64.StdEncoding.EncodeToString([]byte(v))
 	}
 	req.Header.Set("Upload-Metadata", meta)
 	resp, err := c.httpClient().Do(req)

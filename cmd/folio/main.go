@@ -15,6 +15,7 @@
 //	folio documents reparse   reparse failed documents in bulk (--dry-run)
 //	folio backup [run|record] take a base backup with pgBackRest, record it
 //	folio restore             make the bucket agree with a database restored to an earlier time
+//	folio webhooks add URL    send signed webhooks to an application's backend (list, update, rotate-secret, ...)
 package main
 
 import (
@@ -51,6 +52,8 @@ commands:
   restore               after PostgreSQL was restored to an earlier time, before Folio starts: apply the
                         erasure ledger again, bring back the objects the database names, sweep the rest
                         (docs/operations.md)
+  webhooks add URL [--types T,T] [--owners O,O]   a webhook endpoint: prints its id and whsec_ secret
+  webhooks list|update|rotate-secret|disable|enable|remove|deliveries|replay   (folio webhooks for more; docs/webhooks.md)
 
 Configuration comes from the environment; see README.md.
 `
@@ -88,6 +91,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return backupCmd(args[1:], stdout, stderr)
 	case "restore":
 		return restoreCmd(args[1:], stdout, stderr)
+	case "webhooks":
+		return webhooksCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return app.ExitOK

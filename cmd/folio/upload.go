@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,12 +64,15 @@ func upload(args []string, stdout, stderr io.Writer) int {
 	cf.register(fs)
 	watch := fs.Bool("watch", false, "after uploading, follow each document until it is done or failed")
 	ocrLanguages := fs.String("ocr-languages", "", "the languages OCR reads scanned pages with, in Tesseract's spelling joined by + (deu, deu+eng); default: the deployment's")
+	externalID := fs.String("external-id", "", "the application's id for the documents (kept on each, filters the list)")
+	meta := metaFlag{}
+	fs.Var(meta, "meta", "KEY=VALUE kept in the documents' metadata (repeat for more keys)")
 	resume := fs.Bool("resume", false, "go on with uploads of these files that an earlier `folio upload` started and did not finish (their URLs are kept in $FOLIO_STATE_DIR/uploads.json, by default in the user's cache folder)")
 	if err := fs.Parse(args); err != nil {
 		return app.ExitUsage
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: folio upload [--watch] [--resume] [--ocr-languages L] [--api URL] [--token T] FILE.pdf...")
+		fmt.Fprintln(stderr, "usage: folio upload [--watch] [--resume] [--ocr-languages L] [--external-id ID] [--meta K=V]... [--api URL] [--token T] FILE.pdf...")
 		return app.ExitUsage
 	}
 	store, err := openResumeStore()
@@ -90,7 +94,8 @@ func upload(args []string, stdout, stderr io.Writer) int {
 	g.SetLimit(4)
 	for i, path := range fs.Args() {
 		g.Go(func() error {
-			results[i] = uploadOne(gctx, c, bars, path, *watch, store, *resume, cf.api, *ocrLanguages)
+			results[i] = uploadOne(gctx, c, bars, path, *watch, store, *resume, cf.api, client.UploadOptions{
+				OCRLanguages: *ocrLanguages, ExternalID: *externalID, Metadata: meta})
 			return nil
 		})
 	}
@@ -148,7 +153,7 @@ type result struct {
 	pages int
 }
 
-func uploadOne(ctx context.Context, c *client.Client, bars *mpb.Progress, path string, watch bool, store *resumeStore, resume bool, api, ocrLanguages string) result {
+func uploadOne(ctx context.Context, c *client.Client, bars *mpb.Progress, path string, watch bool, store *resumeStore, resume bool, api string, opts client.UploadOptions) result {
 	name := filepath.Base(path)
 	r := result{name: name}
 	f, err := os.Open(path)
@@ -167,12 +172,9 @@ func uploadOne(ctx context.Context, c *client.Client, bars *mpb.Progress, path s
 		mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f")),
 		mpb.BarRemoveOnComplete())
 	abs, _ := filepath.Abs(path)
-	opts := client.UploadOptions{
-		OCRLanguages: ocrLanguages,
-		Progress:     func(n int64) { bar.SetCurrent(n) },
-		// Kept at once: an interrupted run can go on with --resume.
-		OnCreated: func(url string) { _ = store.put(api, abs, fi, url) },
-	}
+	opts.Progress = func(n int64) { bar.SetCurrent(n) }
+	// Kept at once: an interrupted run can go on with --resume.
+	opts.OnCreated = func(url string) { _ = store.put(api, abs, fi, url) }
 	if resume {
 		if opts.URL, err = store.find(api, abs, fi); err != nil {
 			bar.Abort(true)
@@ -270,4 +272,18 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n-1]) + "…"
+}
+
+// metaFlag collects --meta KEY=VALUE.
+type metaFlag map[string]string
+
+func (m metaFlag) String() string { return "" }
+
+func (m metaFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("--meta is KEY=VALUE, not %q", v)
+	}
+	m[k] = val
+	return nil
 }
