@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -114,6 +115,11 @@ func runDev(ctx context.Context, cfg *config.Config, opts devOptions, logger *sl
 	opts.dir = stateDir(opts.dir)
 	if os.Getenv("FOLIO_SHUTDOWN_DELAY") == "" {
 		cfg.ShutdownDelay = 0 // no load balancer to wait for on a laptop
+	}
+	if os.Getenv("FOLIO_WEBHOOK_ALLOW_NETS") == "" {
+		// Webhooks to a receiver on this machine (loopback is refused
+		// elsewhere).
+		cfg.WebhookAllowNets = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
 	if err := os.MkdirAll(opts.dir, 0o755); err != nil {
 		return err
