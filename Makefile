@@ -60,7 +60,7 @@ web-test: $(WEB_DEPS) ## Type-check the client and the demo (tsc --noEmit, stric
 e2e: build web $(TOOLS)/versitygw ## Drive the demo in a real Chromium against a real folio dev stack (installs chromium, poppler-utils if missing)
 	./scripts/e2e.sh
 
-bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memory and throughput, one-request and tus beside the SDK's own multipart upload; small uploads; event appends, delivery and fan-out, this design beside the previous one; page images beside pdftoppm; malware scans beside clamdscan, and what the scan stage adds to a 1-page PDF; real api, Postgres, S3, clamd) into bench.txt
+bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memory and throughput, one-request and tus beside the SDK's own multipart upload; small uploads; event appends, delivery and fan-out, this design beside the previous one; page images beside pdftoppm; malware scans beside clamdscan, and what the scan stage adds to a 1-page PDF; event appends with three webhook endpoints beside none, and 1,000 documents' webhooks to three endpoints; real api, Postgres, S3, clamd) into bench.txt
 	$(GO) test -run '^$$' -bench UploadMemory -benchtime 1x -count $(or $(COUNT),6) ./internal/e2e | tee bench.txt
 	for i in $$(seq $(or $(COUNT),6)); do $(GO) test -run '^$$' -bench UploadThroughput -benchtime 1x -count 1 ./internal/e2e; done | tee -a bench.txt # interleaved: sdk, tus, post each round
 	$(GO) test -run '^$$' -bench UploadSmall -benchtime 2000x -count $(or $(COUNT),6) ./internal/e2e | tee -a bench.txt
@@ -70,6 +70,8 @@ bench: $(TOOLS)/versitygw $(TOOLS)/benchstat ## Run the benchmarks (upload memor
 	$(GO) test -run '^$$' -bench RenderPages -count $(or $(COUNT),6) ./internal/sandbox | tee -a bench.txt
 	$(GO) test -run '^$$' -bench ScanThroughput -benchtime 3x -count $(or $(COUNT),6) ./internal/e2e | tee -a bench.txt
 	$(GO) test -run '^$$' -bench OnePageToDone -benchtime 20x -count $(or $(COUNT),6) ./internal/e2e | tee -a bench.txt
+	$(GO) test -run '^$$' -bench AppendWithWebhooks -benchtime 3s -count $(or $(COUNT),6) -timeout 30m ./webhooks | tee -a bench.txt
+	$(GO) test -run '^$$' -bench WebhooksThreeEndpoints -benchtime 1x -count $(or $(COUNT),6) -timeout 60m ./internal/e2e | tee -a bench.txt
 	$(TOOLS)/benchstat bench.txt
 	$(TOOLS)/benchstat -col /by -filter '/by:(folio OR clamdscan)' bench.txt
 	$(TOOLS)/benchstat -col /design -filter '/design:(clock OR sequenced)' bench.txt
