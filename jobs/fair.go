@@ -78,6 +78,19 @@ func shareExceeded(ctx context.Context, db pg.DBTX, queue, owner string) bool {
 	return err == nil && waiting
 }
 
+// stepBack puts a job that gives its slot to another owner behind every
+// waiting job: River fetches by priority first, so a snoozed job that kept
+// a better priority than the waiting one would be fetched again at once,
+// step back again, and the waiting one would never run (a livelock a
+// 1,000-document run of two owners found). Its priority becomes the
+// lowest; the snooze that follows keeps it.
+func stepBack(ctx context.Context, db pg.DBTX, jobID int64) error {
+	if _, err := db.Exec(ctx, `UPDATE river_job SET priority = $2 WHERE id = $1 AND priority < $2`, jobID, jobargs.Priority(1<<30)); err != nil {
+		return fmt.Errorf("error lowering the priority of job %d: %w", jobID, err)
+	}
+	return nil
+}
+
 // ownerNice is the nice value of the children of a run of owner's job:
 // by how many of the owner's jobs are unfinished at this moment in every
 // fair queue (this one included; running or waiting): 5 for one, 10 for

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -27,6 +28,12 @@ import (
 // failure).
 func (b *parseBundle) startWorker(t *testing.T, deps jobs.Deps) {
 	t.Helper()
+	b.startWorkerSlots(t, deps, 1)
+}
+
+// startWorkerSlots is startWorker with slots slots per queue.
+func (b *parseBundle) startWorkerSlots(t *testing.T, deps jobs.Deps, slots int) {
+	t.Helper()
 	deps.Pool, deps.Store = b.db.Pool, b.bucket.Store
 	log := &tailbuf.Buffer{Max: 1 << 20} // the last MiB
 	deps.Logger = slog.New(slog.NewTextHandler(log, nil))
@@ -38,7 +45,7 @@ func (b *parseBundle) startWorker(t *testing.T, deps jobs.Deps) {
 	deps.Sandbox = childRunner()
 	deps.Sandbox.MaxPages = 5000
 	deps.ProgressInterval = 10 * time.Millisecond
-	client, err := river.NewClient(riverpgxv5.New(b.db.Pool), jobs.ClientConfig(deps, 1))
+	client, err := river.NewClient(riverpgxv5.New(b.db.Pool), jobs.ClientConfig(deps, slots))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, client.Start(ctx))
@@ -128,6 +135,35 @@ func TestFairShareParse(t *testing.T) {
 	require.Equal(t, 1, attempt, "a slice given back is no attempt")
 	for _, id := range mallory[1:] {
 		b.waitStatus(t, "mallory", id, documents.StatusDone)
+	}
+}
+
+// TestFairShareStepBackGoesBehind: two slots; an owner whose twelve parse
+// jobs have a better priority than another owner's two (they were queued
+// when its backlog was smaller). Each of the first owner's jobs that
+// starts with the other owner waiting steps back; it must go behind the
+// waiting jobs, not be fetched again first (a livelock: every job
+// snoozed for ever, nothing parsed, that a 1,000-document run found).
+// Every document is done.
+func TestFairShareStepBackGoesBehind(t *testing.T) {
+	t.Parallel()
+	b := setupParse(t)
+	ctx := context.Background()
+	var early, late []uuid.UUID
+	for i := range 12 {
+		early = append(early, b.documentOf(t, "early", pdftest.TextPages([]string{fmt.Sprintf("early %d", i)})))
+	}
+	for i := range 2 {
+		late = append(late, b.documentOf(t, "late", pdftest.TextPages([]string{fmt.Sprintf("late %d", i)})))
+	}
+	_, err := b.db.Pool.Exec(ctx, `UPDATE river_job SET priority = CASE WHEN args->>'owner' = 'early' THEN 3 ELSE 4 END WHERE kind = 'parse'`)
+	require.NoError(t, err)
+	b.startWorkerSlots(t, jobs.Deps{Slice: 5 * time.Second}, 2)
+	for _, id := range late {
+		b.waitStatus(t, "late", id, documents.StatusDone)
+	}
+	for _, id := range early {
+		b.waitStatus(t, "early", id, documents.StatusDone)
 	}
 }
 

@@ -62,6 +62,9 @@ func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (
 	log := w.Logger.With("document_id", id, "job_id", job.ID, "attempt", job.Attempt)
 	if w.Slice > 0 && shareExceeded(ctx, w.Pool, jobargs.QueueOCR, job.Args.Owner) {
 		log.Info("ocr: another owner with fewer OCRs running waits: this one steps back")
+		if err := stepBack(ctx, w.Pool, job.ID); err != nil {
+			return err
+		}
 		return river.JobSnooze(0)
 	}
 	key, languages, pages, err := documents.StartOCR(ctx, w.Pool, id, gen)
@@ -128,6 +131,9 @@ func (w *OCRWorker) Work(ctx context.Context, job *river.Job[jobargs.OCRArgs]) (
 			// Another owner's OCR waits: the pages read are stored; the
 			// rest are read when this job's turn comes again.
 			if rerr := documents.YieldOCR(ctx, w.Pool, id, gen); rerr != nil {
+				return w.retry(ctx, job, rerr)
+			}
+			if rerr := stepBack(ctx, w.Pool, job.ID); rerr != nil {
 				return w.retry(ctx, job, rerr)
 			}
 			log.Info("ocr: slice over, another owner's OCR waits: back in the queue", "pages_read", read, "pages_left", len(pages)-read)

@@ -105,6 +105,9 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 	log := w.Logger.With(append([]any{"document_id", id, "job_id", job.ID, "attempt", job.Attempt}, tracing.LogAttrs(ctx)...)...)
 	if w.Slice > 0 && shareExceeded(ctx, w.Pool, jobargs.QueueParse, job.Args.Owner) {
 		log.Info("parse: another owner with fewer parses running waits: this one steps back")
+		if err := stepBack(ctx, w.Pool, job.ID); err != nil {
+			return err
+		}
 		return river.JobSnooze(0)
 	}
 	doc, firstPage, err := documents.StartParse(ctx, w.Pool, id, gen, job.Attempt)
@@ -273,6 +276,9 @@ func (w *ParseWorker) Work(ctx context.Context, job *river.Job[jobargs.ParseArgs
 // work (no attempt counted); its next run goes on where this one stopped.
 func (w *ParseWorker) yield(ctx context.Context, job *river.Job[jobargs.ParseArgs], log *slog.Logger, spent time.Duration, pagesDone int) error {
 	if err := documents.YieldParse(ctx, w.Pool, job.Args.DocumentID, job.ID, spent); err != nil {
+		return w.transient(ctx, job, err)
+	}
+	if err := stepBack(ctx, w.Pool, job.ID); err != nil {
 		return w.transient(ctx, job, err)
 	}
 	log.Info("parse: slice over, another owner's work waits: back in the queue", "pages_done", pagesDone, "slice", spent.String())
