@@ -58,15 +58,6 @@ func benchAppendWithWebhooks(b *testing.B, writers, endpoints int, during bool) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	docs := make([]*documents.Document, writers)
-	for i := range docs {
-		id := uuid.Must(uuid.NewV7())
-		owner := fmt.Sprintf("owner-%d", i%8)
-		docs[i] = &documents.Document{ID: id, Owner: owner, Filename: "a.pdf", SizeBytes: 10, S3Key: documents.OriginalKey(owner, id)}
-		if err := documents.Create(ctx, pool, queue, docs[i], documents.Intake{QuotaBytes: 1 << 40}); err != nil {
-			b.Fatal(err)
-		}
-	}
 	runCtx, stop := context.WithCancel(ctx)
 	var running sync.WaitGroup
 	defer func() { stop(); running.Wait() }()
@@ -74,7 +65,7 @@ func benchAppendWithWebhooks(b *testing.B, writers, endpoints int, during bool) 
 	running.Go(func() { _ = hub.Run(runCtx) })
 	<-hub.Ready()
 
-	var deliver func()
+	var deliver, stopDelivering func()
 	if endpoints > 0 {
 		guard := &webhooks.Guard{Allow: loopback}
 		for range endpoints {
@@ -92,14 +83,27 @@ func benchAppendWithWebhooks(b *testing.B, writers, endpoints int, during bool) 
 		var dwg sync.WaitGroup
 		deliver = func() { dwg.Go(func() { _ = d.Run(dctx) }) }
 		deliver()
-		// The documents' document.queued are out of the way first.
-		waitQuiet(b, pool, endpoints*writers)
-		if !during {
+		defer func() { dstop(); dwg.Wait() }()
+		stopDelivering = func() {
 			dstop()
 			dwg.Wait()
 			dctx, dstop = context.WithCancel(runCtx)
 		}
-		defer func() { dstop(); dwg.Wait() }()
+	}
+	// The documents (made after the endpoints: each endpoint hears of
+	// every one), their document.queued out of the way first.
+	docs := make([]*documents.Document, writers)
+	for i := range docs {
+		id := uuid.Must(uuid.NewV7())
+		owner := fmt.Sprintf("owner-%d", i%8)
+		docs[i] = &documents.Document{ID: id, Owner: owner, Filename: "a.pdf", SizeBytes: 10, S3Key: documents.OriginalKey(owner, id)}
+		if err := documents.Create(ctx, pool, queue, docs[i], documents.Intake{QuotaBytes: 1 << 40}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waitQuiet(b, pool, endpoints*writers)
+	if !during && endpoints > 0 {
+		stopDelivering()
 	}
 
 	var left atomic.Int64

@@ -1,13 +1,20 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -20,6 +27,7 @@ import (
 	"github.com/foliohq/folio/auth"
 	"github.com/foliohq/folio/client"
 	"github.com/foliohq/folio/documents"
+	"github.com/foliohq/folio/internal/devstack"
 	"github.com/foliohq/folio/internal/pdftest"
 	"github.com/foliohq/folio/webhooks"
 )
@@ -275,3 +283,149 @@ func TestWebhooksSurviveKill(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// nodeReceiver is web/e2e/webhook-receiver.mjs: stock standardwebhooks
+// from npm verifying what it gets.
+type nodeReceiver struct {
+	port  int
+	stdin io.Writer
+}
+
+type nodeLine struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Verified []bool `json:"verified"`
+	Secrets  int    `json:"secrets"`
+	Port     int    `json:"port"`
+}
+
+func startNodeReceiver(t *testing.T) (*nodeReceiver, chan nodeLine) {
+	t.Helper()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	root, err := devstack.Root(wd)
+	require.NoError(t, err)
+	web := filepath.Join(root, "web")
+	_, err = os.Stat(filepath.Join(web, "node_modules", "standardwebhooks"))
+	require.NoError(t, err, "standardwebhooks is not installed: run `make test` (it runs npm ci in web/)")
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "node", "e2e/webhook-receiver.mjs")
+	cmd.Dir = web
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("receiver stderr:\n%s", stderr.String())
+		}
+	})
+	lines := make(chan nodeLine, 1000)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var l nodeLine
+			if json.Unmarshal(sc.Bytes(), &l) == nil {
+				lines <- l
+			}
+		}
+		close(lines)
+	}()
+	first := next(t, lines)
+	require.NotZero(t, first.Port)
+	return &nodeReceiver{port: first.Port, stdin: stdin}, lines
+}
+
+func next(t *testing.T, lines chan nodeLine) nodeLine {
+	t.Helper()
+	select {
+	case l, ok := <-lines:
+		require.True(t, ok, "the receiver exited")
+		return l
+	case <-time.After(2 * time.Minute):
+		t.Fatal("nothing from the receiver for 2 minutes")
+		return nodeLine{}
+	}
+}
+
+// TestWebhooksTypeScriptReceiver: a Node receiver verifying with stock
+// standardwebhooks (npm) accepts every delivery of a real worker; it
+// rejects a tampered body and an old timestamp; after a secret rotation,
+// a receiver with the old secret and one with the new both verify every
+// message (two signatures).
+func TestWebhooksTypeScriptReceiver(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	st := startStack(t, "FOLIO_WEBHOOK_ALLOW_NETS=127.0.0.0/8")
+	rc, lines := startNodeReceiver(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d/hooks", rc.port)
+	guard := &webhooks.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	ep, err := webhooks.Add(ctx, st.db.Pool, guard, webhooks.Input{URL: &url})
+	require.NoError(t, err)
+	setSecrets := func(s ...string) {
+		b, _ := json.Marshal(s)
+		_, err := fmt.Fprintf(rc.stdin, "%s\n", b)
+		require.NoError(t, err)
+		require.Equal(t, len(s), next(t, lines).Secrets)
+	}
+	setSecrets(ep.Secret)
+
+	tok, err := auth.Sign([]byte(testSecret), "ts-app", time.Hour)
+	require.NoError(t, err)
+	c := client.New(tok, "http://"+st.apiAddr)
+	// Every message of a document, through to document.done, verifies
+	// with every secret the receiver has.
+	untilDone := func(secrets int) {
+		t.Helper()
+		data := pdftest.TextPages([]string{fmt.Sprintf("typescript receiver %d", secrets)})
+		doc, err := c.Upload(ctx, "ts.pdf", bytes.NewReader(data), int64(len(data)), nil)
+		require.NoError(t, err)
+		prefix := "msg_" + strings.ReplaceAll(doc.ID.String(), "-", "") + "_"
+		for {
+			l := next(t, lines)
+			if !strings.HasPrefix(l.ID, prefix) {
+				continue // the previous document's retries, if any
+			}
+			require.Len(t, l.Verified, secrets)
+			for _, v := range l.Verified {
+				require.True(t, v, "%s (%s) did not verify", l.ID, l.Type)
+			}
+			if l.Type == "document.done" {
+				return
+			}
+		}
+	}
+	untilDone(1)
+
+	post := func(id string, ts int64, body []byte, sigBody []byte) {
+		t.Helper()
+		sig, err := webhooks.Sign([]string{ep.Secret}, id, ts, sigBody)
+		require.NoError(t, err)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("webhook-id", id)
+		req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+		req.Header.Set("webhook-signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	body := []byte(`{"type":"document.done","timestamp":"2026-12-03T00:00:00Z","data":{"status":"done"}}`)
+	post("msg_check_1", time.Now().Unix(), body, body)
+	require.Equal(t, []bool{true}, next(t, lines).Verified, "signed as Folio signs: accepted")
+	post("msg_check_2", time.Now().Unix(), bytes.Replace(body, []byte("done"), []byte("fail"), 1), body)
+	require.Equal(t, []bool{false}, next(t, lines).Verified, "a tampered body is rejected")
+	post("msg_check_3", time.Now().Add(-10*time.Minute).Unix(), body, body)
+	require.Equal(t, []bool{false}, next(t, lines).Verified, "an old timestamp is rejected")
+
+	rotated, err := webhooks.RotateSecret(ctx, st.db.Pool, ep.ID, time.Hour)
+	require.NoError(t, err)
+	setSecrets(ep.Secret, rotated.Secret)
+	untilDone(2)
+}

@@ -64,6 +64,20 @@ export interface UploadOptions {
   chunkSize?: number;
   /** Resumable: called with the offset an upload goes on from when it resumes (a reload, a drop, a pause). */
   onResume?: (offset: number) => void;
+  /** The application's id for the document (up to 255 bytes): kept on it, in its events and webhooks, filters the list. */
+  externalId?: string;
+  /**
+   * The application's metadata: keys of `[A-Za-z0-9_.-]` (not `filename`,
+   * `name`, `filetype`, `ocr_languages` or `external_id`), string values,
+   * 4 KiB in all.
+   */
+  metadata?: Record<string, string>;
+}
+
+/** A change of a document's application data (PATCH): a key set to null is removed. */
+export interface AppDataPatch {
+  external_id?: string | null;
+  metadata?: Record<string, string | null> | null;
 }
 
 /** A resumable upload under way (FolioClient.startUpload). */
@@ -170,7 +184,12 @@ export class FolioClient {
     let aborted = false;
     const upload = new tus.Upload(file, {
       endpoint: this.url("/v1/uploads/"),
-      metadata: { filename: name, filetype: file.type || "application/pdf" },
+      metadata: {
+        ...options.metadata,
+        ...(options.externalId !== undefined ? { external_id: options.externalId } : {}),
+        filename: name,
+        filetype: file.type || "application/pdf",
+      },
       chunkSize: options.chunkSize ?? Number.POSITIVE_INFINITY,
       // After a drop or a restart: at once, then back off (a draining API
       // has already told the offset; a killed one is found out by HEAD).
@@ -240,6 +259,9 @@ export class FolioClient {
     const token = await this.token();
     const form = new FormData();
     const name = options.filename ?? (file as File).name ?? "document.pdf";
+    // The application's data before the file: the API reads fields as they come.
+    if (options.externalId !== undefined) form.append("external_id", options.externalId);
+    for (const [k, v] of Object.entries(options.metadata ?? {})) form.append(`metadata.${k}`, v);
     form.append("file", file, name);
     const XHR = this.opts.XMLHttpRequest ?? globalThis.XMLHttpRequest;
     return new Promise<Document>((resolve, reject) => {
@@ -285,8 +307,20 @@ export class FolioClient {
     return this.json("GET", `/v1/documents/${encodeURIComponent(id)}`, {}, signal);
   }
 
-  listDocuments(query: { limit?: number; cursor?: string } = {}, signal?: AbortSignal): Promise<DocumentList> {
-    return this.json("GET", "/v1/documents", query, signal);
+  /** The caller's documents, newest first; `externalId` and `metadata` keep those that have them. */
+  listDocuments(
+    query: { limit?: number; cursor?: string; status?: string; externalId?: string; metadata?: Record<string, string> } = {},
+    signal?: AbortSignal,
+  ): Promise<DocumentList> {
+    const { externalId, metadata, ...rest } = query;
+    const q: Query = { ...rest, ...(externalId !== undefined ? { external_id: externalId } : {}) };
+    for (const [k, v] of Object.entries(metadata ?? {})) q[`metadata.${k}`] = v;
+    return this.json("GET", "/v1/documents", q, signal);
+  }
+
+  /** Changes a document's external_id and metadata (a document.updated event follows). */
+  updateDocument(id: string, patch: AppDataPatch): Promise<Document> {
+    return this.json("PATCH", `/v1/documents/${encodeURIComponent(id)}`, {}, undefined, patch);
   }
 
   /** Pages with their text, from page `from` (1-based), `limit` at a time (at most 100). */

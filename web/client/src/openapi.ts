@@ -191,7 +191,9 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        external_id?: components["schemas"]["ExternalID"];
                         filename?: string;
+                        metadata?: components["schemas"]["AppMetadata"];
                         /** @description the languages OCR reads the scanned pages with, in Tesseract's spelling joined by "+" ("deu", "deu+eng"), among those the deployment has installed (a 400 bad_ocr_languages names them); the deployment's default when not chosen */
                         ocr_languages?: string;
                         size: number;
@@ -351,7 +353,13 @@ export interface paths {
                 query?: {
                     /** @description next_cursor of the previous page */
                     cursor?: string;
+                    /** @description only documents with this external_id */
+                    external_id?: string;
                     limit?: number;
+                    /** @description metadata.KEY=VALUE (several: all of them): only documents whose metadata has KEY with this VALUE */
+                    metadata?: {
+                        [key: string]: string;
+                    };
                     /** @description only documents with this status (quarantined: those malware was found in) */
                     status?: "scanning" | "queued" | "parsing" | "done" | "failed" | "canceled" | "quarantined";
                 };
@@ -416,13 +424,17 @@ export interface paths {
         };
         /**
          * Upload a PDF
-         * @description Raw body (`Content-Type: application/pdf`, name from `?filename=` or `Content-Disposition`) or `multipart/form-data` with the file in field `file`. Streamed to S3; recorded and queued for parsing in one transaction.
+         * @description Raw body (`Content-Type: application/pdf`, name from `?filename=` or `Content-Disposition`) or `multipart/form-data` with the file in field `file`. Streamed to S3; recorded and queued for parsing in one transaction. The application's data: `external_id` and `metadata.KEY=VALUE` as query parameters, or as form fields before `file` (not both).
          */
         post: {
             parameters: {
                 query?: {
+                    /** @description the application's id for the document */
+                    external_id?: components["schemas"]["ExternalID"];
                     /** @description display name for a raw upload */
                     filename?: string;
+                    /** @description metadata.KEY=VALUE, once per key (spelt with a dot: metadata.order=8812); a 400 bad_metadata names the rule broken and nothing is stored */
+                    metadata?: components["schemas"]["AppMetadata"];
                     /** @description the languages OCR reads the scanned pages with, in Tesseract's spelling joined by "+" ("deu", "deu+eng"), among those the deployment has installed (a 400 bad_ocr_languages names them); the deployment's default when not chosen */
                     ocr_languages?: string;
                 };
@@ -434,7 +446,11 @@ export interface paths {
                 content: {
                     "application/pdf": string;
                     "multipart/form-data": {
+                        /** @description as the query parameter; a field before "file" */
+                        external_id?: string;
                         file: string;
+                        /** @description one field per metadata key (metadata.order), before "file" */
+                        "metadata.KEY"?: string;
                         /** @description as the query parameter; a field before "file" */
                         ocr_languages?: string;
                     };
@@ -532,7 +548,41 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change the application's data on a document
+         * @description A JSON merge patch (RFC 7396) of `external_id` and `metadata`: a member absent is left as it is, null removes it; within metadata, a key set to null is removed and any other is set. The result is checked as at upload (400 bad_external_id, bad_metadata; nothing changes). A change is announced by a document.updated event (and its webhooks).
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AppDataPatch"];
+                    "application/merge-patch+json": components["schemas"]["AppDataPatch"];
+                };
+            };
+            responses: {
+                /** @description the document */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Document"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
         trace?: never;
     };
     "/v1/documents/{id}/content": {
@@ -1110,7 +1160,7 @@ export interface paths {
                     "Upload-Concat"?: string;
                     "Upload-Defer-Length"?: string;
                     "Upload-Length"?: number;
-                    /** @description base64 key-value pairs (tus): filename (or name), filetype, and ocr_languages (as for POST /v1/documents) */
+                    /** @description base64 key-value pairs (tus): filename (or name), filetype, ocr_languages (as for POST /v1/documents), external_id; every other key is the application's metadata (same limits; a 400 bad_metadata or bad_external_id refuses the upload before any byte is kept) */
                     "Upload-Metadata"?: string;
                 };
                 path?: never;
@@ -1316,6 +1366,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AppDataPatch: {
+            external_id?: string | null;
+            metadata?: {
+                [key: string]: string | null;
+            } | null;
+        };
+        /** @description the application's data on the document: a flat object of strings, at most 64 keys of 1 to 64 characters A-Z a-z 0-9 _ - ., at most 4 KiB as JSON; Folio never reads it */
+        AppMetadata: {
+            [key: string]: string;
+        };
         DevToken: {
             /** Format: date-time */
             expires_at: string;
@@ -1330,6 +1390,7 @@ export interface components {
              * @description on upload: an earlier document of the same owner with the same bytes
              */
             duplicate_of?: string;
+            external_id?: components["schemas"]["ExternalID"];
             failure?: {
                 code: string;
                 message: string;
@@ -1337,6 +1398,7 @@ export interface components {
             filename: string;
             /** Format: uuid */
             id: string;
+            metadata?: components["schemas"]["AppMetadata"];
             /** @description the OCR of pages that only images fill; absent when every page has text */
             ocr?: {
                 pages_done: number;
@@ -1410,7 +1472,9 @@ export interface components {
         /** @description One entry of a document's event log, by type. */
         Event: (components["schemas"]["EventBase"] & {
             data: {
+                external_id?: components["schemas"]["ExternalID"];
                 filename?: string;
+                metadata?: components["schemas"]["AppMetadata"];
                 released?: boolean;
                 reparse?: boolean;
                 scanning?: boolean;
@@ -1472,8 +1536,11 @@ export interface components {
             /** @constant */
             type: "document.canceled";
         }) | (components["schemas"]["EventBase"] & {
-            /** @description no fields */
-            data: Record<string, never>;
+            /** @description the application's data the document had */
+            data: {
+                external_id?: components["schemas"]["ExternalID"];
+                metadata?: components["schemas"]["AppMetadata"];
+            };
             /** @constant */
             type: "document.deleted";
         }) | (components["schemas"]["EventBase"] & {
@@ -1507,6 +1574,14 @@ export interface components {
             };
             /** @constant */
             type: "document.quarantined";
+        }) | (components["schemas"]["EventBase"] & {
+            /** @description the document's application data now */
+            data: {
+                external_id?: components["schemas"]["ExternalID"];
+                metadata?: components["schemas"]["AppMetadata"];
+            };
+            /** @constant */
+            type: "document.updated";
         });
         /** @description The envelope every event has. A stream sends one as a websocket text message, or as an SSE event named after its type with the seq (one document) or pos (all documents) as its id. `Event` narrows `data` by `type`. */
         EventBase: {
@@ -1525,6 +1600,8 @@ export interface components {
             /** @description see Event */
             type: string;
         };
+        /** @description the application's own id for the document (at most 255 bytes of text); Folio never reads it */
+        ExternalID: string;
         /** @description The information dictionary and key XMP fields; dates are RFC 3339 when they parse. */
         Metadata: {
             author?: string;

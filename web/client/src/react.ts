@@ -260,11 +260,13 @@ const idle: UploadState = { status: "idle", fraction: 0, loaded: 0, total: 0, re
  * `resume()`, `cancel()`. After a page reload, starting the same file again
  * goes on from what the server holds (`resumedFrom` says where).
  */
-export function useUpload(options: { filename?: string; chunkSize?: number } = {}) {
+export function useUpload(
+  options: { filename?: string; chunkSize?: number; externalId?: string; metadata?: Record<string, string> } = {},
+) {
   const client = useFolio();
   const [state, setState] = useState<UploadState>(idle);
   const handle = useRef<ReturnType<FolioClient["startUpload"]> | null>(null);
-  const { filename, chunkSize } = options;
+  const { filename, chunkSize, externalId, metadata } = options;
 
   useEffect(() => () => handle.current?.pause(), []); // unmounting keeps the upload resumable
 
@@ -274,6 +276,8 @@ export function useUpload(options: { filename?: string; chunkSize?: number } = {
     const h = client.startUpload(file, {
       ...(filename !== undefined ? { filename } : {}),
       ...(chunkSize !== undefined ? { chunkSize } : {}),
+      ...(externalId !== undefined ? { externalId } : {}),
+      ...(metadata !== undefined ? { metadata } : {}),
       onProgress: (p) => setState((s) => (s.status === "uploading" ? { ...s, loaded: p.loaded, total: p.total, fraction: p.fraction } : s)),
       onResume: (offset) => setState((s) => ({ ...s, resumedFrom: offset })),
     });

@@ -24,6 +24,8 @@ export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document 
   switch (ev.type) {
     case "document.queued":
       next.status = ev.data.scanning ? "scanning" : "queued";
+      if (ev.data.external_id !== undefined) next.external_id = ev.data.external_id;
+      if (ev.data.metadata !== undefined) next.metadata = ev.data.metadata;
       next.pages_done = 0;
       next.pages_rendered = 0;
       delete next.failure;
@@ -86,6 +88,12 @@ export function applyEvent(doc: Document | undefined, ev: FolioEvent): Document 
       break;
     case "ocr.progress":
       next.ocr = { status: "running", pages_total: ev.data.pages_total, pages_done: ev.data.pages_done };
+      break;
+    case "document.updated":
+      if (ev.data.external_id !== undefined) next.external_id = ev.data.external_id;
+      else delete next.external_id;
+      if (ev.data.metadata !== undefined) next.metadata = ev.data.metadata;
+      else delete next.metadata;
       break;
     case "ocr.done":
       next.ocr = {

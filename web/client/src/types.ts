@@ -45,6 +45,7 @@ const everyEventType: Record<EventType, true> = {
   "ocr.done": true,
   "scan.done": true,
   "document.quarantined": true,
+  "document.updated": true,
 };
 
 /** Every event type a stream can carry, for SSE listeners. */

@@ -23,6 +23,14 @@ describe("applyEvent", () => {
     expect(progressOf(d)).toBe(1);
   });
 
+  it("keeps the application's data: from document.queued, then document.updated", () => {
+    let d = applyEvent(undefined, ev(1, "document.queued", { filename: "a.pdf", size_bytes: 42, external_id: "order-1", metadata: { kind: "invoice" } }));
+    expect(d).toMatchObject({ external_id: "order-1", metadata: { kind: "invoice" } });
+    d = run(d, [ev(2, "document.updated", { metadata: { kind: "receipt", paid: "yes" } })]);
+    expect(d?.external_id).toBeUndefined();
+    expect(d?.metadata).toEqual({ kind: "receipt", paid: "yes" });
+  });
+
   it("follows the malware scan: scanning, then queued or quarantined, and a release", () => {
     let d = applyEvent(undefined, ev(1, "document.queued", { filename: "a.pdf", size_bytes: 42, scanning: true }));
     expect(d).toMatchObject({ status: "scanning", filename: "a.pdf" });

@@ -77,6 +77,18 @@ describe("uploadDocument", () => {
     expect(progress).toEqual([0.25, 1]);
   });
 
+  it("sends the application's external_id and metadata as form fields before the file", async () => {
+    const { client } = fakeServer({ XMLHttpRequest });
+    const p = client.uploadDocument(pdf(), { resumable: false, externalId: "order-8812", metadata: { kind: "invoice" } });
+    await settled();
+    const xhr = FakeXHR.last;
+    expect([...(xhr.body?.keys() ?? [])]).toEqual(["external_id", "metadata.kind", "file"]);
+    expect(xhr.body?.get("external_id")).toBe("order-8812");
+    expect(xhr.body?.get("metadata.kind")).toBe("invoice");
+    xhr.respond(201, doc("d1", { external_id: "order-8812", metadata: { kind: "invoice" } }));
+    await expect(p).resolves.toMatchObject({ external_id: "order-8812", metadata: { kind: "invoice" } });
+  });
+
   it("rejects with the API's problem: code, status and detail", async () => {
     const { client } = fakeServer({ XMLHttpRequest });
     const p = client.uploadDocument(new File(["\x89PNG"], "photo.pdf"), { resumable: false });
