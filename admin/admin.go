@@ -83,7 +83,7 @@ type Config struct {
 	Webhooks WebhookConfig
 }
 
-// WebhookConfig: the guard that checks endpoint addresses, and how long
+// WebhookConfig is the guard that checks endpoint addresses, and how long
 // a rotated-out secret keeps signing (24 h when zero).
 type WebhookConfig struct {
 	Guard           *webhooks.Guard

@@ -187,4 +187,3 @@ func waitQuiet(b *testing.B, pool *pgxpool.Pool, want int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-

@@ -44,7 +44,7 @@ type DeliveryFilter struct {
 	WithPayload  bool
 }
 
-// ErrNoDelivery: no such delivery.
+// ErrNoDelivery is the answer for a delivery that does not exist.
 var ErrNoDelivery = errors.New("no such webhook delivery")
 
 const deliveryColumns = `id, endpoint_id, message_id, type, document_id, owner, status, attempts, event_at,

@@ -184,7 +184,7 @@ func TestStandardWebhooksVerify(t *testing.T) {
 	require.Equal(t, "document.queued", m.Type)
 	require.Equal(t, webhooks.MessageData{DocumentID: doc.ID, Owner: "alice", Seq: 1, Status: "queued", ExternalID: "inv-1",
 		Metadata: map[string]string{"order": "8812"},
-		Links: webhooks.Links{Document: "/v1/documents/" + doc.ID.String(), Events: "/v1/documents/" + doc.ID.String() + "/events"}}, m.Data)
+		Links:    webhooks.Links{Document: "/v1/documents/" + doc.ID.String(), Events: "/v1/documents/" + doc.ID.String() + "/events"}}, m.Data)
 
 	tampered := []byte(strings.Replace(string(got.body), "8812", "8813", 1))
 	require.Error(t, wh.Verify(tampered, got.header), "a tampered body")
