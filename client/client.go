@@ -149,13 +149,19 @@ func (c *Client) uploadOnce(ctx context.Context, filename string, body io.Reader
 	}
 	req.ContentLength = size
 	req.Header.Set("Content-Type", "application/pdf")
+	return c.document(req, http.StatusCreated)
+}
+
+// document sends req with the token and decodes the document it answers
+// with status want.
+func (c *Client) document(req *http.Request, want int) (*Document, error) {
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
+	if resp.StatusCode != want {
 		return nil, problemOf(resp)
 	}
 	var d Document
@@ -171,17 +177,7 @@ func (c *Client) Get(ctx context.Context, id uuid.UUID) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	resp, err := c.httpClient().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, problemOf(resp)
-	}
-	var d Document
-	return &d, json.NewDecoder(resp.Body).Decode(&d)
+	return c.document(req, http.StatusOK)
 }
 
 // AppDataPatch changes a document's application data (PATCH
@@ -203,17 +199,7 @@ func (c *Client) SetAppData(ctx context.Context, id uuid.UUID, p AppDataPatch) (
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/merge-patch+json")
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	resp, err := c.httpClient().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, problemOf(resp)
-	}
-	var d Document
-	return &d, json.NewDecoder(resp.Body).Decode(&d)
+	return c.document(req, http.StatusOK)
 }
 
 // Find lists the caller's documents with this external_id ("" : any) and

@@ -31,8 +31,10 @@ type schema struct {
 	Enum       []any              `json:"enum"` // strings, or numbers
 	Properties map[string]*schema `json:"properties"`
 	Items      *schema            `json:"items"`
-	AllOf      []*schema          `json:"allOf"`
-	OneOf      []*schema          `json:"oneOf"`
+	// AdditionalProperties: an object's values (a map in Go), or false.
+	AdditionalProperties json.RawMessage `json:"additionalProperties"`
+	AllOf                []*schema       `json:"allOf"`
+	OneOf                []*schema       `json:"oneOf"`
 }
 
 func loadSpec(t *testing.T) *spec {
@@ -175,6 +177,15 @@ func (s *spec) compareValue(t reflect.Type, sc *schema, where string) []string {
 			return bad
 		}
 		return s.compare(t, s.properties(sc), where)
+	case reflect.Map:
+		if bad := is("object"); bad != nil {
+			return bad
+		}
+		var values *schema
+		if t.Key().Kind() != reflect.String || json.Unmarshal(sc.AdditionalProperties, &values) != nil || values == nil {
+			return []string{fmt.Sprintf("%s: Go %s, the schema is no map of string keys (additionalProperties)", where, t)}
+		}
+		return s.compareValue(t.Elem(), s.resolve(values), where+"{}")
 	}
 	return []string{fmt.Sprintf("%s: Go %s has no JSON counterpart here", where, t)}
 }

@@ -184,22 +184,9 @@ type claimed struct {
 // claimAndSend leases the due deliveries of every enabled, unpaused
 // endpoint that has room, and sends them.
 func (d *Deliverer) claimAndSend(ctx, sendCtx context.Context, wg *sync.WaitGroup) error {
-	rows, err := d.Pool.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
+	eps, err := queryEndpoints(ctx, d.Pool, `SELECT `+endpointColumns+` FROM webhook_endpoints
 		WHERE disabled_at IS NULL AND (paused_until IS NULL OR paused_until <= now())`)
 	if err != nil {
-		return err
-	}
-	var eps []*Endpoint
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		eps = append(eps, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, e := range eps {

@@ -162,6 +162,15 @@ func scanEndpoint(row pgx.Row) (*Endpoint, error) {
 	return &e, err
 }
 
+// queryEndpoints returns the endpoints a query of endpointColumns finds.
+func queryEndpoints(ctx context.Context, db pg.DBTX, sql string, args ...any) ([]*Endpoint, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Endpoint, error) { return scanEndpoint(r) })
+}
+
 // Add registers an endpoint with a new secret (returned in it: shown
 // once). It hears of events from now on: its cursor starts at the log's
 // head.
@@ -192,21 +201,17 @@ func Get(ctx context.Context, db pg.DBTX, id uuid.UUID) (*Endpoint, error) {
 
 // List returns every endpoint, oldest first, without secrets.
 func List(ctx context.Context, db pg.DBTX) ([]*Endpoint, error) {
-	rows, err := db.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints ORDER BY created_at, id`)
+	out, err := queryEndpoints(ctx, db, `SELECT `+endpointColumns+` FROM webhook_endpoints ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("error listing webhook endpoints: %w", err)
 	}
-	defer rows.Close()
-	out := []*Endpoint{}
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, fmt.Errorf("error listing webhook endpoints: %w", err)
-		}
+	for _, e := range out {
 		e.Secret = ""
-		out = append(out, e)
 	}
-	return out, rows.Err()
+	if out == nil {
+		out = []*Endpoint{}
+	}
+	return out, nil
 }
 
 // Update changes an endpoint's settings (a nil field is left).

@@ -84,21 +84,8 @@ func fanoutBatch(ctx context.Context, db events.Beginner, linkBase string) (made
 		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, FanoutLock).Scan(&mine); err != nil || !mine {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE disabled_at IS NULL ORDER BY id FOR UPDATE`)
-		if err != nil {
-			return err
-		}
-		var eps []*Endpoint
-		for rows.Next() {
-			e, err := scanEndpoint(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			eps = append(eps, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil || len(eps) == 0 {
+		eps, err := queryEndpoints(ctx, tx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE disabled_at IS NULL ORDER BY id FOR UPDATE`)
+		if err != nil || len(eps) == 0 {
 			return err
 		}
 		from := eps[0].Cursor

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"gopkg.in/yaml.v3"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/foliohq/folio/auth"
@@ -22,6 +25,7 @@ import (
 	"github.com/foliohq/folio/documents"
 	"github.com/foliohq/folio/internal/pdftest"
 	"github.com/foliohq/folio/internal/testenv"
+	"github.com/foliohq/folio/webhooks"
 )
 
 // stack is an API and a worker on a test database and bucket of their own.
@@ -269,8 +273,14 @@ func TestDashboardsAlertsAndScalingUseWhatIsExported(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st := startStack(t, "FOLIO_QUEUE_METRICS_INTERVAL=200ms", "FOLIO_RENDER=on") // its metrics are on the dashboard
+	st := startStack(t, "FOLIO_QUEUE_METRICS_INTERVAL=200ms", "FOLIO_RENDER=on", // its metrics are on the dashboard
+		"FOLIO_WEBHOOK_ALLOW_NETS=127.0.0.0/8") // and so are the webhooks'
 	apiAddr, health := st.apiAddr, st.health
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer receiver.Close()
+	_, err := webhooks.Add(ctx, st.db.Pool, &webhooks.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+		webhooks.Input{URL: &receiver.URL})
+	require.NoError(t, err)
 	tok, err := auth.Sign([]byte(testSecret), "ops", time.Hour)
 	require.NoError(t, err)
 	c := client.New(tok, "http://"+apiAddr)
@@ -285,6 +295,11 @@ func TestDashboardsAlertsAndScalingUseWhatIsExported(t *testing.T) {
 	}))
 	require.Eventually(t, func() bool { return metricValue(t, "http://"+health+"/metrics", "folio_queue_metrics_leader") == 1 },
 		30*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool {
+		m := map[string]bool{}
+		exportedMetrics(t, "http://"+health+"/metrics", m)
+		return m["folio_webhook_deliveries_total"]
+	}, 30*time.Second, 50*time.Millisecond, "a webhook delivered")
 	exported := map[string]bool{}
 	exportedMetrics(t, "http://"+apiAddr+"/metrics", exported)
 	exportedMetrics(t, "http://"+health+"/metrics", exported)

@@ -48,17 +48,25 @@ type tusStep struct {
 	Methods    []string `json:"methods"`
 }
 
-// runTusStep runs one step of the conformance script with stock
-// tus-js-client against apiURL.
-func runTusStep(t *testing.T, apiURL, tok string, args ...string) tusStep {
+// webDir is the repository's web/ folder, with the npm module named
+// installed.
+func webDir(t *testing.T, module string) string {
 	t.Helper()
 	wd, err := os.Getwd()
 	require.NoError(t, err)
 	root, err := devstack.Root(wd)
 	require.NoError(t, err)
 	web := filepath.Join(root, "web")
-	_, err = os.Stat(filepath.Join(web, "node_modules", "tus-js-client"))
-	require.NoError(t, err, "tus-js-client is not installed: run `make test` (it runs npm ci in web/)")
+	_, err = os.Stat(filepath.Join(web, "node_modules", module))
+	require.NoError(t, err, "%s is not installed: run `make test` (it runs npm ci in web/)", module)
+	return web
+}
+
+// runTusStep runs one step of the conformance script with stock
+// tus-js-client against apiURL.
+func runTusStep(t *testing.T, apiURL, tok string, args ...string) tusStep {
+	t.Helper()
+	web := webDir(t, "tus-js-client")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", append([]string{"e2e/tus-conformance.mjs"}, args...)...)
