@@ -271,6 +271,25 @@ func TestWebhooksSurviveKill(t *testing.T) {
 	}, time.Minute, 50*time.Millisecond)
 	require.Equal(t, before, rc.messages()[retried.MessageID])
 
+	// The rest of an operator's commands.
+	id := ep.ID.String()
+	rotated := folioJSON[webhooks.Endpoint](t, st.env, []string{"webhooks", "rotate-secret", id}, "--keep", "1h")
+	require.Regexp(t, `^whsec_`, rotated.Secret)
+	require.NotEqual(t, ep.Secret, rotated.Secret)
+	require.WithinDuration(t, time.Now().Add(time.Hour), *rotated.PreviousExpiresAt, time.Minute)
+	updated := folioJSON[webhooks.Endpoint](t, st.env, []string{"webhooks", "update", id}, "--types", "document.done", "--owners", "app-user")
+	require.Equal(t, []string{"document.done"}, updated.EventTypes)
+	require.Equal(t, []string{"app-user"}, updated.Owners)
+	require.Equal(t, "e2e", updated.Description, "what update does not name stays")
+	require.Equal(t, webhooks.DisabledByOperator, folioJSON[webhooks.Endpoint](t, st.env, []string{"webhooks", "disable", id}).DisabledReason)
+	require.Nil(t, folioJSON[webhooks.Endpoint](t, st.env, []string{"webhooks", "enable", id}, "--skip-backlog").DisabledAt)
+	p = start(t, st.env, "folio", "webhooks", "update", id, "--url", "http://[fd00:ec2::254]/")
+	require.Equal(t, 1, p.wait(t, time.Minute))
+	require.Contains(t, p.stderr.String(), "refused")
+	p = start(t, st.env, "folio", "webhooks", "remove", id)
+	require.Equal(t, 0, p.wait(t, time.Minute), p.stderr.String())
+	require.Empty(t, folioJSON[[]webhooks.Endpoint](t, st.env, []string{"webhooks", "list"}))
+
 	// The list filters by the application's data.
 	found, err := c.Find(ctx, "order-8812", map[string]string{"kind": "invoice"})
 	require.NoError(t, err)
