@@ -77,10 +77,22 @@ func TestStream300Pages(t *testing.T) {
 		}
 		last := msgs[len(msgs)-1]
 		require.Equal(t, "document.done", last.Type, name)
-		// Progress while parsing: never held back for long (a gap of 20
-		// intervals is many times what a loaded machine takes for the
-		// pages between two writes), and delivered as it is written: the
-		// stream had progress before the worker wrote document.done.
+		// Progress while parsing: never held back for long, and
+		// delivered as it is written: the stream had progress before the
+		// worker wrote document.done. "Long" is 20 intervals, or a third
+		// of the parse (parse.started to document.done) when the machine
+		// is so busy that the parse itself crawls (make test-busy: the
+		// parse child, niced, gets a sliver of a CPU beside two CPU hogs;
+		// once a gap of 8 s between two early writes): what is held to is
+		// that progress is spread over the parse, not how fast a CPU is.
+		var started time.Time
+		for _, m := range msgs[1:] {
+			if m.Type == "parse.started" && started.IsZero() {
+				started = m.At
+			}
+		}
+		require.False(t, started.IsZero(), "%s: parse.started", name)
+		longest := max(20*interval, last.At.Sub(started)/3)
 		var prev time.Time
 		progress, early := 0, 0
 		for _, m := range msgs[1:] {
@@ -93,7 +105,7 @@ func TestStream300Pages(t *testing.T) {
 			}
 			if !prev.IsZero() {
 				gap := m.At.Sub(prev)
-				require.LessOrEqual(t, gap, 20*interval, "%s: seq %d written %s after the previous progress", name, m.Seq, gap)
+				require.LessOrEqual(t, gap, longest, "%s: seq %d written %s after the previous progress (parse %s)", name, m.Seq, gap, last.At.Sub(started))
 			}
 			prev = m.At
 		}
