@@ -171,6 +171,22 @@ func queryEndpoints(ctx context.Context, db pg.DBTX, sql string, args ...any) ([
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Endpoint, error) { return scanEndpoint(r) })
 }
 
+// change runs an UPDATE … RETURNING endpointColumns of one endpoint
+// (ErrNotFound: none); the secret is left out unless keepSecret.
+func change(ctx context.Context, db pg.DBTX, what string, keepSecret bool, sql string, args ...any) (*Endpoint, error) {
+	e, err := scanEndpoint(db.QueryRow(ctx, sql, args...))
+	if errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error %s a webhook endpoint: %w", what, err)
+	}
+	if !keepSecret {
+		e.Secret = ""
+	}
+	return e, nil
+}
+
 // Add registers an endpoint with a new secret (returned in it: shown
 // once). It hears of events from now on: its cursor starts at the log's
 // head.
@@ -219,43 +235,25 @@ func Update(ctx context.Context, db pg.DBTX, guard *Guard, id uuid.UUID, in Inpu
 	if err := in.check(ctx, guard); err != nil {
 		return nil, err
 	}
-	e, err := scanEndpoint(db.QueryRow(ctx, `UPDATE webhook_endpoints SET url = coalesce($2, url),
+	return change(ctx, db, "updating", false, `UPDATE webhook_endpoints SET url = coalesce($2, url),
 		description = coalesce($3, description), event_types = coalesce($4, event_types), owners = coalesce($5, owners),
-		updated_at = now() WHERE id = $1 RETURNING `+endpointColumns, id, in.URL, in.Description, in.EventTypes, in.Owners))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("error updating a webhook endpoint: %w", err)
-	}
-	if e != nil {
-		e.Secret = ""
-	}
-	return e, err
+		updated_at = now() WHERE id = $1 RETURNING `+endpointColumns, id, in.URL, in.Description, in.EventTypes, in.Owners)
 }
 
 // RotateSecret gives the endpoint a new secret (returned in it) and keeps
 // the current one signing beside it for keep: receivers have that long
 // to take the new one.
 func RotateSecret(ctx context.Context, db pg.DBTX, id uuid.UUID, keep time.Duration) (*Endpoint, error) {
-	e, err := scanEndpoint(db.QueryRow(ctx, `UPDATE webhook_endpoints SET previous_secret = secret,
+	return change(ctx, db, "rotating the secret of", true, `UPDATE webhook_endpoints SET previous_secret = secret,
 		previous_expires_at = now() + make_interval(secs => $3), secret = $2, updated_at = now()
-		WHERE id = $1 RETURNING `+endpointColumns, id, NewSecret(), keep.Seconds()))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("error rotating a webhook secret: %w", err)
-	}
-	return e, err
+		WHERE id = $1 RETURNING `+endpointColumns, id, NewSecret(), keep.Seconds())
 }
 
 // Disable stops deliveries to an endpoint (its cursor stays: enabling it
 // delivers what happened meanwhile).
 func Disable(ctx context.Context, db pg.DBTX, id uuid.UUID, reason string) (*Endpoint, error) {
-	e, err := scanEndpoint(db.QueryRow(ctx, `UPDATE webhook_endpoints SET disabled_at = coalesce(disabled_at, now()),
-		disabled_reason = $2, updated_at = now() WHERE id = $1 RETURNING `+endpointColumns, id, reason))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("error disabling a webhook endpoint: %w", err)
-	}
-	if e != nil {
-		e.Secret = ""
-	}
-	return e, err
+	return change(ctx, db, "disabling", false, `UPDATE webhook_endpoints SET disabled_at = coalesce(disabled_at, now()),
+		disabled_reason = $2, updated_at = now() WHERE id = $1 RETURNING `+endpointColumns, id, reason)
 }
 
 // Enable starts deliveries again, from where the endpoint was (or, with
@@ -269,16 +267,9 @@ func Enable(ctx context.Context, db pg.DBTX, id uuid.UUID, skipBacklog bool) (*E
 			return nil, err
 		}
 	}
-	e, err := scanEndpoint(db.QueryRow(ctx, `UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL,
+	return change(ctx, db, "enabling", false, `UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL,
 		failing_since = NULL, paused_until = NULL, cursor = CASE WHEN $2 >= 0 THEN greatest(cursor, $2) ELSE cursor END,
-		updated_at = now() WHERE id = $1 RETURNING `+endpointColumns, id, head))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("error enabling a webhook endpoint: %w", err)
-	}
-	if e != nil {
-		e.Secret = ""
-	}
-	return e, err
+		updated_at = now() WHERE id = $1 RETURNING `+endpointColumns, id, head)
 }
 
 // Remove deletes an endpoint and its deliveries.

@@ -79,6 +79,13 @@ func webhooksCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		var ep *webhooks.Endpoint
 		var err error
+		var i uuid.UUID // the endpoint the subcommand names
+		switch sub {
+		case "update", "rotate-secret", "disable", "enable", "remove", "deliveries":
+			if i, err = id(); err != nil {
+				return err
+			}
+		}
 		switch sub {
 		case "add":
 			if len(rest) != 1 {
@@ -110,16 +117,8 @@ func webhooksCmd(args []string, stdout, stderr io.Writer) int {
 			}
 			return tw.Flush()
 		case "update":
-			var i uuid.UUID
-			if i, err = id(); err != nil {
-				return err
-			}
 			ep, err = webhooks.Update(ctx, db, guard, i, input())
 		case "rotate-secret":
-			var i uuid.UUID
-			if i, err = id(); err != nil {
-				return err
-			}
 			k := env.cfg.WebhookRotationOverlap
 			if set["keep"] {
 				k = *keep
@@ -134,10 +133,6 @@ func webhooksCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(env.stdout, "(the old secret signs beside it until %s)\n", ep.PreviousExpiresAt.Format(time.RFC3339))
 			return nil
 		case "disable", "enable", "remove":
-			var i uuid.UUID
-			if i, err = id(); err != nil {
-				return err
-			}
 			switch sub {
 			case "disable":
 				ep, err = webhooks.Disable(ctx, db, i, webhooks.DisabledByOperator)
@@ -150,10 +145,6 @@ func webhooksCmd(args []string, stdout, stderr io.Writer) int {
 				return err
 			}
 		case "deliveries":
-			var i uuid.UUID
-			if i, err = id(); err != nil {
-				return err
-			}
 			f := webhooks.DeliveryFilter{Endpoint: i, Status: *status, Limit: *limit}
 			if f.Status != "" && f.Status != "pending" && f.Status != "delivered" && f.Status != "dead" {
 				return usageError("--status is pending, delivered or dead")
